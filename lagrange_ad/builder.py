@@ -1,0 +1,303 @@
+"""The explicit graph builder: add nodes by primitive name and parents.
+
+`GraphBuilder.add` adds one node; `GraphBuilder.add_many` adds a whole batch of nodes of one
+primitive from an index array of parents, with no Python loop per node, which is how
+million-node graphs are made. `GraphBuilder.declare` reserves a node whose definition comes
+later, so self-loops and longer cycles can be written. Shapes are inferred by each primitive's
+shape rule as nodes are added, so errors point at the line that caused them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import GraphError, ShapeError
+from .graph import Graph
+from .primitives import lookup
+
+
+def _freeze(value):
+    """A hashable stand-in for a parameter value, used to share equal parameter sets."""
+    if isinstance(value, np.ndarray):
+        return ("ndarray", value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, slice):
+        return ("slice", value.start, value.stop, value.step)
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__,) + tuple(_freeze(v) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    return value
+
+
+class GraphBuilder:
+    """Accumulates nodes, then `build` freezes them into a `Graph`.
+
+    Examples
+    --------
+    >>> import lagrange_ad as la
+    >>> b = la.GraphBuilder()
+    >>> x, y, z = b.input(name="x"), b.input(name="y"), b.input(name="z")
+    >>> d = b.add("add", b.add("pow", x, exponent=2), b.add("mul", y, b.add("exp", z)))
+    >>> f = b.add("add", z, b.add("sin", d))
+    >>> graph = b.build()
+    >>> print(graph.describe(f))
+    v8 = v2 + v7
+    """
+
+    def __init__(self):
+        self._op_names: list[str] = []
+        self._op_index: dict[str, int] = {}
+        self._shapes: list[tuple] = []
+        self._shape_index: dict[tuple, int] = {}
+        self._params: list[dict] = []
+        self._param_index: dict = {}
+        self._op: list[int] = []
+        self._shape_id: list[int] = []
+        self._param_id: list[int] = []
+        self._parent_counts: list[int] = []
+        self._parents: list[int] = []
+        self._undefined: dict[int, tuple] = {}
+        self._names: dict[int, str] = {}
+        self._n_inputs = 0
+
+    def __len__(self) -> int:
+        return len(self._op)
+
+    # ----------------------------------------------------------------- tables
+
+    def _code(self, table: list, index: dict, key, value) -> int:
+        code = index.get(key)
+        if code is None:
+            code = index[key] = len(table)
+            table.append(value)
+        return code
+
+    def _op_code(self, name: str) -> int:
+        lookup(name)
+        return self._code(self._op_names, self._op_index, name, name)
+
+    def _shape_code(self, shape) -> int:
+        shape = tuple(int(n) for n in shape)
+        return self._code(self._shapes, self._shape_index, shape, shape)
+
+    def _param_code(self, params: dict) -> int:
+        try:
+            key = _freeze(params)
+            hash(key)
+        except TypeError:
+            self._params.append(dict(params))
+            return len(self._params) - 1
+        return self._code(self._params, self._param_index, key, dict(params))
+
+    def shape(self, node: int) -> tuple:
+        """The shape of a node added so far."""
+        return self._shapes[self._shape_id[node]]
+
+    def describe(self, node: int) -> str:
+        """The node's line, ``v5 = sin(v4)`` (for messages while building)."""
+        start = sum(self._parent_counts[:node])
+        parents = self._parents[start:start + self._parent_counts[node]]
+        primitive = lookup(self._op_names[self._op[node]])
+        return f"v{node} = " + primitive.label([f"v{j}" for j in parents],
+                                               self._params[self._param_id[node]])
+
+    def _check_node(self, node, role: str) -> int:
+        if isinstance(node, (bool, np.bool_)) or not isinstance(node, (int, np.integer)):
+            raise GraphError(f"{role} must be a node index (an int); got {node!r}")
+        if not 0 <= node < len(self):
+            raise GraphError(f"{role} v{node} does not exist (nodes are v0..v{len(self) - 1})")
+        return int(node)
+
+    def _append(self, op: str, shape, params: dict, parents: Sequence[int], name) -> int:
+        node = len(self._op)
+        self._op.append(self._op_code(op))
+        self._shape_id.append(self._shape_code(shape))
+        self._param_id.append(self._param_code(params))
+        self._parent_counts.append(len(parents))
+        self._parents.extend(parents)
+        if name is not None:
+            self._names[node] = str(name)
+        return node
+
+    # ----------------------------------------------------------------- adding nodes
+
+    def input(self, shape: Sequence[int] = (), name: str | None = None) -> int:
+        """Add an input node of the given shape; inputs must come before every other node."""
+        if self._n_inputs != len(self):
+            raise GraphError("inputs must come first: add every input before other nodes")
+        self._n_inputs += 1
+        return self._append("input", shape, {"shape": tuple(shape)}, (), name)
+
+    def const(self, value, name: str | None = None) -> int:
+        """Add a constant node ``v_i = value``."""
+        value = np.array(value, dtype=np.float64)
+        value.flags.writeable = False
+        return self._append("const", value.shape, {"value": value}, (), name)
+
+    def add(self, primitive: str, *parents: int, name: str | None = None, **params) -> int:
+        """Add the node ``p(v_parents...)`` and return its index.
+
+        Raises `UnknownPrimitiveError` for an unknown name, `GraphError` for a missing parent or
+        wrong arity and `ShapeError` when the operand shapes do not fit the primitive.
+        """
+        rule = lookup(primitive)
+        if primitive in ("input", "const"):
+            raise GraphError(f"use GraphBuilder.{primitive}() to add a{'n' * (primitive == 'input')} "
+                             f"{primitive} node")
+        parents = tuple(self._check_node(p, f"parent {k} of {primitive}")
+                        for k, p in enumerate(parents))
+        self._check_arity(primitive, rule.arity, len(parents))
+        shape = self._infer_shape(primitive, rule, parents, params)
+        return self._append(primitive, shape, params, parents, name)
+
+    def _check_arity(self, primitive, arity, count):
+        if (arity is None and count < 1) or (arity is not None and count != arity):
+            want = "at least 1" if arity is None else str(arity)
+            raise GraphError(f"primitive {primitive!r} takes {want} operand(s), got {count}")
+
+    def _infer_shape(self, primitive, rule, parents, params):
+        shapes = [self.shape(p) for p in parents]
+        pending = [p for p in parents if p in self._undefined]
+        try:
+            return tuple(rule.shape(*shapes, **params))
+        except ShapeError as exc:
+            raise ShapeError(f"{primitive} of " + ", ".join(f"v{p} (shape {s})" for p, s in
+                                                         zip(parents, shapes))
+                             + f": {exc}" + (f" (v{pending[0]} is declared, not yet defined)"
+                                             if pending else "")) from None
+        except TypeError as exc:
+            raise GraphError(f"{primitive}: bad parameters {params}: {exc}") from None
+
+    def add_many(self, primitive: str, parents, **params) -> np.ndarray:
+        """Add ``k`` nodes of one primitive at once; returns their indices.
+
+        Parameters
+        ----------
+        primitive : str
+            A registered primitive name.
+        parents : array_like of int, shape (k, arity)
+            Row r lists the parents of the r-th new node. Entries may refer to nodes added
+            earlier in the same row block (a negative entry ``-m`` means the node added ``m``
+            rows before in this call), so chains need no loop either.
+        **params
+            Static parameters shared by all new nodes.
+
+        Examples
+        --------
+        >>> import numpy as np, lagrange_ad as la
+        >>> b = la.GraphBuilder()
+        >>> x = b.input()
+        >>> nodes = b.add_many("sin", np.r_[x, -np.ones(999, int)][:, None])
+        >>> len(b.build())
+        1001
+        """
+        rule = lookup(primitive)
+        rows = np.asarray(parents, dtype=np.int64)
+        if rows.ndim == 1:
+            rows = rows[:, None]
+        if rows.ndim != 2:
+            raise GraphError(f"add_many: parents must be a (k, arity) array; got shape {rows.shape}")
+        self._check_arity(primitive, rule.arity, rows.shape[1])
+        k = rows.shape[0]
+        first = len(self)
+        if k == 0:
+            return np.zeros(0, np.int64)
+        new = first + np.arange(k, dtype=np.int64)
+        rows = np.where(rows < 0, new[:, None] + rows, rows)
+        if rows.size and (rows.min() < 0 or np.any(rows >= new[:, None])):
+            r = int(np.argwhere((rows < 0) | (rows >= new[:, None]))[0][0])
+            raise GraphError(f"add_many: row {r} names parents {rows[r].tolist()}, which are not "
+                             f"earlier nodes (the row becomes node v{first + r})")
+        shape = self._batch_shape(primitive, rule, rows, params, first)
+        op, shape_code, param_code = (self._op_code(primitive), self._shape_code(shape),
+                                      self._param_code(params))
+        self._op.extend([op] * k)
+        self._shape_id.extend([shape_code] * k)
+        self._param_id.extend([param_code] * k)
+        self._parent_counts.extend([rows.shape[1]] * k)
+        self._parents.extend(rows.ravel().tolist())
+        return new
+
+    def _batch_shape(self, primitive, rule, rows, params, first):
+        """The one output shape of a batch; every distinct operand-shape row is checked once.
+
+        Row 0 only names earlier nodes, so it fixes the batch's shape; rows that name new nodes
+        of the batch are then checked with that shape standing in for them.
+        """
+        known = np.array(self._shape_id, dtype=np.int64)
+        new_rows = rows >= first
+        first_shapes = [self._shapes[known[p]] for p in rows[0]] if rows.size else []
+        result = self._checked_shape(primitive, rule, first_shapes, params)
+        codes = np.where(new_rows, self._shape_code(result), known[np.minimum(rows, first - 1)]
+                         if first else 0)
+        for combo in np.unique(codes, axis=0):
+            out = self._checked_shape(primitive, rule, [self._shapes[c] for c in combo], params)
+            if out != result:
+                raise ShapeError(f"add_many {primitive}: rows give different output shapes "
+                                 f"{result} and {out}; split the batch by shape")
+        return result
+
+    def _checked_shape(self, primitive, rule, shapes, params):
+        try:
+            return tuple(rule.shape(*shapes, **params))
+        except ShapeError as exc:
+            raise ShapeError(f"add_many {primitive} of shapes {shapes}: {exc}") from None
+
+    def declare(self, shape: Sequence[int] = (), name: str | None = None) -> int:
+        """Reserve a node whose definition comes later with `define` (for cycles)."""
+        node = self._append("const", shape, {"value": np.zeros(tuple(shape))}, (), name)
+        self._undefined[node] = tuple(int(n) for n in shape)
+        return node
+
+    def define(self, node: int, primitive: str, *parents: int, **params) -> int:
+        """Give a declared node its primitive and parents; parents may include the node itself."""
+        if node not in self._undefined:
+            raise GraphError(f"v{node} was not declared (or is already defined)")
+        rule = lookup(primitive)
+        parents = tuple(self._check_node(p, f"parent {k} of {primitive}")
+                        for k, p in enumerate(parents))
+        self._check_arity(primitive, rule.arity, len(parents))
+        shape = self._infer_shape(primitive, rule, parents, params)
+        if shape != self._undefined[node]:
+            raise ShapeError(f"v{node} was declared with shape {self._undefined[node]} but "
+                             f"{primitive} gives shape {shape}")
+        self._redefine(node, primitive, params, parents)
+        del self._undefined[node]
+        return node
+
+    def _redefine(self, node, primitive, params, parents):
+        # parents are stored in node order, so a later definition is spliced into place
+        starts = np.concatenate([[0], np.cumsum(self._parent_counts)]).astype(int)
+        a, b = starts[node], starts[node + 1]
+        self._parents[a:b] = list(parents)
+        self._parent_counts[node] = len(parents)
+        self._op[node] = self._op_code(primitive)
+        self._param_id[node] = self._param_code(params)
+
+    # ----------------------------------------------------------------- freezing
+
+    def build(self, output: int | None = None, point=None) -> Graph:
+        """Freeze the nodes into a `Graph` whose output is ``output`` (default: the last node)."""
+        if self._undefined:
+            missing = ", ".join(f"v{i}" for i in self._undefined)
+            raise GraphError(f"declared nodes were never defined: {missing}")
+        if not len(self):
+            raise GraphError("the graph has no nodes")
+        output = len(self) - 1 if output is None else self._check_node(output, "output")
+        return Graph(
+            op_names=tuple(self._op_names),
+            op=np.array(self._op, np.int32),
+            parent_ptr=np.concatenate([[0], np.cumsum(self._parent_counts, dtype=np.int64)]),
+            parent_idx=np.array(self._parents, np.int64),
+            shape_table=tuple(self._shapes),
+            shape_id=np.array(self._shape_id, np.int32),
+            param_table=tuple(self._params),
+            param_id=np.array(self._param_id, np.int32),
+            n_inputs=self._n_inputs,
+            output=output,
+            names=self._names,
+            point=point,
+            shapes_checked=True,
+        )

@@ -1,0 +1,63 @@
+"""Exceptions raised by lagrange_ad: one small class per kind of failure.
+
+Every message names the node, the primitive or the argument at fault, the value found and what
+was expected, so that a user never has to read a traceback from inside numpy to learn what went
+wrong.
+"""
+
+from __future__ import annotations
+
+
+class LagrangeADError(Exception):
+    """Base class of every error raised on purpose by lagrange_ad."""
+
+
+class UnknownPrimitiveError(LagrangeADError, KeyError):
+    """A primitive name that is not in the registry."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownMethodError(LagrangeADError, KeyError):
+    """A schedule name that is not registered."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class GraphError(LagrangeADError, ValueError):
+    """A graph that is malformed: missing parents, wrong arity, bad output, bad node index."""
+
+
+class ShapeError(GraphError):
+    """Operand shapes that a primitive cannot combine."""
+
+
+class CyclicGraphError(GraphError):
+    """A cycle in a graph handed to an operation that needs a DAG."""
+
+
+class DomainError(LagrangeADError, ValueError):
+    """A point outside a primitive's domain (log of a negative number, division by zero, ...)."""
+
+
+class NonFiniteError(LagrangeADError, FloatingPointError):
+    """NaN or infinity in an input, a value, a local derivative or a multiplier."""
+
+
+class NonScalarOutputError(LagrangeADError, ValueError):
+    """A gradient requested of an output with more than one entry."""
+
+
+class MethodNotApplicableError(LagrangeADError):
+    """A schedule that cannot handle the program it was given; the message says why."""
+
+
+class ConvergenceError(LagrangeADError):
+    """An iteration that reached its cap or diverged; carries the residual trace."""
+
+    def __init__(self, message: str, residuals=(), iterations: int = 0):
+        super().__init__(message)
+        self.residuals = tuple(float(r) for r in residuals)
+        self.iterations = int(iterations)

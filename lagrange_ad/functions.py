@@ -1,0 +1,224 @@
+"""The ``la.`` functions: record a node when an operand is traced, else compute directly.
+
+Outside a trace every function evaluates its primitive on plain numbers and arrays, with the
+same domain and finiteness checks, so ``la.log(-1.0)`` raises `DomainError` rather than
+returning NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import LagrangeADError
+from .forward import apply_primitive
+from .primitives import lookup
+from .trace import Tracer, as_float_array, record
+
+
+def call(name: str, *operands, **params):
+    """Apply primitive ``name``: a traced node if any operand is traced, else its value."""
+    if any(isinstance(x, Tracer) for x in operands):
+        return record(name, *operands, **params)
+    xs = [as_float_array(x, f"operand {k} of {name}") for k, x in enumerate(operands)]
+    primitive = lookup(name)
+    primitive.shape(*[x.shape for x in xs], **params)
+    return apply_primitive(primitive, xs, params, lambda: name)
+
+
+def add(x, y):
+    """``x + y`` with broadcasting."""
+    return call("add", x, y)
+
+
+def subtract(x, y):
+    """``x - y`` with broadcasting."""
+    return call("sub", x, y)
+
+
+def multiply(x, y):
+    """``x * y`` with broadcasting."""
+    return call("mul", x, y)
+
+
+def divide(x, y):
+    """``x / y`` with broadcasting; a zero divisor raises `DomainError`."""
+    return call("div", x, y)
+
+
+def negative(x):
+    """``-x``."""
+    return call("neg", x)
+
+
+def power(x, exponent):
+    """``x ** exponent``.
+
+    A constant exponent is the primitive ``pow`` (``d/dx x^p = p x^(p-1)``). A traced exponent
+    is written as ``exp(exponent * log(x))``, which needs ``x > 0``.
+    """
+    if not isinstance(exponent, Tracer) and np.ndim(exponent) == 0:
+        return call("pow", x, exponent=float(as_float_array(exponent, "the exponent")))
+    return exp(multiply(exponent, log(x)))
+
+
+def square(x):
+    """``x ** 2``."""
+    return call("square", x)
+
+
+def sqrt(x):
+    """Square root; negative entries raise `DomainError`."""
+    return call("sqrt", x)
+
+
+def exp(x):
+    """Exponential."""
+    return call("exp", x)
+
+
+def log(x):
+    """Natural logarithm; entries that are not positive raise `DomainError`."""
+    return call("log", x)
+
+
+def sin(x):
+    """Sine."""
+    return call("sin", x)
+
+
+def cos(x):
+    """Cosine."""
+    return call("cos", x)
+
+
+def tan(x):
+    """Tangent."""
+    return call("tan", x)
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return call("tanh", x)
+
+
+def sigmoid(x):
+    """The logistic function ``1 / (1 + exp(-x))``."""
+    return call("sigmoid", x)
+
+
+def relu(x):
+    """``max(x, 0)``; its derivative at 0 is taken as 0."""
+    return call("relu", x)
+
+
+def abs(x):  # noqa: A001  (the numpy name)
+    """Absolute value; its derivative at 0 is taken as 0."""
+    return call("abs", x)
+
+
+def maximum(x, y):
+    """Entrywise maximum; at ties the derivative is split evenly."""
+    return call("maximum", x, y)
+
+
+def minimum(x, y):
+    """Entrywise minimum; at ties the derivative is split evenly."""
+    return call("minimum", x, y)
+
+
+def sum(x, axis=None):  # noqa: A001
+    """Sum over ``axis`` (an int, a tuple, or None for all axes)."""
+    return call("sum", x, axis=_axis(axis))
+
+
+def mean(x, axis=None):
+    """Mean over ``axis`` (an int, a tuple, or None for all axes)."""
+    return call("mean", x, axis=_axis(axis))
+
+
+def logsumexp(x, axis=None):
+    """``log(sum(exp(x), axis))``, computed without overflow."""
+    return call("logsumexp", x, axis=_axis(axis))
+
+
+def softmax(x, axis=-1):
+    """``exp(x) / sum(exp(x), axis)`` along one axis."""
+    return call("softmax", x, axis=int(axis))
+
+
+def log_softmax(x, axis=-1):
+    """``x - logsumexp(x, axis)`` along one axis."""
+    return call("log_softmax", x, axis=int(axis))
+
+
+def dot(x, y):
+    """Inner product of vectors, matrix-vector or matrix-matrix product (1-D and 2-D only)."""
+    return call("dot", x, y)
+
+
+def matmul(x, y):
+    """Matrix product with numpy's ``@`` rules (vectors promoted, stacks broadcast)."""
+    return call("matmul", x, y)
+
+
+def transpose(x, axes=None):
+    """Permute axes (reverse them by default)."""
+    return call("transpose", x, axes=None if axes is None else tuple(int(a) for a in axes))
+
+
+def reshape(x, shape):
+    """The same entries in a new shape (C order)."""
+    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+    return call("reshape", x, shape=shape)
+
+
+def concatenate(xs, axis=0):
+    """Join arrays along an existing axis."""
+    return call("concatenate", *_sequence(xs, "concatenate"), axis=int(axis))
+
+
+def stack(xs, axis=0):
+    """Join arrays along a new axis."""
+    return call("stack", *_sequence(xs, "stack"), axis=int(axis))
+
+
+def _sequence(xs, name):
+    xs = list(xs)
+    if not xs:
+        raise LagrangeADError(f"{name} needs at least one array")
+    return xs
+
+
+def _axis(axis):
+    if axis is None or np.ndim(axis) == 0:
+        return None if axis is None else int(axis)
+    return tuple(int(a) for a in axis)
+
+
+def _true_divide(x, y):
+    return divide(x, y)
+
+
+UFUNCS = {
+    np.add: add, np.subtract: subtract, np.multiply: multiply, np.divide: _true_divide,
+    np.negative: negative, np.power: power, np.square: square, np.sqrt: sqrt,
+    np.exp: exp, np.log: log, np.sin: sin, np.cos: cos, np.tan: tan, np.tanh: tanh,
+    np.absolute: abs, np.maximum: maximum, np.minimum: minimum, np.matmul: matmul,
+}
+
+ARRAY_FUNCTIONS = {
+    np.sum: lambda x, axis=None, **unused: sum(x, axis),
+    np.mean: lambda x, axis=None, **unused: mean(x, axis),
+    np.dot: dot, np.transpose: lambda x, axes=None: transpose(x, axes),
+    np.reshape: lambda x, shape=None, **unused: reshape(x, shape),
+    np.concatenate: lambda xs, axis=0: concatenate(xs, axis),
+    np.stack: lambda xs, axis=0: stack(xs, axis),
+    np.matmul: matmul,
+}
+
+__all__ = [
+    "abs", "add", "call", "concatenate", "cos", "divide", "dot", "exp", "log", "log_softmax",
+    "logsumexp", "matmul", "maximum", "mean", "minimum", "multiply", "negative", "power",
+    "relu", "reshape", "sigmoid", "sin", "softmax", "sqrt", "square", "stack", "subtract",
+    "sum", "tan", "tanh", "transpose",
+]

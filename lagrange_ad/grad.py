@@ -1,0 +1,45 @@
+"""``la.grad``: the familiar shortcut, trace then solve."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .program import Program
+from .schedules import solve
+from .trace import trace
+
+
+def grad(f: Callable, method: str = "reverse", **options) -> Callable[..., tuple[np.ndarray, ...]]:
+    """The gradient function of a scalar-valued ``f``.
+
+    Parameters
+    ----------
+    f : callable
+        A function of numbers or arrays written with operators and ``la.`` functions.
+    method : str
+        The schedule that solves the KKT system (``"reverse"`` is backpropagation).
+    **options
+        Passed to the schedule.
+
+    Returns
+    -------
+    callable
+        ``g(*args)`` returns a tuple with one array per argument, shaped like it: the
+        multipliers of the input constraints of ``f``'s program at ``args``.
+
+    Examples
+    --------
+    >>> import lagrange_ad as la
+    >>> g = la.grad(lambda x, y, z: z + la.sin(x**2 + y * la.exp(z)))
+    >>> [round(float(d), 4) for d in g(2.0, -1.0, 0.0)]
+    [-3.9599, -0.99, 1.99]
+    """
+
+    def gradient(*args) -> tuple[np.ndarray, ...]:
+        return solve(Program(trace(f, *args)), method, **options).gradient
+
+    gradient.__name__ = f"grad_{getattr(f, '__name__', 'f')}"
+    gradient.__doc__ = f"Gradient of {getattr(f, '__name__', 'f')} by the {method!r} schedule."
+    return gradient

@@ -1,0 +1,394 @@
+"""The computation graph: a labeled directed hypergraph stored as flat arrays.
+
+Nodes are variables ``v_0, ..., v_{N-1}``; inputs come first. Every other node carries one
+primitive label ``p_i`` and an ordered tuple of parents ``Pa(i)``, and stands for the constraint
+
+    v_i = p_i(v_Pa(i)).
+
+The structure is plain immutable data: primitive codes, parents in CSR form (``parent_ptr``,
+``parent_idx``), and small tables of the distinct shapes and parameter sets that nodes point
+into. No Python object is kept per node, so graphs of millions of nodes are cheap, and every
+walk over the graph is a loop, never a recursion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .errors import CyclicGraphError, GraphError, ShapeError
+from .primitives import Primitive, lookup
+
+
+def _frozen(array, dtype) -> np.ndarray:
+    out = np.array(array, dtype=dtype)
+    out.flags.writeable = False
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """An immutable computation graph.
+
+    Build one with `trace` or `GraphBuilder`; the constructor validates what it is given.
+
+    Parameters
+    ----------
+    op_names : tuple of str
+        The primitive names that occur; ``op[i]`` indexes this table.
+    op : ndarray of int32, shape (N,)
+        The primitive of each node.
+    parent_ptr, parent_idx : ndarray of int64
+        Parents in CSR form: the parents of node i are ``parent_idx[parent_ptr[i]:parent_ptr[i+1]]``,
+        in operand order.
+    shape_table, shape_id
+        The distinct node shapes and, per node, which one it has.
+    param_table, param_id
+        The distinct static parameter sets and, per node, which one it uses.
+    n_inputs : int
+        Nodes ``0 .. n_inputs-1`` are the inputs.
+    output : int
+        The node ``v_N`` whose value the program maximizes.
+    names : mapping of int to str, optional
+        Names of some nodes (the traced function's argument names, for instance).
+    point : tuple of ndarray, optional
+        Input values recorded when tracing; `Program` uses them when given no point.
+    """
+
+    op_names: tuple[str, ...]
+    op: np.ndarray
+    parent_ptr: np.ndarray
+    parent_idx: np.ndarray
+    shape_table: tuple[tuple[int, ...], ...]
+    shape_id: np.ndarray
+    param_table: tuple[dict, ...]
+    param_id: np.ndarray
+    n_inputs: int
+    output: int
+    names: Mapping[int, str] = field(default_factory=dict)
+    point: tuple[np.ndarray, ...] | None = None
+    shapes_checked: bool = field(default=False, repr=False)
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        set_(self, "op", _frozen(self.op, np.int32))
+        set_(self, "parent_ptr", _frozen(self.parent_ptr, np.int64))
+        set_(self, "parent_idx", _frozen(self.parent_idx, np.int64))
+        set_(self, "shape_id", _frozen(self.shape_id, np.int32))
+        set_(self, "param_id", _frozen(self.param_id, np.int32))
+        set_(self, "op_names", tuple(self.op_names))
+        set_(self, "shape_table", tuple(tuple(int(n) for n in s) for s in self.shape_table))
+        set_(self, "names", dict(self.names))
+        self._check_structure()
+        if not self.shapes_checked:
+            self._check_shapes()
+
+    # ----------------------------------------------------------------- node access
+
+    def __len__(self) -> int:
+        return int(self.op.size)
+
+    @cached_property
+    def primitives(self) -> tuple[Primitive, ...]:
+        """The registered primitive of each entry of ``op_names``."""
+        return tuple(lookup(name) for name in self.op_names)
+
+    def primitive(self, i: int) -> Primitive:
+        """The primitive labeling node ``i``."""
+        return self.primitives[self.op[i]]
+
+    def parents(self, i: int) -> np.ndarray:
+        """The parents of node ``i`` in operand order."""
+        return self.parent_idx[self.parent_ptr[i]:self.parent_ptr[i + 1]]
+
+    def shape(self, i: int) -> tuple[int, ...]:
+        """The shape of node ``i``'s value."""
+        return self.shape_table[self.shape_id[i]]
+
+    def params(self, i: int) -> dict:
+        """The static parameters of node ``i``'s primitive."""
+        return self.param_table[self.param_id[i]]
+
+    def name(self, i: int) -> str:
+        """``v{i}``, followed by the node's name when it has one."""
+        return f"v{i}" if i not in self.names else f"v{i} ({self.names[i]})"
+
+    def describe(self, i: int) -> str:
+        """The node's line: ``v5 = sin(v4)``."""
+        operands = [f"v{j}" for j in self.parents(i)]
+        rhs = self.primitive(i).label(operands, self.params(i))
+        if self.op_names[self.op[i]] == "input":
+            rhs = f"input {self.names.get(i, '')}".rstrip()
+        shape = self.shape(i)
+        return f"v{i} = {rhs}" + (f"  # shape {shape}" if shape else "")
+
+    @property
+    def inputs(self) -> range:
+        """The input nodes."""
+        return range(self.n_inputs)
+
+    @cached_property
+    def sizes(self) -> np.ndarray:
+        """The number of scalar entries of each node."""
+        table = np.array([int(np.prod(s, dtype=np.int64)) for s in self.shape_table], np.int64)
+        return _frozen(table[self.shape_id], np.int64)
+
+    @cached_property
+    def offsets(self) -> np.ndarray:
+        """Where each node's entries start in a flat vector over all entries; length N + 1."""
+        return _frozen(np.concatenate([[0], np.cumsum(self.sizes)]), np.int64)
+
+    @property
+    def total_size(self) -> int:
+        """The number of scalar entries over all nodes."""
+        return int(self.offsets[-1])
+
+    def __str__(self) -> str:
+        lines = [self.describe(i) for i in range(len(self))]
+        lines.append(f"output: v{self.output}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (f"Graph({len(self)} nodes, {self.n_inputs} inputs, "
+                f"{self.parent_idx.size} edges, output v{self.output})")
+
+    # ----------------------------------------------------------------- validation
+
+    def _check_structure(self) -> None:
+        n = len(self)
+        if self.parent_ptr.shape != (n + 1,) or self.parent_ptr[0] != 0 \
+                or self.parent_ptr[-1] != self.parent_idx.size or np.any(np.diff(self.parent_ptr) < 0):
+            raise GraphError("parent_ptr must start at 0, never decrease and end at len(parent_idx)")
+        for name, ids, table in (("op", self.op, self.op_names),
+                                 ("shape_id", self.shape_id, self.shape_table),
+                                 ("param_id", self.param_id, self.param_table)):
+            if ids.shape != (n,) or (n and (ids.min() < 0 or ids.max() >= len(table))):
+                raise GraphError(f"{name} must hold one valid table index per node")
+        if not 0 <= self.n_inputs <= n:
+            raise GraphError(f"n_inputs = {self.n_inputs} is not between 0 and {n}")
+        if not 0 <= self.output < n:
+            raise GraphError(f"output node v{self.output} does not exist (the graph has {n} nodes)")
+        bad = np.flatnonzero((self.parent_idx < 0) | (self.parent_idx >= n))
+        if bad.size:
+            child = int(np.searchsorted(self.parent_ptr, bad[0], side="right") - 1)
+            raise GraphError(f"node v{child} names parent v{self.parent_idx[bad[0]]}, "
+                             f"which does not exist (nodes are v0..v{n - 1})")
+        is_input = np.array([name == "input" for name in self.op_names])[self.op] \
+            if n else np.zeros(0, bool)
+        misplaced = np.flatnonzero(is_input != (np.arange(n) < self.n_inputs))
+        if misplaced.size:
+            i = int(misplaced[0])
+            raise GraphError(f"inputs must be nodes v0..v{self.n_inputs - 1}; node v{i} is "
+                             f"{'an input' if is_input[i] else 'not an input'}")
+        arity = np.array([lookup(name).arity if lookup(name).arity is not None else -1
+                          for name in self.op_names], np.int64)
+        counts = np.diff(self.parent_ptr)
+        expected = arity[self.op] if n else np.zeros(0, np.int64)
+        wrong = np.flatnonzero(((expected >= 0) & (counts != expected)) | ((expected < 0) & (counts < 1)))
+        if wrong.size:
+            i = int(wrong[0])
+            want = "at least 1" if expected[i] < 0 else str(expected[i])
+            raise GraphError(f"node v{i}: primitive {self.op_names[self.op[i]]!r} takes {want} "
+                             f"operand(s), got {counts[i]}")
+
+    def _check_shapes(self) -> None:
+        if self.shape_table == ((),):
+            # all scalar: one check per (primitive, parameters, arity) combination
+            arity = np.diff(self.parent_ptr)
+            combos = np.unique(np.stack([self.op, self.param_id, arity])[:, self.n_inputs:],
+                               axis=1)
+            for op, param, k in combos.T.tolist():
+                try:
+                    self.primitives[op].shape(*[()] * k, **self.param_table[param])
+                except ShapeError as exc:
+                    raise ShapeError(f"primitive {self.op_names[op]} on scalars: {exc}") from None
+            return
+        for i in range(self.n_inputs, len(self)):
+            primitive = self.primitive(i)
+            operand_shapes = [self.shape(j) for j in self.parents(i)]
+            try:
+                expected = tuple(primitive.shape(*operand_shapes, **self.params(i)))
+            except ShapeError as exc:
+                raise ShapeError(f"node {self.describe(i)}: {exc}") from None
+            if expected != self.shape(i):
+                raise ShapeError(f"node {self.describe(i)} is declared with shape {self.shape(i)} "
+                                 f"but {primitive.name} of shapes {operand_shapes} gives {expected}")
+
+    # ----------------------------------------------------------------- order and structure
+
+    @cached_property
+    def children(self) -> tuple[np.ndarray, np.ndarray]:
+        """Children in CSR form ``(child_ptr, child_idx)``; the transpose of the parent lists."""
+        n = len(self)
+        owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.parent_ptr))
+        order = np.argsort(self.parent_idx, kind="stable")
+        ptr = np.concatenate([[0], np.cumsum(np.bincount(self.parent_idx, minlength=n))])
+        return _frozen(ptr, np.int64), _frozen(owner[order], np.int64)
+
+    @cached_property
+    def _levels(self) -> np.ndarray | None:
+        """Longest distance from a source for every node, or None when there is a cycle.
+
+        Kahn's algorithm over plain lists: O(N + E), iterative.
+        """
+        n = len(self)
+        ptr = self.parent_ptr.tolist()
+        idx = self.parent_idx.tolist()
+        level = [0] * n
+        if self.parents_precede_children:
+            for i in range(n):
+                for e in range(ptr[i], ptr[i + 1]):
+                    if level[idx[e]] >= level[i]:
+                        level[i] = level[idx[e]] + 1
+            return np.array(level, np.int64)
+        child_ptr, child_idx = (a.tolist() for a in self.children)
+        indegree = [ptr[i + 1] - ptr[i] for i in range(n)]
+        ready = [i for i in range(n) if indegree[i] == 0]
+        seen = 0
+        while ready:
+            j = ready.pop()
+            seen += 1
+            for e in range(child_ptr[j], child_ptr[j + 1]):
+                i = child_idx[e]
+                if level[j] >= level[i]:
+                    level[i] = level[j] + 1
+                indegree[i] -= 1
+                if indegree[i] == 0:
+                    ready.append(i)
+        return np.array(level, np.int64) if seen == n else None
+
+    @cached_property
+    def parents_precede_children(self) -> bool:
+        """Whether every parent has a smaller index than its child (index order is topological)."""
+        owner = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.parent_ptr))
+        return bool(np.all(self.parent_idx < owner))
+
+    def levels(self) -> np.ndarray:
+        """Topological level of each node: 0 for sources, else 1 + the largest parent level.
+
+        Raises `CyclicGraphError` when the graph has a cycle.
+        """
+        if self._levels is None:
+            raise CyclicGraphError(self._cycle_message())
+        return self._levels
+
+    @property
+    def depth(self) -> int:
+        """The number of edges on the longest path (the largest level)."""
+        return int(self.levels().max()) if len(self) else 0
+
+    @cached_property
+    def is_acyclic(self) -> bool:
+        """Whether the graph is a DAG."""
+        return self._levels is not None
+
+    def topological_order(self) -> np.ndarray:
+        """Every node after its parents (index order when that already holds); no recursion.
+
+        Raises `CyclicGraphError` naming a cycle when there is none.
+        """
+        if self.parents_precede_children:
+            return np.arange(len(self), dtype=np.int64)
+        return np.argsort(self.levels(), kind="stable")
+
+    def strongly_connected_components(self) -> list[np.ndarray]:
+        """Strongly connected components in topological order of the condensation.
+
+        Tarjan's algorithm with an explicit stack, so deep graphs cannot overflow recursion.
+        """
+        n = len(self)
+        ptr, idx = self.parent_ptr, self.parent_idx
+        index = np.full(n, -1, np.int64)
+        low = np.zeros(n, np.int64)
+        on_stack = np.zeros(n, bool)
+        stack: list[int] = []
+        components: list[np.ndarray] = []
+        counter = 0
+        for root in range(n):
+            if index[root] >= 0:
+                continue
+            work = [(root, int(ptr[root]))]
+            index[root] = low[root] = counter
+            counter += 1
+            stack.append(root)
+            on_stack[root] = True
+            while work:
+                v, edge = work[-1]
+                if edge < ptr[v + 1]:
+                    work[-1] = (v, edge + 1)
+                    w = int(idx[edge])  # edges run child -> parent; components are the same
+                    if index[w] < 0:
+                        index[w] = low[w] = counter
+                        counter += 1
+                        stack.append(w)
+                        on_stack[w] = True
+                        work.append((w, int(ptr[w])))
+                    elif on_stack[w]:
+                        low[v] = min(low[v], index[w])
+                    continue
+                work.pop()
+                if work:
+                    parent_v = work[-1][0]
+                    low[parent_v] = min(low[parent_v], low[v])
+                if low[v] == index[v]:
+                    members = []
+                    while True:
+                        w = stack.pop()
+                        on_stack[w] = False
+                        members.append(w)
+                        if w == v:
+                            break
+                    components.append(np.array(sorted(members), np.int64))
+        # following parent edges, Tarjan emits a component after all components it depends on
+        return components
+
+    def _cycle_message(self) -> str:
+        for component in self.strongly_connected_components():
+            if component.size > 1 or np.any(self.parents(int(component[0])) == component[0]):
+                shown = ", ".join(f"v{i}" for i in component[:8])
+                more = "" if component.size <= 8 else f" and {component.size - 8} more"
+                return (f"the graph has a cycle through {shown}{more}; this operation needs a "
+                        f"DAG (cyclic graphs are solved as fixed points)")
+        return "the graph has a cycle"
+
+    # ----------------------------------------------------------------- export
+
+    def to_networkx(self):
+        """A `networkx.MultiDiGraph`: an edge parent -> child per operand, keyed by position.
+
+        Node attributes: ``primitive``, ``shape``, ``label`` (the node's line) and ``name``.
+        """
+        import networkx as nx
+
+        g = nx.MultiDiGraph(output=self.output, n_inputs=self.n_inputs)
+        for i in range(len(self)):
+            g.add_node(i, primitive=self.op_names[self.op[i]], shape=self.shape(i),
+                       label=self.describe(i), name=self.names.get(i))
+        for i in range(len(self)):
+            for position, j in enumerate(self.parents(i)):
+                g.add_edge(int(j), i, key=position, position=position)
+        return g
+
+    def to_dot(self, node_labels: Mapping[int, str] | None = None) -> str:
+        """Graphviz DOT text; hyperedges are drawn as edges labeled by operand position."""
+        lines = ["digraph computation {", "  rankdir=LR;", "  node [shape=box, fontname=monospace];"]
+        for i in range(len(self)):
+            text = self.describe(i) if node_labels is None or i not in node_labels \
+                else f"{self.describe(i)}\\n{node_labels[i]}"
+            style = ", style=bold" if i == self.output else ""
+            lines.append(f'  v{i} [label="{_dot_escape(text)}"{style}];')
+        for i in range(len(self)):
+            parents = self.parents(i)
+            for position, j in enumerate(parents):
+                tag = f' [label="{position}"]' if parents.size > 1 else ""
+                lines.append(f"  v{j} -> v{i}{tag};")
+        lines.append("}")
+        return "\n".join(lines)
+
+
+def _dot_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+

@@ -1,0 +1,96 @@
+"""Matrix products: ``matmul`` (numpy's ``@``, batched) and ``dot`` (vectors and matrices).
+
+The product C = A B is bilinear, so its local derivatives are the product itself with one
+factor replaced by a tangent or a cotangent:
+
+    jvp = dA B + A dB,      vjp = (g B^T, A^T g).
+
+With C flattened row-major (m x n, inner size k) the explicit blocks are Kronecker products,
+``d vec C / d vec A = I_m (x) B^T`` and ``d vec C / d vec B = A (x) I_n``: entry
+``d C[i, j] / d A[i, l] = B[l, j]`` and ``d C[i, j] / d B[l, j] = A[i, l]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from .registry import Block, Primitive, register
+from .structure import dense_jacobian, size_of, unbroadcast
+
+
+def _promoted(a, b):
+    """Operands as at least 2-D, as numpy's matmul treats vectors."""
+    a2 = a[None, :] if np.ndim(a) == 1 else a
+    b2 = b[:, None] if np.ndim(b) == 1 else b
+    return a2, b2
+
+
+def _matmul_vjp(g, ans, a, b):
+    a2, b2 = _promoted(a, b)
+    g2 = np.reshape(g, np.shape(np.matmul(a2[..., :1, :], b2[..., :, :1]))[:-2]
+                    + (a2.shape[-2], b2.shape[-1]))
+    ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape)
+    gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape)
+    return ga.reshape(np.shape(a)), gb.reshape(np.shape(b))
+
+
+def _matmul_jvp(ts, ans, a, b):
+    ta, tb = ts
+    out = np.zeros(np.shape(ans))
+    if ta is not None:
+        out = out + np.matmul(ta, b)
+    if tb is not None:
+        out = out + np.matmul(a, tb)
+    return out
+
+
+def _matmul_jacobian(ans, a, b):
+    a2, b2 = _promoted(np.asarray(a, float), np.asarray(b, float))
+    if a2.ndim != 2 or b2.ndim != 2:
+        return dense_jacobian(PRODUCT, ans, (a, b), {})
+    (m, k), n = a2.shape, b2.shape[1]
+    i, j, inner = (axis.ravel() for axis in np.indices((m, n, k)))
+    rows = i * n + j
+    return (Block(rows, i * k + inner, b2[inner, j]), Block(rows, inner * n + j, a2[i, inner]))
+
+
+def _matmul_shape(a_shape, b_shape):
+    if len(a_shape) == 0 or len(b_shape) == 0:
+        raise ShapeError(f"matmul needs operands with at least one axis; got shapes "
+                         f"{a_shape} and {b_shape}")
+    a2 = (1,) + tuple(a_shape) if len(a_shape) == 1 else tuple(a_shape)
+    b2 = tuple(b_shape) + (1,) if len(b_shape) == 1 else tuple(b_shape)
+    if a2[-1] != b2[-2]:
+        raise ShapeError(f"matmul: inner dimensions of shapes {tuple(a_shape)} and "
+                         f"{tuple(b_shape)} do not match ({a2[-1]} != {b2[-2]})")
+    try:
+        batch = tuple(np.broadcast_shapes(a2[:-2], b2[:-2]))
+    except ValueError:
+        raise ShapeError(f"matmul: batch dimensions of shapes {tuple(a_shape)} and "
+                         f"{tuple(b_shape)} do not broadcast") from None
+    rows = (a2[-2],) if len(a_shape) > 1 else ()
+    cols = (b2[-1],) if len(b_shape) > 1 else ()
+    return batch + rows + cols
+
+
+def _dot_shape(a_shape, b_shape):
+    if not (1 <= len(a_shape) <= 2 and 1 <= len(b_shape) <= 2):
+        raise ShapeError(f"dot takes vectors and matrices; got shapes {a_shape} and {b_shape}"
+                         f" (use matmul for stacks of matrices)")
+    return _matmul_shape(a_shape, b_shape)
+
+
+def _matmul_count(ans_shape, a_shape, b_shape):
+    inner = a_shape[-1]
+    return 2 * size_of(ans_shape) * inner
+
+
+PRODUCT = register(Primitive(
+    name="matmul", arity=2, evaluate=np.matmul, vjp=_matmul_vjp, jvp=_matmul_jvp,
+    shape=_matmul_shape, jacobian=_matmul_jacobian, template="{0} @ {1}", count=_matmul_count,
+))
+register(Primitive(
+    name="dot", arity=2, evaluate=np.dot, vjp=_matmul_vjp, jvp=_matmul_jvp,
+    shape=_dot_shape, jacobian=_matmul_jacobian, count=_matmul_count,
+))

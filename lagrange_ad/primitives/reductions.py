@@ -1,0 +1,146 @@
+"""Reductions along axes and the normalizers built on them.
+
+A reduction ``ans[r] = R(x[c] : c reduces to r)`` has the local Jacobian
+``d ans[r] / d x[c] = w[c]`` when c reduces to r (zero otherwise), where the weights are 1 for
+sum, 1/n for mean and the softmax for logsumexp. Softmax and log-softmax keep the shape and
+couple every pair of entries of one slice along the axis:
+
+    d softmax(x)_a / d x_b = s_a (delta_ab - s_b),
+    d log_softmax(x)_a / d x_b = delta_ab - s_b.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from .registry import Block, Primitive, register
+from .structure import size_of
+
+
+def normalize_axes(axis, ndim: int, name: str) -> tuple[int, ...]:
+    """Axis argument (None, int or tuple) as sorted non-negative axes; `ShapeError` if invalid."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < ndim:
+            raise ShapeError(f"{name}: axis {a} is out of range for an operand of {ndim} dimensions")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ShapeError(f"{name}: repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def _expand(g, x, axis):
+    axes = normalize_axes(axis, np.ndim(x), "reduction")
+    return np.broadcast_to(np.expand_dims(g, axes), np.shape(x))
+
+
+def reduction(name: str, evaluate, weights) -> Primitive:
+    """Register an axis reduction from its evaluation and its weights ``w(ans, x, axis)``."""
+
+    def vjp(g, ans, x, axis=None):
+        return (_expand(g, x, axis) * weights(ans, x, axis),)
+
+    def jvp(ts, ans, x, axis=None):
+        (t,) = ts
+        return np.sum(t * weights(ans, x, axis), axis=axis)
+
+    def jacobian(ans, x, axis=None):
+        reduced = _expand(np.arange(np.size(ans)).reshape(np.shape(ans)), x, axis)
+        w = np.broadcast_to(weights(ans, x, axis), np.shape(x))
+        return (Block(reduced.ravel(), np.arange(np.size(x)), np.asarray(w, float).ravel()),)
+
+    def shape(x_shape, axis=None):
+        axes = normalize_axes(axis, len(x_shape), name)
+        return tuple(n for k, n in enumerate(x_shape) if k not in axes)
+
+    return register(Primitive(
+        name=name, arity=1, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
+        jacobian=jacobian, param_names=("axis",),
+        count=lambda ans_shape, x_shape, axis=None: size_of(x_shape),
+    ))
+
+
+def _count(x, axis):
+    axes = normalize_axes(axis, np.ndim(x), "mean")
+    return float(np.prod([np.shape(x)[a] for a in axes]))
+
+
+def _logsumexp(x, axis=None):
+    top = np.max(x, axis=axis, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    return np.log(np.sum(np.exp(x - top), axis=axis)) + np.squeeze(top, axis=axis)
+
+
+def _softmax_weights(ans, x, axis):
+    return np.exp(x - _expand(ans, x, axis))
+
+
+reduction("sum", lambda x, axis=None: np.sum(x, axis=axis), lambda ans, x, axis: 1.0)
+reduction("mean", lambda x, axis=None: np.mean(x, axis=axis),
+          lambda ans, x, axis: 1.0 / _count(x, axis))
+reduction("logsumexp", _logsumexp, _softmax_weights)
+
+
+def _softmax(x, axis=-1):
+    z = x - np.max(x, axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax(x, axis=-1):
+    z = x - np.max(x, axis=axis, keepdims=True)
+    return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+
+
+def _slice_pairs(s, axis):
+    """Flat indices (a, b) of every pair of entries in one slice along ``axis``, and s_a, s_b."""
+    ids = np.moveaxis(np.arange(s.size).reshape(s.shape), axis, -1)
+    ids = ids.reshape(-1, ids.shape[-1]) if s.ndim else ids.reshape(1, 1)
+    a = np.broadcast_to(ids[:, :, None], ids.shape + ids.shape[-1:]).ravel()
+    b = np.broadcast_to(ids[:, None, :], ids.shape + ids.shape[-1:]).ravel()
+    flat = s.ravel()
+    return a, b, flat[a], flat[b]
+
+
+def _normalizer(name: str, evaluate, probabilities, couple):
+    """Softmax-like primitive: ``d ans_a / d x_b = couple(s_a, delta_ab, s_b)`` within slices."""
+
+    def vjp(g, ans, x, axis=-1):
+        s = probabilities(ans)
+        if name == "softmax":
+            return (s * (g - np.sum(g * s, axis=axis, keepdims=True)),)
+        return (g - s * np.sum(g, axis=axis, keepdims=True),)
+
+    def jvp(ts, ans, x, axis=-1):
+        (t,) = ts
+        s = probabilities(ans)
+        centred = t - np.sum(t * s, axis=axis, keepdims=True)
+        return s * centred if name == "softmax" else centred
+
+    def jacobian(ans, x, axis=-1):
+        s = np.asarray(probabilities(ans), dtype=np.float64)
+        a, b, sa, sb = _slice_pairs(s, axis if s.ndim else 0)
+        return (Block(a, b, couple(sa, (a == b) * 1.0, sb)),)
+
+    def shape(x_shape, axis=-1):
+        if len(x_shape) == 0:
+            raise ShapeError(f"{name} needs an operand with at least one axis; got a scalar")
+        normalize_axes(axis, len(x_shape), name)
+        return tuple(x_shape)
+
+    def count(ans_shape, x_shape, axis=-1):
+        return size_of(x_shape) * (x_shape[axis] if x_shape else 1)
+
+    return register(Primitive(
+        name=name, arity=1, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
+        jacobian=jacobian, param_names=("axis",), count=count,
+    ))
+
+
+_normalizer("softmax", _softmax, lambda ans: ans, lambda sa, d, sb: sa * (d - sb))
+_normalizer("log_softmax", _log_softmax, np.exp, lambda sa, d, sb: d - sb)

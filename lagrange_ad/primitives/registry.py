@@ -1,0 +1,126 @@
+"""The primitive registry: one `Primitive` record per hyperedge label.
+
+A primitive p maps its operands ``xs = (x_1, ..., x_k)`` to ``ans = p(xs)``. Its local
+derivatives enter the KKT system through the blocks ``J[i, j] = d p_i / d v_j``. Every rule
+in the table uses the same argument names:
+
+``g``
+    the incoming cotangent, shaped like ``ans`` (a multiplier block ``lam_i``);
+``ts``
+    the operand tangents, one per operand (``None`` stands for a zero tangent);
+``ans``
+    the primitive's output at the point;
+``xs``
+    the operands, passed positionally;
+``**params``
+    static parameters (an exponent, an axis, an index), never differentiated.
+
+Rules:
+
+``evaluate(*xs, **params) -> ans``
+``vjp(g, ans, *xs, **params) -> tuple``        ``(g^T d ans/d x_k  for each k)``
+``jvp(ts, ans, *xs, **params) -> ndarray``     ``sum_k  d ans/d x_k  t_k``
+``jacobian(ans, *xs, **params) -> tuple``      one `Block` of explicit entries per operand
+``shape(*shapes, **params) -> tuple``          the output shape, or `ShapeError`
+``domain(*xs, **params) -> str | None``        a description of a point outside the domain
+``count(ans_shape, *shapes, **params) -> int``  nonzeros of the local Jacobian (all operands):
+                                               the multiply-adds of one VJP or JVP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import UnknownPrimitiveError
+
+
+class Block(NamedTuple):
+    """Explicit entries ``d ans[rows] / d x[cols] = vals`` of one local Jacobian block.
+
+    Rows index ``ans`` and columns index the operand, both flattened in C order.
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    vals: np.ndarray
+
+
+@dataclass(frozen=True)
+class Primitive:
+    """A hyperedge label with its evaluation and local derivative rules.
+
+    Parameters
+    ----------
+    name : str
+        The registry key and the label printed in graphs.
+    arity : int or None
+        The number of operands; ``None`` for variadic primitives (at least one operand).
+    evaluate, vjp, jvp, shape : callable
+        The rules described in the module docstring.
+    jacobian : callable, optional
+        Explicit sparse entries of the local Jacobian; when absent they are assembled from the
+        VJP rule one output entry at a time.
+    domain : callable, optional
+        Returns a message when the operands lie outside the primitive's domain.
+    template : str, optional
+        How a node prints, with ``{0}``, ``{1}``, ... for operands and parameter names in braces.
+    param_names : tuple of str
+        The static parameters shown when the node prints.
+    count : callable, optional
+        The number of nonzero local partials; dense when absent.
+    """
+
+    name: str
+    arity: int | None
+    evaluate: Callable[..., np.ndarray]
+    vjp: Callable[..., tuple]
+    jvp: Callable[..., np.ndarray]
+    shape: Callable[..., tuple]
+    jacobian: Callable[..., tuple] | None = None
+    domain: Callable[..., str | None] | None = None
+    template: str | None = None
+    param_names: tuple[str, ...] = field(default=())
+    count: Callable[..., int] | None = None
+
+    def cost(self, ans_shape: tuple, *shapes: tuple, **params) -> int:
+        """Multiply-adds of one application of the VJP or JVP rule (nonzeros of the block)."""
+        if self.count is not None:
+            return int(self.count(ans_shape, *shapes, **params))
+        return _size(ans_shape) * sum(_size(s) for s in shapes)
+
+    def label(self, operands: list[str], params: dict) -> str:
+        """The right-hand side of ``v5 = sin(v4)`` for this primitive."""
+        if self.template is not None:
+            return self.template.format(*operands, **params)
+        shown = [f"{key}={params[key]!r}" for key in self.param_names if key in params]
+        return f"{self.name}({', '.join(list(operands) + shown)})"
+
+
+def _size(shape: tuple) -> int:
+    return int(np.prod(shape, dtype=np.int64))
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+
+
+def register(primitive: Primitive) -> Primitive:
+    """Add a primitive to the registry; a name may be registered once."""
+    if primitive.name in PRIMITIVES:
+        raise ValueError(f"primitive {primitive.name!r} is already registered")
+    PRIMITIVES[primitive.name] = primitive
+    return primitive
+
+
+def lookup(name: str) -> Primitive:
+    """The registered primitive called `name`, or `UnknownPrimitiveError` listing the valid ones."""
+    try:
+        return PRIMITIVES[name]
+    except KeyError:
+        known = ", ".join(sorted(PRIMITIVES))
+        raise UnknownPrimitiveError(
+            f"unknown primitive {name!r}; registered primitives are: {known}"
+        ) from None

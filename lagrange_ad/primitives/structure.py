@@ -1,0 +1,174 @@
+"""Helpers that build a primitive's rules from its structure.
+
+A primitive family says what it is ("elementwise with these partials", "a selection of operand
+entries") and these helpers derive the VJP, JVP and explicit Jacobian entries from it, so no
+family restates the chain rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import ShapeError
+from .registry import Block, Primitive, register
+
+
+def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum a cotangent over the axes that broadcasting added or stretched to reach ``shape``."""
+    g = np.asarray(g)
+    if g.shape == tuple(shape):
+        return g
+    extra = g.ndim - len(shape)
+    g = g.sum(axis=tuple(range(extra))) if extra > 0 else g
+    stretched = tuple(k for k, n in enumerate(shape) if n == 1 and g.shape[k] != 1)
+    return g.sum(axis=stretched, keepdims=True) if stretched else g
+
+
+def size_of(shape: tuple) -> int:
+    """The number of entries of an array of this shape."""
+    return int(np.prod(shape, dtype=np.int64))
+
+
+def broadcast_shape(*shapes: tuple) -> tuple:
+    """The broadcast of operand shapes, or `ShapeError` naming them."""
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise ShapeError(f"operand shapes {', '.join(map(str, shapes))} do not broadcast") from None
+
+
+def first_offender(mask: np.ndarray, x: np.ndarray) -> str:
+    """Describe the first entry where ``mask`` holds: its index (for arrays) and value."""
+    mask = np.asarray(mask)
+    x = np.broadcast_to(np.asarray(x), mask.shape)
+    if mask.ndim == 0:
+        return f"{float(x)!r}"
+    where = tuple(int(k) for k in np.argwhere(mask)[0])
+    return f"{float(x[where])!r} at index {where}"
+
+
+def broadcast_sources(shape: tuple, out_shape: tuple) -> np.ndarray:
+    """For each entry of ``out_shape`` (C order) the flat index of the operand entry it reads."""
+    size = int(np.prod(shape, dtype=np.int64))
+    return np.broadcast_to(np.arange(size).reshape(shape), out_shape).ravel()
+
+
+def elementwise(
+    name: str,
+    arity: int,
+    evaluate: Callable[..., np.ndarray],
+    partials: Callable[..., tuple],
+    *,
+    domain: Callable[..., str | None] | None = None,
+    template: str | None = None,
+    param_names: tuple[str, ...] = (),
+) -> Primitive:
+    """Register an elementwise primitive (operands broadcast) from its partial derivatives.
+
+    ``partials(ans, *xs, **params)`` returns ``d ans / d x_k`` for every operand as arrays that
+    broadcast to ``ans``. Then, entrywise and summed back over broadcast axes,
+
+        vjp_k = g * d_k,      jvp = sum_k t_k * d_k,      J_k = diag(d_k) (broadcast).
+    """
+
+    def vjp(g, ans, *xs, **params):
+        ds = partials(ans, *xs, **params)
+        return tuple(unbroadcast(g * d, np.shape(x)) for d, x in zip(ds, xs))
+
+    def jvp(ts, ans, *xs, **params):
+        ds = partials(ans, *xs, **params)
+        out = np.zeros(np.shape(ans))
+        for t, d in zip(ts, ds):
+            if t is not None:
+                out = out + t * d
+        return out
+
+    def jacobian(ans, *xs, **params):
+        ds = partials(ans, *xs, **params)
+        out_shape = np.shape(ans)
+        rows = np.arange(int(np.prod(out_shape, dtype=np.int64)))
+        return tuple(
+            Block(rows, broadcast_sources(np.shape(x), out_shape),
+                  np.broadcast_to(np.asarray(d, dtype=np.float64), out_shape).ravel())
+            for d, x in zip(ds, xs)
+        )
+
+    def shape(*shapes, **params):
+        return broadcast_shape(*shapes)
+
+    return register(Primitive(
+        name=name, arity=arity, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
+        jacobian=jacobian, domain=domain, template=template, param_names=param_names,
+        count=lambda ans_shape, *shapes, **params: size_of(ans_shape) * len(shapes),
+    ))
+
+
+def selection(
+    name: str,
+    arity: int | None,
+    evaluate: Callable[..., np.ndarray],
+    vjp: Callable[..., tuple],
+    *,
+    template: str | None = None,
+    param_names: tuple[str, ...] = (),
+) -> Primitive:
+    """Register a linear primitive whose output entries are copies of operand entries.
+
+    Reshape, transpose, indexing, concatenation and stacking only move entries. Applying the
+    primitive to arrays of global entry numbers tells which operand entry each output entry
+    copies, which gives the explicit Jacobian (one 1 per output entry) and the JVP
+    (the same gather applied to the tangents). The VJP is passed in because numpy has a direct
+    form for each (the transpose of a gather is a scatter-add).
+    """
+
+    def numbered(xs):
+        starts = np.cumsum([0] + [np.size(x) for x in xs])
+        return [np.arange(a, b).reshape(np.shape(x)) for a, b, x in zip(starts, starts[1:], xs)], starts
+
+    def jvp(ts, ans, *xs, **params):
+        filled = [np.zeros(np.shape(x)) if t is None else t for t, x in zip(ts, xs)]
+        return evaluate(*filled, **params)
+
+    def jacobian(ans, *xs, **params):
+        ids, starts = numbered(xs)
+        source = np.asarray(evaluate(*ids, **params)).ravel()
+        blocks = []
+        for k in range(len(xs)):
+            rows = np.flatnonzero((source >= starts[k]) & (source < starts[k + 1]))
+            blocks.append(Block(rows, source[rows] - starts[k], np.ones(rows.size)))
+        return tuple(blocks)
+
+    def shape(*shapes, **params):
+        try:
+            probes = [np.broadcast_to(np.empty((), dtype=np.int8), s) for s in shapes]
+            return np.shape(evaluate(*probes, **params))
+        except (ValueError, IndexError, TypeError) as exc:
+            raise ShapeError(
+                f"{name} cannot take operands of shapes {', '.join(map(str, shapes))}"
+                f" with {params}: {exc}"
+            ) from None
+
+    return register(Primitive(
+        name=name, arity=arity, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
+        jacobian=jacobian, template=template, param_names=param_names,
+        count=lambda ans_shape, *shapes, **params: size_of(ans_shape),
+    ))
+
+
+def dense_jacobian(primitive: Primitive, ans, xs, params) -> tuple:
+    """Explicit Jacobian entries from the VJP rule, one output entry at a time (small blocks)."""
+    ans = np.asarray(ans)
+    columns = [[] for _ in xs]
+    for r in range(ans.size):
+        e = np.zeros(ans.size)
+        e[r] = 1.0
+        for k, ct in enumerate(primitive.vjp(e.reshape(ans.shape), ans, *xs, **params)):
+            columns[k].append(np.asarray(ct, dtype=np.float64).ravel())
+    blocks = []
+    for rows_of_k in columns:
+        dense = np.array(rows_of_k).reshape(ans.size, -1)
+        r, c = np.nonzero(dense)
+        blocks.append(Block(r, c, dense[r, c]))
+    return tuple(blocks)

@@ -1,0 +1,283 @@
+"""The equality-constrained program of a computation graph at a point.
+
+For a graph with inputs ``x`` and output node N the program is
+
+    maximize  v_N   subject to   c_i(v) = v_i - x_i = 0               (inputs)
+                                 c_i(v) = v_i - p_i(v_Pa(i)) = 0      (every other node)
+
+with Lagrangian ``L(v, lam) = v_N - sum_i lam_i . c_i(v)``. Its gradient in v is
+
+    grad_v L = e_N - lam + J^T lam = e_N - A^T lam,     J_ij = d p_i / d v_j,   A = I - J,
+
+so the stationarity (KKT) condition is the linear system ``A^T lam = e_N``. All vectors here
+are flat over every scalar entry of every node (the layout of `NodeVector`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator
+
+from .errors import GraphError, LagrangeADError, NonFiniteError, NonScalarOutputError
+from .forward import apply_primitive, check_point, forward_propagate
+from .graph import Graph
+from .primitives import dense_jacobian
+from .vectors import NodeVector
+
+SOURCES = ("input", "const")
+
+
+class Program:
+    """The program ``max v_N s.t. v = p(v)`` of a graph at a point, and its KKT system.
+
+    Parameters
+    ----------
+    graph : Graph
+        The computation graph.
+    *point : array_like
+        One value per input. When omitted, the point recorded by `trace` is used.
+
+    Attributes
+    ----------
+    graph : Graph
+    point : tuple of ndarray
+        The input values.
+    values : NodeVector
+        The forward values ``v`` (every constraint holds).
+
+    Notes
+    -----
+    The multipliers that make ``grad_v L`` vanish solve ``A^T lam = e_N`` and equal the
+    adjoints ``d v_N / d v_i``; those of the input constraints form the gradient.
+
+    Examples
+    --------
+    >>> import numpy as np, lagrange_ad as la
+    >>> graph = la.trace(lambda x, y, z: z + la.sin(x**2 + y * la.exp(z)), 2.0, -1.0, 0.0)
+    >>> program = la.Program(graph)
+    >>> round(float(program.output_value), 6)
+    0.14112
+    >>> solution = la.solve(program)
+    >>> np.round(solution.gradient, 2)
+    array([-3.96, -0.99,  1.99])
+    """
+
+    def __init__(self, graph: Graph, *point):
+        if not isinstance(graph, Graph):
+            raise GraphError(f"Program needs a Graph (from la.trace or GraphBuilder); got "
+                             f"{type(graph).__name__}")
+        if not point:
+            if graph.point is None:
+                raise GraphError("this graph records no point: pass one value per input, "
+                                 "Program(graph, x1, x2, ...)")
+            point = graph.point
+        self.graph = graph
+        self.point = tuple(check_point(graph, point))
+        self.values = NodeVector(graph, forward_propagate(graph, self.point))
+
+    def __repr__(self) -> str:
+        return f"Program({self.graph!r}, output value {self.output_value!r})"
+
+    # ----------------------------------------------------------------- the program
+
+    @property
+    def output_value(self):
+        """The objective ``v_N`` at the point."""
+        return self.values[self.graph.output]
+
+    @cached_property
+    def is_source(self) -> np.ndarray:
+        """Whether each node is an input or a constant (a row of J that is zero)."""
+        codes = np.array([name in SOURCES for name in self.graph.op_names])
+        return codes[self.graph.op]
+
+    def value(self, i: int) -> np.ndarray:
+        """Node i's value, shaped like the node."""
+        return self.values[i]
+
+    def operands(self, i: int) -> list[np.ndarray]:
+        """The values of node i's parents, in operand order."""
+        return [self.values[int(j)] for j in self.graph.parents(i)]
+
+    def rhs(self) -> np.ndarray:
+        """``e_N``: the gradient of the objective v_N (requires a scalar output)."""
+        self.require_scalar_output()
+        e = np.zeros(self.graph.total_size)
+        e[self.graph.offsets[self.graph.output]] = 1.0
+        return e
+
+    def require_scalar_output(self) -> None:
+        """Raise `NonScalarOutputError` unless v_N has exactly one entry."""
+        shape = self.graph.shape(self.graph.output)
+        if int(np.prod(shape, dtype=np.int64)) != 1:
+            raise NonScalarOutputError(
+                f"the output {self.graph.name(self.graph.output)} has shape {shape}; a gradient "
+                f"(one KKT right-hand side e_N) needs a single entry. Reduce it with la.sum or "
+                f"la.mean, or use la.jacobian for several outputs")
+
+    def constraint_residuals(self, v=None) -> NodeVector:
+        """``c(v)``: ``v_i - x_i`` for inputs and ``v_i - p_i(v_Pa(i))`` for the other nodes."""
+        v = self.values if v is None else NodeVector(self.graph, _as_flat(self.graph, v))
+        c = np.empty(self.graph.total_size)
+        graph, offsets = self.graph, self.graph.offsets
+        for i in range(len(graph)):
+            if i < graph.n_inputs:
+                target = self.point[i]
+            else:
+                xs = [v[int(j)] for j in graph.parents(i)]
+                target = apply_primitive(graph.primitive(i), xs, graph.params(i),
+                                         lambda i=i: f"node {graph.describe(i)}")
+            c[offsets[i]:offsets[i + 1]] = np.ravel(v[i] - target)
+        return NodeVector(graph, c)
+
+    def lagrangian(self, multipliers, v=None) -> float:
+        """``L(v, lam) = v_N - sum_i lam_i . c_i(v)`` (at the forward values by default)."""
+        lam = _as_flat(self.graph, multipliers)
+        values = self.values if v is None else NodeVector(self.graph, _as_flat(self.graph, v))
+        c = self.constraint_residuals(values).flat
+        return float(np.sum(values[self.graph.output]) - lam @ c)
+
+    def lagrangian_gradient(self, multipliers) -> NodeVector:
+        """``grad_v L = e_N - lam + J^T lam`` at the forward values."""
+        lam = _as_flat(self.graph, multipliers)
+        return NodeVector(self.graph, self.rhs() - lam + self.apply_jacobian_transpose(lam))
+
+    def kkt_residual(self, multipliers) -> float:
+        """``||grad_v L||_2 = ||e_N - A^T lam||_2``, zero exactly at the adjoints."""
+        return float(np.linalg.norm(self.lagrangian_gradient(multipliers).flat))
+
+    # ----------------------------------------------------------------- local derivatives
+
+    def node_vjp(self, i: int, g: np.ndarray) -> tuple:
+        """``g^T d p_i / d v_j`` for each parent j of node i (in operand order)."""
+        graph = self.graph
+        return graph.primitive(i).vjp(np.reshape(g, graph.shape(i)), self.values[i],
+                                      *self.operands(i), **graph.params(i))
+
+    def node_jvp(self, i: int, tangents: list) -> np.ndarray:
+        """``sum_j d p_i / d v_j t_j`` over node i's parents (``None`` tangents are zero)."""
+        graph = self.graph
+        return graph.primitive(i).jvp(tuple(tangents), self.values[i], *self.operands(i),
+                                      **graph.params(i))
+
+    def apply_jacobian(self, x) -> np.ndarray:
+        """``J x``: every node's JVP applied to its parents' blocks of x (no propagation)."""
+        x = NodeVector(self.graph, _as_flat(self.graph, x))
+        out = np.zeros(self.graph.total_size)
+        offsets = self.graph.offsets
+        for i in np.flatnonzero(~self.is_source).tolist():
+            ts = [x[int(j)] for j in self.graph.parents(i)]
+            out[offsets[i]:offsets[i + 1]] = np.ravel(self.node_jvp(i, ts))
+        return out
+
+    def apply_jacobian_transpose(self, y) -> np.ndarray:
+        """``J^T y``: every node's VJP of its block of y, added into its parents' blocks."""
+        y = _as_flat(self.graph, y)
+        out = np.zeros(self.graph.total_size)
+        offsets = self.graph.offsets
+        for i in np.flatnonzero(~self.is_source).tolist():
+            g = y[offsets[i]:offsets[i + 1]]
+            if g.any():
+                self.scatter_vjp(i, g, out)
+        return out
+
+    def scatter_vjp(self, i: int, g: np.ndarray, out: np.ndarray) -> None:
+        """``out[Pa(i)] += g^T d p_i / d v_Pa(i)``: one block step of every multiplier sweep."""
+        offsets = self.graph.offsets
+        for j, ct in zip(self.graph.parents(i).tolist(), self.node_vjp(i, g)):
+            out[offsets[j]:offsets[j + 1]] += np.ravel(ct)
+
+    @cached_property
+    def multiply_adds(self) -> np.ndarray:
+        """Per node, the number of local partials its VJP or JVP applies (nonzeros of J_i,Pa(i))."""
+        graph = self.graph
+        counts = np.zeros(len(graph), np.int64)
+        cache: dict = {}
+        for i in np.flatnonzero(~self.is_source).tolist():
+            key = (graph.op[i], graph.shape_id[i], graph.param_id[i],
+                   tuple(graph.shape_id[graph.parents(i)].tolist()))
+            if key not in cache:
+                primitive = graph.primitive(i)
+                shapes = [graph.shape(int(j)) for j in graph.parents(i)]
+                cache[key] = primitive.cost(graph.shape(i), *shapes, **graph.params(i))
+            counts[i] = cache[key]
+        return counts
+
+    def local_jacobian(self, max_entries: int = 50_000_000) -> sp.csr_array:
+        """J as a sparse matrix over all scalar entries (rows: nodes' outputs, columns: operands).
+
+        Raises `LagrangeADError` when it would hold more than ``max_entries`` nonzeros, and
+        `NonFiniteError` naming the node whose local derivative is infinite or NaN.
+        """
+        return self._jacobian_cached(max_entries)
+
+    def _jacobian_cached(self, max_entries):
+        cached = self.__dict__.get("_jacobian")
+        if cached is not None:
+            return cached
+        if int(self.multiply_adds.sum()) > max_entries:
+            raise LagrangeADError(
+                f"the local Jacobian has about {int(self.multiply_adds.sum())} nonzeros, more "
+                f"than max_entries={max_entries}; use the matrix-free kkt_operator() instead")
+        graph, offsets = self.graph, self.graph.offsets
+        rows, cols, vals = [], [], []
+        for i in np.flatnonzero(~self.is_source).tolist():
+            primitive, xs, params = graph.primitive(i), self.operands(i), graph.params(i)
+            if primitive.jacobian is not None:
+                blocks = primitive.jacobian(self.values[i], *xs, **params)
+            else:
+                blocks = dense_jacobian(primitive, self.values[i], xs, params)
+            for j, block in zip(graph.parents(i).tolist(), blocks):
+                if not np.all(np.isfinite(block.vals)):
+                    raise NonFiniteError(
+                        f"node {graph.describe(i)}: the local derivative of {primitive.name} "
+                        f"with respect to v{j} is not finite at v{j} = {self.values[j]!r}")
+                rows.append(np.asarray(block.rows, np.int64) + offsets[i])
+                cols.append(np.asarray(block.cols, np.int64) + offsets[j])
+                vals.append(np.asarray(block.vals, np.float64))
+        n = graph.total_size
+        cat = (lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype))
+        jac = sp.coo_array((cat(vals, np.float64), (cat(rows, np.int64), cat(cols, np.int64))),
+                           shape=(n, n)).tocsr()
+        jac.sum_duplicates()
+        self.__dict__["_jacobian"] = jac
+        return jac
+
+    def kkt_matrix(self) -> sp.csr_array:
+        """``A = I - J`` as a sparse matrix."""
+        jac = self.local_jacobian()
+        return (sp.eye_array(jac.shape[0], format="csr") - jac).tocsr()
+
+    def kkt_operator(self) -> LinearOperator:
+        """``A = I - J`` as a matrix-free `scipy.sparse.linalg.LinearOperator`.
+
+        ``matvec(x) = x - J x`` applies every node's JVP rule, ``rmatvec(y) = y - J^T y`` every
+        VJP rule, so ``A^T lam = e_N`` can be handed to any scipy solver.
+        """
+        n = self.graph.total_size
+        return LinearOperator(
+            (n, n), dtype=np.float64,
+            matvec=lambda x: np.ravel(x) - self.apply_jacobian(np.ravel(x)),
+            rmatvec=lambda y: np.ravel(y) - self.apply_jacobian_transpose(np.ravel(y)),
+        )
+
+
+def _as_flat(graph: Graph, vector) -> np.ndarray:
+    """A flat vector over the graph's entries from a NodeVector, a Solution, an array or a mapping."""
+    vector = getattr(vector, "multipliers", vector)
+    if isinstance(vector, NodeVector):
+        return vector.flat
+    if isinstance(vector, Mapping):
+        flat = np.zeros(graph.total_size)
+        for i, block in vector.items():
+            flat[graph.offsets[i]:graph.offsets[i + 1]] = np.ravel(block)
+        return flat
+    flat = np.asarray(vector, dtype=np.float64)
+    if flat.shape != (graph.total_size,):
+        raise GraphError(f"expected a flat vector of {graph.total_size} entries (one per scalar "
+                         f"entry of every node); got shape {flat.shape}")
+    return flat

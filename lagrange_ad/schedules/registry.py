@@ -1,0 +1,186 @@
+"""The registry of schedules, and `solve`, which runs one by name.
+
+Every schedule solves the same KKT system ``A^T lam = e_N`` of a `Program` and has the same
+signature, ``run(program, **options) -> Outcome``; `solve` wraps the outcome into a `Solution`
+with timings, the gradient and checks. A schedule that cannot handle a program says why
+through its ``refuses(program, options)`` rule instead of returning garbage.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import LagrangeADError, MethodNotApplicableError, NonFiniteError, UnknownMethodError
+from ..program import Program
+from ..solution import Solution, SolveStats
+from ..vectors import NodeVector
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a schedule's ``run`` returns: flat multipliers and how it got them."""
+
+    multipliers: np.ndarray
+    iterations: int
+    converged: bool
+    residuals: Sequence[float]
+    multiply_adds: int
+    message: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A named way of solving ``A^T lam = e_N``.
+
+    Parameters
+    ----------
+    name : str
+    run : callable
+        ``run(program, **options) -> Outcome``.
+    summary : str
+        One line for listings.
+    refuses : callable, optional
+        ``refuses(program, options) -> str | None``: the reason it cannot handle a program.
+    """
+
+    name: str
+    run: Callable[..., Outcome]
+    summary: str
+    refuses: Callable[[Program, dict], str | None] | None = None
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The keyword options ``run`` accepts."""
+        parameters = list(inspect.signature(self.run).parameters.values())[1:]
+        return tuple(p.name for p in parameters)
+
+
+SCHEDULES: dict[str, Schedule] = {}
+
+
+def register_schedule(schedule: Schedule) -> Schedule:
+    """Make a schedule available to `solve` by its name."""
+    if schedule.name in SCHEDULES:
+        raise ValueError(f"schedule {schedule.name!r} is already registered")
+    SCHEDULES[schedule.name] = schedule
+    return schedule
+
+
+def get_schedule(method: str | Schedule) -> Schedule:
+    """The schedule called ``method`` (or ``method`` itself when it is a `Schedule`)."""
+    if isinstance(method, Schedule):
+        return method
+    try:
+        return SCHEDULES[method]
+    except (KeyError, TypeError):
+        valid = ", ".join(repr(name) for name in SCHEDULES)
+        raise UnknownMethodError(f"unknown method {method!r}; valid methods are: {valid}") from None
+
+
+def solve(program: Program, method: str | Schedule = "reverse", *, track_memory: bool = False,
+          **options) -> Solution:
+    """Solve the KKT system ``A^T lam = e_N`` of ``program`` with the schedule ``method``.
+
+    Parameters
+    ----------
+    program : Program
+        The program (graph and point) whose multipliers are wanted.
+    method : str or Schedule
+        A registered schedule name (see ``la.SCHEDULES``) or a `Schedule`.
+    track_memory : bool
+        Record the peak memory allocated during the solve (slower).
+    **options
+        Passed to the schedule; unknown options are an error.
+
+    Returns
+    -------
+    Solution
+
+    Raises
+    ------
+    UnknownMethodError
+        For a name that is not registered.
+    MethodNotApplicableError
+        When the schedule cannot handle this program; the message says why.
+    NonFiniteError
+        When a multiplier is NaN or infinite; names the node whose local derivative caused it.
+
+    Notes
+    -----
+    Setting ``grad_v L = 0`` for ``L = v_N - sum_i lam_i (v_i - p_i(v_Pa(i)))`` gives
+    ``lam_j = [j = N] + sum_{i : j in Pa(i)} lam_i d p_i / d v_j``, that is ``A^T lam = e_N``.
+
+    Examples
+    --------
+    >>> import lagrange_ad as la
+    >>> program = la.Program(la.trace(lambda x: la.exp(la.sin(x)), 1.0))
+    >>> float(la.solve(program, "reverse").gradient[0])  # cos(1) exp(sin(1))
+    1.2534895...
+    """
+    if not isinstance(program, Program):
+        raise LagrangeADError(f"solve needs a Program; got {type(program).__name__} "
+                              f"(wrap a graph as la.Program(graph))")
+    schedule = get_schedule(method)
+    unknown = [key for key in options if key not in schedule.options]
+    if unknown:
+        valid = ", ".join(schedule.options) or "none"
+        raise LagrangeADError(f"method {schedule.name!r} has no option {unknown[0]!r}; "
+                              f"its options are: {valid}")
+    program.require_scalar_output()
+    if schedule.refuses is not None:
+        reason = schedule.refuses(program, options)
+        if reason:
+            raise MethodNotApplicableError(f"method {schedule.name!r} cannot solve this "
+                                           f"program: {reason}")
+    if track_memory:
+        tracemalloc.start()
+    start = time.perf_counter()
+    try:
+        outcome = schedule.run(program, **options)
+    finally:
+        wall = time.perf_counter() - start
+        peak = tracemalloc.get_traced_memory()[1] if track_memory else None
+        if track_memory:
+            tracemalloc.stop()
+    lam = np.asarray(outcome.multipliers, dtype=np.float64)
+    if not np.all(np.isfinite(lam)):
+        raise NonFiniteError(describe_nonfinite(program, lam, schedule.name))
+    multipliers = NodeVector(program.graph, lam)
+    return Solution(
+        method=schedule.name,
+        multipliers=multipliers,
+        gradient=tuple(np.array(multipliers[i]) for i in program.graph.inputs),
+        iterations=int(outcome.iterations),
+        converged=bool(outcome.converged),
+        residuals=np.array(outcome.residuals, dtype=np.float64),
+        stats=SolveStats(int(outcome.multiply_adds), wall, peak, dict(outcome.extra)),
+        message=outcome.message,
+    )
+
+
+def describe_nonfinite(program: Program, lam: np.ndarray, method: str) -> str:
+    """Why multipliers came out NaN or infinite: the first node with a non-finite partial."""
+    graph = program.graph
+    for i in graph.topological_order().tolist() if graph.is_acyclic else range(len(graph)):
+        if program.is_source[i]:
+            continue
+        with np.errstate(all="ignore"):
+            cts = program.node_vjp(i, np.ones(graph.shape(i)))
+        for j, ct in zip(graph.parents(i).tolist(), cts):
+            if not np.all(np.isfinite(ct)):
+                return (f"node {graph.describe(i)}: the local derivative of "
+                        f"{graph.primitive(i).name} with respect to v{j} is not finite at "
+                        f"v{j} = {program.values[j]!r}, so the gradient does not exist there "
+                        f"(method {method!r})")
+    bad = np.flatnonzero(~np.isfinite(lam))
+    node = int(np.searchsorted(graph.offsets, bad[0], side="right") - 1)
+    return (f"method {method!r} produced a non-finite multiplier at node {graph.describe(node)} "
+            f"although every local derivative is finite: the products overflowed or the "
+            f"iteration diverged")

@@ -1,0 +1,295 @@
+"""Tracing: running a Python function on `Tracer` values records its computation graph.
+
+``la.trace(f, *args)`` evaluates ``f`` at ``args`` with every argument wrapped in a `Tracer`.
+Each Python operator (``+ - * / ** @``, unary ``-``, indexing) and each ``la.`` function
+applied to a tracer adds one node to the graph, with its value computed on the spot, so
+Python control flow sees real numbers. numpy arrays and numbers met along the way become
+constant nodes. numpy defers to tracers: ``ndarray @ tracer`` and ``np.sin(tracer)`` record
+nodes too.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+import numpy as np
+
+from .builder import GraphBuilder
+from .errors import GraphError, LagrangeADError
+from .forward import apply_primitive
+from .graph import Graph
+from .primitives import lookup
+
+
+class Tape:
+    """The builder of one trace; tracers of different traces cannot be mixed."""
+
+    __slots__ = ("builder",)
+
+    def __init__(self):
+        self.builder = GraphBuilder()
+
+
+class Tracer:
+    """A value being traced: its node in the graph under construction and its current value."""
+
+    __slots__ = ("tape", "node", "value")
+
+    def __init__(self, tape: Tape, node: int, value):
+        self.tape = tape
+        self.node = node
+        self.value = value
+
+    # numpy: defer binary operators to us and route ufuncs and array functions to primitives
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from .functions import UFUNCS
+
+        if method != "__call__" or kwargs or ufunc not in UFUNCS:
+            raise LagrangeADError(
+                f"numpy's {ufunc.__name__} (method {method!r}) cannot be traced; use the "
+                f"la. functions (la.sin, la.exp, la.sum, ...) on traced values")
+        return UFUNCS[ufunc](*inputs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from .functions import ARRAY_FUNCTIONS
+
+        if func not in ARRAY_FUNCTIONS:
+            raise LagrangeADError(
+                f"numpy.{func.__name__} cannot be traced; use the la. functions on traced values")
+        return ARRAY_FUNCTIONS[func](*args, **kwargs)
+
+    @property
+    def shape(self) -> tuple:
+        return np.shape(self.value)
+
+    @property
+    def ndim(self) -> int:
+        return np.ndim(self.value)
+
+    @property
+    def size(self) -> int:
+        return int(np.size(self.value))
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a traced scalar")
+        return self.shape[0]
+
+    def __iter__(self):
+        for k in range(len(self)):
+            yield self[k]
+
+    def __repr__(self) -> str:
+        return f"Tracer(v{self.node}, value={self.value!r})"
+
+    def __float__(self):
+        raise LagrangeADError(
+            f"float() of traced value v{self.node} would cut it out of the graph, and its "
+            f"derivative would be lost; keep it traced, or use .value to read the number")
+
+    def __bool__(self):
+        return bool(self.value)
+
+    # comparisons read values (for control flow); they are not differentiable
+    def __lt__(self, other):
+        return self.value < _value(other)
+
+    def __le__(self, other):
+        return self.value <= _value(other)
+
+    def __gt__(self, other):
+        return self.value > _value(other)
+
+    def __ge__(self, other):
+        return self.value >= _value(other)
+
+    __hash__ = object.__hash__
+
+    def __add__(self, other):
+        return record("add", self, other)
+
+    def __radd__(self, other):
+        return record("add", other, self)
+
+    def __sub__(self, other):
+        return record("sub", self, other)
+
+    def __rsub__(self, other):
+        return record("sub", other, self)
+
+    def __mul__(self, other):
+        return record("mul", self, other)
+
+    def __rmul__(self, other):
+        return record("mul", other, self)
+
+    def __truediv__(self, other):
+        return record("div", self, other)
+
+    def __rtruediv__(self, other):
+        return record("div", other, self)
+
+    def __matmul__(self, other):
+        return record("matmul", self, other)
+
+    def __rmatmul__(self, other):
+        return record("matmul", other, self)
+
+    def __neg__(self):
+        return record("neg", self)
+
+    def __pos__(self):
+        return self
+
+    def __pow__(self, exponent):
+        from .functions import power
+
+        return power(self, exponent)
+
+    def __rpow__(self, base):
+        from .functions import power
+
+        return power(base, self)
+
+    def __getitem__(self, index):
+        return record("getitem", self, index=_static_index(index))
+
+    @property
+    def T(self):
+        return record("transpose", self, axes=None)
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
+        return record("transpose", self, axes=tuple(axes) if axes else None)
+
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
+        return record("reshape", self, shape=tuple(int(n) for n in shape))
+
+    def sum(self, axis=None, **unused):
+        return record("sum", self, axis=_static_axis(axis))
+
+    def mean(self, axis=None, **unused):
+        return record("mean", self, axis=_static_axis(axis))
+
+    def dot(self, other):
+        return record("dot", self, other)
+
+
+def _value(x):
+    return x.value if isinstance(x, Tracer) else x
+
+
+def _static_axis(axis):
+    return tuple(int(a) for a in axis) if isinstance(axis, (tuple, list)) else axis
+
+
+def _static_index(index):
+    """An index with lists turned into arrays; tracers are refused (indices are not traced)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    fixed = []
+    for part in parts:
+        if isinstance(part, Tracer):
+            raise LagrangeADError("an index cannot be a traced value: indices are static; use "
+                                  "part.value if the index is data")
+        fixed.append(np.asarray(part) if isinstance(part, list) else part)
+    return tuple(fixed) if isinstance(index, tuple) else fixed[0]
+
+
+def record(name: str, *operands, **params):
+    """Add ``name(operands)`` to the trace of the tracer among the operands and return it."""
+    tape = next(x.tape for x in operands if isinstance(x, Tracer))
+    builder = tape.builder
+    nodes, values = [], []
+    for position, x in enumerate(operands):
+        if isinstance(x, Tracer):
+            if x.tape is not tape:
+                raise LagrangeADError(f"{name}: operand {position} belongs to another trace; "
+                                      f"tracers of different la.trace calls cannot be mixed")
+            nodes.append(x.node)
+            values.append(x.value)
+        else:
+            constant = as_float_array(x, f"operand {position} of {name}")
+            nodes.append(builder.const(constant))
+            values.append(constant)
+    node = builder.add(name, *nodes, **params)
+    value = apply_primitive(lookup(name), values, params,
+                            lambda: f"node {builder.describe(node)}")
+    return Tracer(tape, node, value)
+
+
+def as_float_array(x, what: str) -> np.ndarray:
+    """``x`` as a float64 array, or `LagrangeADError` saying what was expected."""
+    try:
+        out = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise LagrangeADError(f"{what}: expected a number or an array of numbers, got "
+                              f"{type(x).__name__} {x!r}") from None
+    return out
+
+
+def trace(f: Callable, *args, names: list[str] | None = None) -> Graph:
+    """Record the computation graph of ``f`` at ``args``.
+
+    Parameters
+    ----------
+    f : callable
+        A function of arrays written with Python operators and ``la.`` functions.
+    *args : array_like
+        The point: one value (number or array) per argument; each becomes an input node.
+    names : list of str, optional
+        Input names; by default the parameter names of ``f``.
+
+    Returns
+    -------
+    Graph
+        The graph, whose output is the value ``f`` returns and whose ``point`` is ``args``.
+
+    Examples
+    --------
+    >>> import lagrange_ad as la
+    >>> graph = la.trace(lambda x, y, z: z + la.sin(x**2 + y * la.exp(z)), 2.0, -1.0, 0.0)
+    >>> print(graph)
+    v0 = input x
+    v1 = input y
+    v2 = input z
+    v3 = v0 ** 2.0
+    v4 = exp(v2)
+    v5 = v1 * v4
+    v6 = v3 + v5
+    v7 = sin(v6)
+    v8 = v2 + v7
+    output: v8
+    """
+    if not callable(f):
+        raise LagrangeADError(f"trace needs a function; got {type(f).__name__}")
+    names = _argument_names(f, len(args)) if names is None else list(names)
+    tape = Tape()
+    point = []
+    tracers = []
+    for k, x in enumerate(args):
+        value = as_float_array(x, f"argument {k} of {getattr(f, '__name__', 'f')}")
+        point.append(value)
+        tracers.append(Tracer(tape, tape.builder.input(value.shape, name=names[k]), value))
+    for k, x in enumerate(point):
+        if not np.all(np.isfinite(x)):
+            raise LagrangeADError(f"argument {names[k]} contains NaN or infinity")
+    out = f(*tracers)
+    if isinstance(out, Tracer):
+        if out.tape is not tape:
+            raise GraphError("the function returned a value traced by another la.trace call")
+        output = out.node
+    else:
+        output = tape.builder.const(as_float_array(out, "the function's result"))
+    return tape.builder.build(output=output, point=tuple(point))
+
+
+def _argument_names(f, count: int) -> list[str]:
+    try:
+        parameters = [p for p in inspect.signature(f).parameters.values()
+                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        parameters = []
+    names = [p.name for p in parameters[:count]]
+    return names + [f"x{k}" for k in range(len(names), count)]

@@ -1,0 +1,156 @@
+"""Every registered primitive's rules against finite differences and against each other.
+
+The table CASES gives sample operands per primitive; the tests iterate over the registry, so a
+newly registered primitive fails here until it has cases, and is then checked by the
+dot-product test (VJP against JVP), central finite differences in random directions, its
+explicit Jacobian entries, its multiply-add count and its shape rule.
+"""
+
+import numpy as np
+import pytest
+
+from lagrange_ad.primitives import PRIMITIVES, dense_jacobian, lookup
+
+RNG = np.random.default_rng(20261126)
+
+
+def uniform(shape, low=-1.5, high=1.5):
+    return RNG.uniform(low, high, shape)
+
+
+def away_from_zero(shape):
+    return RNG.uniform(0.3, 1.5, shape) * RNG.choice([-1.0, 1.0], shape)
+
+
+def positive(shape):
+    return RNG.uniform(0.3, 2.0, shape)
+
+
+SOURCES = {"input", "const"}
+
+# primitive -> list of (operands, params)
+CASES = {
+    "add": [((uniform(()), uniform(()))), ((uniform((2, 3)), uniform((3,))))],
+    "sub": [((uniform((3,)), uniform((2, 1))))],
+    "mul": [((uniform(()), uniform(()))), ((uniform((2, 3)), uniform((2, 1))))],
+    "div": [((uniform((3,)), away_from_zero((3,))))],
+    "maximum": [((uniform((4,)), uniform((4,))))],
+    "minimum": [((uniform((2, 2)), uniform(())))],
+    "neg": [((uniform((3,)),))],
+    "pow": [((uniform(()),), {"exponent": 3.0}), ((positive((3,)),), {"exponent": 2.5}),
+            ((positive((2,)),), {"exponent": -1.5}), ((uniform((2,)),), {"exponent": 0.0})],
+    "square": [((uniform((3,)),))],
+    "sqrt": [((positive((3,)),))],
+    "exp": [((uniform((2, 2)),))],
+    "log": [((positive((3,)),))],
+    "sin": [((uniform(()),))],
+    "cos": [((uniform((3,)),))],
+    "tan": [((uniform((3,), -1.0, 1.0),))],
+    "tanh": [((uniform((3,)),))],
+    "sigmoid": [((uniform((3,), -4, 4),))],
+    "relu": [((away_from_zero((5,)),))],
+    "abs": [((away_from_zero((5,)),))],
+    "sum": [((uniform((2, 3, 4)),), {"axis": None}), ((uniform((2, 3, 4)),), {"axis": 1}),
+            ((uniform((2, 3, 4)),), {"axis": (0, 2)})],
+    "mean": [((uniform((2, 3)),), {"axis": None}), ((uniform((2, 3)),), {"axis": -1})],
+    "logsumexp": [((uniform((2, 3)),), {"axis": None}), ((uniform((2, 3)),), {"axis": 0})],
+    "softmax": [((uniform((2, 3)),), {"axis": -1}), ((uniform((3, 2)),), {"axis": 0})],
+    "log_softmax": [((uniform((2, 3)),), {"axis": 1}), ((uniform((4,)),), {"axis": 0})],
+    "dot": [((uniform((3,)), uniform((3,)))), ((uniform((2, 3)), uniform((3,)))),
+            ((uniform((2, 3)), uniform((3, 4))))],
+    "matmul": [((uniform((2, 3)), uniform((3, 4)))), ((uniform((3,)), uniform((3, 2)))),
+               ((uniform((2, 2, 3)), uniform((3, 2))))],
+    "transpose": [((uniform((2, 3)),), {"axes": None}), ((uniform((2, 3, 4)),), {"axes": (1, 0, 2)})],
+    "reshape": [((uniform((2, 3)),), {"shape": (3, 2)}), ((uniform((6,)),), {"shape": (1, 6)})],
+    "getitem": [((uniform((4,)),), {"index": 2}), ((uniform((3, 4)),), {"index": (slice(0, 2), 1)}),
+                ((uniform((5,)),), {"index": np.array([0, 3, 3, 1])}),
+                ((uniform((2, 3)),), {"index": np.array([[True, False, True], [False, True, True]])})],
+    "concatenate": [((uniform((2, 3)), uniform((2, 1))), {"axis": 1}),
+                    ((uniform((2,)), uniform((3,)), uniform((1,))), {"axis": 0})],
+    "stack": [((uniform((2, 3)), uniform((2, 3))), {"axis": 0}),
+              ((uniform((3,)), uniform((3,)), uniform((3,))), {"axis": 1})],
+}
+
+
+def cases():
+    for name in sorted(PRIMITIVES):
+        if name in SOURCES:
+            continue
+        for k, case in enumerate(CASES.get(name, [None])):
+            yield pytest.param(name, case, id=f"{name}-{k}")
+
+
+def unpack(case):
+    operands, params = (case, {}) if len(case) == 0 or isinstance(case[0], np.ndarray) \
+        else (case[0], case[1]) if isinstance(case[-1], dict) else (case, {})
+    return [np.asarray(x, float) for x in operands], params
+
+
+def test_every_primitive_has_cases():
+    missing = sorted(set(PRIMITIVES) - set(CASES) - SOURCES)
+    assert not missing, f"primitives without test cases: {missing}"
+
+
+def directional_fd(primitive, xs, params, ts, h=1e-6):
+    plus = primitive.evaluate(*[x + h * t for x, t in zip(xs, ts)], **params)
+    minus = primitive.evaluate(*[x - h * t for x, t in zip(xs, ts)], **params)
+    return (np.asarray(plus) - np.asarray(minus)) / (2 * h)
+
+
+@pytest.mark.parametrize("name, case", list(cases()))
+def test_rules(name, case):
+    assert case is not None, f"no test case for primitive {name}"
+    primitive = lookup(name)
+    xs, params = unpack(case)
+    ans = np.asarray(primitive.evaluate(*xs, **params))
+    assert tuple(primitive.shape(*[x.shape for x in xs], **params)) == ans.shape
+    ts = [RNG.standard_normal(x.shape) for x in xs]
+    g = RNG.standard_normal(ans.shape)
+
+    jvp = np.asarray(primitive.jvp(tuple(ts), ans, *xs, **params))
+    assert jvp.shape == ans.shape
+    fd = directional_fd(primitive, xs, params, ts)
+    np.testing.assert_allclose(jvp, fd, rtol=1e-6, atol=1e-7)
+
+    # the dot-product test: <g, J t> = <J^T g, t>
+    cts = primitive.vjp(g, ans, *xs, **params)
+    assert len(cts) == len(xs)
+    for ct, x in zip(cts, xs):
+        assert np.shape(ct) == x.shape
+    lhs = float(np.sum(g * jvp))
+    rhs = sum(float(np.sum(ct * t)) for ct, t in zip(cts, ts))
+    assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-12)
+
+    # explicit entries reproduce the JVP, and the count is their number
+    blocks = primitive.jacobian(ans, *xs, **params)
+    applied = np.zeros(ans.size)
+    for block, t in zip(blocks, ts):
+        np.add.at(applied, block.rows, block.vals * t.ravel()[block.cols])
+    np.testing.assert_allclose(applied, jvp.ravel(), rtol=1e-12, atol=1e-12)
+    assert primitive.cost(ans.shape, *[x.shape for x in xs], **params) == \
+        sum(len(block.vals) for block in blocks)
+
+
+@pytest.mark.parametrize("name", ["sin", "matmul", "softmax", "getitem"])
+def test_dense_jacobian_fallback_matches_explicit(name):
+    primitive = lookup(name)
+    xs, params = unpack(CASES[name][-1])
+    ans = primitive.evaluate(*xs, **params)
+    for explicit, dense in zip(primitive.jacobian(ans, *xs, **params),
+                               dense_jacobian(primitive, ans, xs, params)):
+        a = np.zeros((np.size(ans), 64))
+        b = np.zeros_like(a)
+        np.add.at(a, (explicit.rows, explicit.cols), explicit.vals)
+        np.add.at(b, (dense.rows, dense.cols), dense.vals)
+        np.testing.assert_allclose(a, b, atol=1e-14)
+
+
+def test_lecture_derivative_table():
+    """The lecture's six primitives and their derivatives, in closed form."""
+    y, z = 0.7, -1.3
+    assert lookup("add").vjp(1.0, y + z, y, z) == (1.0, 1.0)
+    assert lookup("mul").vjp(1.0, y * z, y, z) == (z, y)
+    assert lookup("pow").vjp(1.0, y**3, y, exponent=3)[0] == pytest.approx(3 * y**2)
+    assert lookup("sin").vjp(1.0, np.sin(y), y)[0] == pytest.approx(np.cos(y))
+    assert lookup("exp").vjp(1.0, np.exp(y), y)[0] == pytest.approx(np.exp(y))
+    assert lookup("log").vjp(1.0, np.log(y), y)[0] == pytest.approx(1 / y)

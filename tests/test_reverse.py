@@ -1,0 +1,154 @@
+"""The reverse sweep: closed forms, KKT stationarity, finite differences and another AD library."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from zoo import LagrangeOps, central_difference, random_function, random_point, traced
+
+import lagrange_ad as la
+
+
+def test_lecture_example_closed_form():
+    example = la.examples.lecture()
+    program = example.program()
+    solution = la.solve(program)
+    assert float(program.output_value) == pytest.approx(0.14112000805986721, rel=1e-12)
+    assert float(program.output_value) == pytest.approx(example.value, rel=1e-12)
+    np.testing.assert_allclose(solution.gradient, example.gradient, rtol=1e-12)
+    np.testing.assert_allclose(np.round(solution.gradient, 2), [-3.96, -0.99, 1.99])
+    assert solution.multipliers[program.graph.output] == 1.0
+    assert solution.iterations == 1 and solution.converged
+    assert solution.kkt_residual == 0.0
+
+
+def test_domke_example_closed_form():
+    for x in (-1.0, 0.0, 0.5):
+        example = la.examples.domke(x)
+        solution = la.solve(example.program())
+        np.testing.assert_allclose(solution.gradient, example.gradient, rtol=1e-12)
+
+
+def test_grad_shortcut_returns_the_solution_gradient():
+    g = la.grad(la.examples.lecture_function)(2.0, -1.0, 0.0)
+    np.testing.assert_allclose(g, la.examples.lecture().gradient, rtol=1e-12)
+    assert all(isinstance(d, np.ndarray) and d.shape == () for d in g)
+
+
+def test_gradient_is_shaped_like_the_inputs():
+    g = la.grad(lambda w, x: la.sum(la.tanh(w @ x)))(np.ones((2, 3)), np.arange(3.0))
+    assert g[0].shape == (2, 3) and g[1].shape == (3,)
+    np.testing.assert_allclose(g[0], np.outer(1 - np.tanh(np.ones((2, 3)) @ np.arange(3.0)) ** 2,
+                                               np.arange(3.0)))
+
+
+def test_multipliers_count_every_use_of_a_node():
+    # f = x * x * x: one node used three times
+    g = la.grad(lambda x: x * x * x)(1.7)
+    assert float(g[0]) == pytest.approx(3 * 1.7**2, rel=1e-14)
+
+
+def test_multiply_adds_count_the_local_partials():
+    program = la.examples.lecture().program()
+    solution = la.solve(program)
+    assert solution.stats.multiply_adds == program.local_jacobian().nnz == 9
+    assert solution.stats.wall_time >= 0
+
+
+def check_stationary(graph, point, recipe):
+    program = la.Program(graph)
+    solution = la.solve(program)
+    lam = solution.multipliers.flat
+    scale = max(1.0, np.linalg.norm(lam))
+    assert program.kkt_residual(solution) <= 1e-10 * scale
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        direction = [rng.standard_normal(np.shape(x)) for x in point]
+        fd = central_difference(lambda *a: float(recipe(np, *a)), point, direction)
+        exact = sum(float(np.sum(g * d)) for g, d in zip(solution.gradient, direction))
+        assert exact == pytest.approx(fd, rel=1e-6, abs=1e-7)
+    return solution
+
+
+class NumpyOps:
+    pass
+
+
+for _name in ("sin", "cos", "tanh", "exp", "sum", "mean", "transpose", "concatenate"):
+    setattr(NumpyOps, _name, staticmethod(getattr(np, _name)))
+NumpyOps.sigmoid = staticmethod(lambda x: 1 / (1 + np.exp(-x)))
+NumpyOps.softmax = staticmethod(lambda x, axis=-1: np.exp(x) / np.sum(np.exp(x), axis, keepdims=True))
+NumpyOps.log_softmax = staticmethod(
+    lambda x, axis=-1: x - np.log(np.sum(np.exp(x), axis, keepdims=True)))
+NumpyOps.logsumexp = staticmethod(lambda x, axis=None: np.log(np.sum(np.exp(x), axis)))
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10**6), array=st.booleans(), n_nodes=st.integers(3, 25))
+def test_random_graphs_are_stationary_and_match_finite_differences(seed, array, n_nodes):
+    recipe = random_function(seed, n_nodes, array)
+    point = random_point(seed, array)
+    graph = la.trace(lambda x, y, z: recipe(LagrangeOps, x, y, z), *point)
+    check_stationary(graph, point, lambda ops, *a: recipe(NumpyOps, *a))
+
+
+def test_random_scalar_dag_example_is_stationary():
+    example = la.examples.random_dag(n=2000, seed=3)
+    program = example.program()
+    solution = la.solve(program)
+    assert solution.kkt_residual <= 1e-10 * np.linalg.norm(solution.multipliers.flat)
+    rng = np.random.default_rng(1)
+    direction = rng.standard_normal(3)
+    point = np.array(example.point)
+    fd = (float(la.Program(example.graph, *(point + 1e-6 * direction)).output_value)
+          - float(la.Program(example.graph, *(point - 1e-6 * direction)).output_value)) / 2e-6
+    assert float(np.dot(solution.gradient, direction)) == pytest.approx(fd, rel=1e-6, abs=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("array", [False, True])
+def test_against_autograd(seed, array):
+    autograd = pytest.importorskip("autograd")
+    anp = pytest.importorskip("autograd.numpy")
+    from autograd.scipy.special import logsumexp as ag_logsumexp
+
+    class AutogradOps:
+        sin, cos, tanh, exp, sum, mean = anp.sin, anp.cos, anp.tanh, anp.exp, anp.sum, anp.mean
+        transpose, concatenate = anp.transpose, anp.concatenate
+        sigmoid = staticmethod(lambda x: 1 / (1 + anp.exp(-x)))
+        softmax = staticmethod(lambda x, axis=-1: anp.exp(x - ag_logsumexp(x, axis, keepdims=True)))
+        log_softmax = staticmethod(lambda x, axis=-1: x - ag_logsumexp(x, axis, keepdims=True))
+        logsumexp = staticmethod(lambda x, axis=None: ag_logsumexp(x, axis))
+
+    graph, recipe, point = traced(seed, array, n_nodes=20)
+    ours = la.solve(la.Program(graph)).gradient
+    theirs = autograd.grad(lambda args: recipe(AutogradOps, *args))(list(point))
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_million_node_chain():
+    n = 10**6
+    builder = la.GraphBuilder()
+    x = builder.input(name="x")
+    builder.add_many("sin", np.r_[x, -np.ones(n - 1, np.int64)])
+    graph = builder.build()
+    assert len(graph) == n + 1
+    program = la.Program(graph, 0.3)
+    solution = la.solve(program, check=False)
+    # d/dx sin^(n)(x) = prod_k cos(sin^(k)(x)): compare with the values along the chain
+    values = program.values.flat
+    expected = np.prod(np.cos(values[:-1]))
+    assert float(solution.gradient[0]) == pytest.approx(expected, rel=1e-9)
+
+
+def test_traced_chain_of_a_million_nodes():
+    def chain(x):
+        for _ in range(500_000):
+            x = la.sin(x)
+        return x * 1.0
+
+    graph = la.trace(chain, 0.3)
+    assert len(graph) > 10**6
+    g = la.solve(la.Program(graph), check=False).gradient[0]
+    assert np.isfinite(g) and 0 < float(g) < 1

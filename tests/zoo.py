@@ -1,0 +1,87 @@
+"""Programs with known answers shared by the tests: hand-made ones and seeded random ones.
+
+Random array functions are written as Python functions of numpy-like operations so that the
+same function runs under la.trace, under finite differences and under another AD library.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import lagrange_ad as la
+
+UNARY = ("sin", "cos", "tanh", "sigmoid", "exp_tanh", "square_sin", "neg")
+BINARY = ("add", "sub", "mul")
+ARRAY_OPS = ("sum_axis", "softmax", "log_softmax", "logsumexp_keep", "matvec", "transpose",
+             "slice", "mean_axis")
+
+
+def random_function(seed: int, n_nodes: int = 12, array: bool = False):
+    """A random function of three inputs, as a list of steps closed over by ``f(ops, x, y, z)``.
+
+    ``ops`` is a namespace with sin, cos, tanh, exp, sum, ... (lagrange_ad or autograd.numpy),
+    so the same recipe is evaluated by both libraries.
+    """
+    rng = np.random.default_rng(seed)
+    steps = []
+    for k in range(n_nodes):
+        kind = rng.choice(["unary", "binary"] + (["array"] * 2 if array else []))
+        a, b = rng.integers(0, 3 + k, 2)
+        if kind == "unary":
+            steps.append(("unary", str(rng.choice(UNARY)), int(a), int(b)))
+        elif kind == "binary":
+            steps.append(("binary", str(rng.choice(BINARY)), int(a), int(b)))
+        else:
+            steps.append(("array", str(rng.choice(ARRAY_OPS)), int(a), int(b)))
+    matrix = rng.standard_normal((3, 3)) / 2
+
+    def f(ops, x, y, z):
+        vals = [x, y, z]
+        for kind, name, a, b in steps:
+            u, w = vals[a], vals[b]
+            if kind == "unary":
+                out = {"sin": lambda: ops.sin(u), "cos": lambda: ops.cos(u),
+                       "tanh": lambda: ops.tanh(u), "sigmoid": lambda: ops.sigmoid(u),
+                       "exp_tanh": lambda: ops.exp(ops.tanh(u)),
+                       "square_sin": lambda: ops.sin(u) ** 2, "neg": lambda: -u}[name]()
+            elif kind == "binary":
+                out = {"add": lambda: u + w, "sub": lambda: u - w, "mul": lambda: u * w}[name]()
+            else:
+                out = {"sum_axis": lambda: ops.sum(u, axis=0) + 0 * u,
+                       "softmax": lambda: ops.softmax(u, axis=-1),
+                       "log_softmax": lambda: ops.log_softmax(u, axis=0),
+                       "logsumexp_keep": lambda: ops.logsumexp(u) + u,
+                       "matvec": lambda: u @ matrix,
+                       "transpose": lambda: ops.transpose(u),
+                       "slice": lambda: ops.concatenate([u[1:], u[:1]], axis=0),
+                       "mean_axis": lambda: ops.mean(u, axis=1) * u}[name]()
+            vals.append(out)
+        return ops.sum(vals[-1] * vals[-2]) + ops.sum(ops.tanh(vals[-3]))
+
+    return f
+
+
+def random_point(seed: int, array: bool = False):
+    rng = np.random.default_rng(seed + 1)
+    shape = (3, 3) if array else ()
+    return tuple(rng.uniform(-1, 1, shape) for _ in range(3))
+
+
+class LagrangeOps:
+    """The namespace of la functions under the names random_function uses."""
+
+    sin, cos, tanh, sigmoid, exp = la.sin, la.cos, la.tanh, la.sigmoid, la.exp
+    sum, mean, softmax, log_softmax, logsumexp = la.sum, la.mean, la.softmax, la.log_softmax, la.logsumexp
+    transpose, concatenate = la.transpose, la.concatenate
+
+
+def traced(seed: int, array: bool = False, n_nodes: int = 12):
+    recipe = random_function(seed, n_nodes, array)
+    point = random_point(seed, array)
+    return la.trace(lambda x, y, z: recipe(LagrangeOps, x, y, z), *point), recipe, point
+
+
+def central_difference(f, point, direction, h=1e-5):
+    plus = f(*[x + h * d for x, d in zip(point, direction)])
+    minus = f(*[x - h * d for x, d in zip(point, direction)])
+    return (plus - minus) / (2 * h)
