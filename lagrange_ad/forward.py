@@ -11,6 +11,7 @@ Every primitive application is guarded: a point outside the primitive's domain r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -23,13 +24,19 @@ from .primitives import Primitive
 def apply_primitive(primitive: Primitive, xs: Sequence, params: dict,
                     where: Callable[[], str]) -> np.ndarray:
     """``p(xs)`` with its domain and finiteness checked; ``where()`` names the node on error."""
+    with np.errstate(all="ignore"):
+        return _checked(primitive, xs, params, where)
+
+
+def _checked(primitive: Primitive, xs: Sequence, params: dict, where: Callable[[], str]):
+    """`apply_primitive` without the floating-point state change (the caller sets it once)."""
     if primitive.domain is not None:
         problem = primitive.domain(*xs, **params)
         if problem is not None:
             raise DomainError(f"{where()}: {problem}")
-    with np.errstate(all="ignore"):
-        ans = primitive.evaluate(*xs, **params)
-    if not np.all(np.isfinite(ans)):
+    ans = primitive.evaluate(*xs, **params)
+    finite = math.isfinite(ans) if np.ndim(ans) == 0 else np.isfinite(ans).all()
+    if not finite:
         bad = "NaN" if np.any(np.isnan(ans)) else "infinity"
         operands = ", ".join(_brief(x) for x in xs)
         raise NonFiniteError(f"{where()}: {primitive.name} produced {bad} from operands {operands}")
@@ -73,17 +80,24 @@ def forward_propagate(graph: Graph, point: Sequence) -> np.ndarray:
         raise CyclicGraphError(graph._cycle_message())
     offsets = graph.offsets
     v = np.empty(graph.total_size, dtype=np.float64)
-    views = [None] * len(graph)
+    values: list = [None] * len(graph)
     for i, x in enumerate(check_point(graph, point)):
         v[offsets[i]:offsets[i + 1]] = x.ravel()
-        views[i] = x
-    ptr, idx, primitives, op = graph.parent_ptr, graph.parent_idx, graph.primitives, graph.op
-    for i in graph.topological_order().tolist():
-        if i < graph.n_inputs:
-            continue
-        xs = [views[j] for j in idx[ptr[i]:ptr[i + 1]]]
-        ans = apply_primitive(primitives[op[i]], xs, graph.params(i),
-                              lambda i=i: f"node {graph.describe(i)}")
-        v[offsets[i]:offsets[i + 1]] = np.ravel(ans)
-        views[i] = v[offsets[i]:offsets[i + 1]].reshape(graph.shape(i))
+        values[i] = x
+    ptr, idx = graph.parent_ptr.tolist(), graph.parent_idx.tolist()
+    primitives = [graph.primitives[k] for k in range(len(graph.op_names))]
+    op, param_id, shape_id = graph.op.tolist(), graph.param_id.tolist(), graph.shape_id.tolist()
+    params, shapes = graph.param_table, graph.shape_table
+    with np.errstate(all="ignore"):
+        for i in graph.topological_order().tolist():
+            if i < graph.n_inputs:
+                continue
+            xs = [values[j] for j in idx[ptr[i]:ptr[i + 1]]]
+            ans = _checked(primitives[op[i]], xs, params[param_id[i]],
+                           lambda i=i: f"node {graph.describe(i)}")
+            if shapes[shape_id[i]]:
+                ans = np.reshape(ans, shapes[shape_id[i]])
+            values[i] = ans
+    for i in range(graph.n_inputs, len(graph)):
+        v[offsets[i]:offsets[i + 1]] = np.ravel(values[i])
     return v

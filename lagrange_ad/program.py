@@ -22,10 +22,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
-from .errors import GraphError, LagrangeADError, NonFiniteError, NonScalarOutputError
+from .errors import GraphError, LagrangeADError, NonScalarOutputError
+from .assembly import assemble_jacobian, scalar_elementwise_nodes
 from .forward import apply_primitive, check_point, forward_propagate
 from .graph import Graph
-from .primitives import dense_jacobian
 from .vectors import NodeVector
 
 SOURCES = ("input", "const")
@@ -196,8 +196,13 @@ class Program:
         """Per node, the number of local partials its VJP or JVP applies (nonzeros of J_i,Pa(i))."""
         graph = self.graph
         counts = np.zeros(len(graph), np.int64)
+        # a scalar elementwise node has one partial per operand
+        fast = scalar_elementwise_nodes(self)
+        counts[fast] = np.diff(graph.parent_ptr)[fast]
+        rest = ~self.is_source
+        rest[fast] = False
         cache: dict = {}
-        for i in np.flatnonzero(~self.is_source).tolist():
+        for i in np.flatnonzero(rest).tolist():
             key = (graph.op[i], graph.shape_id[i], graph.param_id[i],
                    tuple(graph.shape_id[graph.parents(i)].tolist()))
             if key not in cache:
@@ -223,27 +228,7 @@ class Program:
             raise LagrangeADError(
                 f"the local Jacobian has about {int(self.multiply_adds.sum())} nonzeros, more "
                 f"than max_entries={max_entries}; use the matrix-free kkt_operator() instead")
-        graph, offsets = self.graph, self.graph.offsets
-        rows, cols, vals = [], [], []
-        for i in np.flatnonzero(~self.is_source).tolist():
-            primitive, xs, params = graph.primitive(i), self.operands(i), graph.params(i)
-            if primitive.jacobian is not None:
-                blocks = primitive.jacobian(self.values[i], *xs, **params)
-            else:
-                blocks = dense_jacobian(primitive, self.values[i], xs, params)
-            for j, block in zip(graph.parents(i).tolist(), blocks):
-                if not np.all(np.isfinite(block.vals)):
-                    raise NonFiniteError(
-                        f"node {graph.describe(i)}: the local derivative of {primitive.name} "
-                        f"with respect to v{j} is not finite at v{j} = {self.values[j]!r}")
-                rows.append(np.asarray(block.rows, np.int64) + offsets[i])
-                cols.append(np.asarray(block.cols, np.int64) + offsets[j])
-                vals.append(np.asarray(block.vals, np.float64))
-        n = graph.total_size
-        cat = (lambda parts, dtype: np.concatenate(parts) if parts else np.zeros(0, dtype))
-        jac = sp.coo_array((cat(vals, np.float64), (cat(rows, np.int64), cat(cols, np.int64))),
-                           shape=(n, n)).tocsr()
-        jac.sum_duplicates()
+        jac = assemble_jacobian(self)
         self.__dict__["_jacobian"] = jac
         return jac
 

@@ -72,6 +72,10 @@ class Primitive:
         The static parameters shown when the node prints.
     count : callable, optional
         The number of nonzero local partials; dense when absent.
+    partials : callable, optional
+        For elementwise primitives, ``partials(ans, *xs, **params)``: the entrywise
+        derivatives ``d ans / d x_k``. It lets the local partials of many scalar nodes of one
+        primitive be computed in a single vectorized call.
     """
 
     name: str
@@ -85,6 +89,7 @@ class Primitive:
     template: str | None = None
     param_names: tuple[str, ...] = field(default=())
     count: Callable[..., int] | None = None
+    partials: Callable[..., tuple] | None = None
 
     def cost(self, ans_shape: tuple, *shapes: tuple, **params) -> int:
         """Multiply-adds of one application of the VJP or JVP rule (nonzeros of the block)."""

@@ -102,6 +102,7 @@ def elementwise(
         name=name, arity=arity, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, domain=domain, template=template, param_names=param_names,
         count=lambda ans_shape, *shapes, **params: size_of(ans_shape) * len(shapes),
+        partials=partials,
     ))
 
 

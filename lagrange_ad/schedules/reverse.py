@@ -16,18 +16,38 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import LagrangeADError
+from ..kernels import back_substitute
 from ..program import Program
 from .registry import Outcome, Schedule, register_schedule
 
 
-def reverse_sweep(program: Program, order: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+def prefers_jacobian(program: Program) -> bool:
+    """Whether J is sparse enough to assemble: few partials per scalar entry, as in scalar graphs.
+
+    Nodes with large dense blocks (matrix products) are cheaper through their VJP rules.
+    """
+    return int(program.multiply_adds.sum()) <= 8 * program.graph.total_size + 1024
+
+
+def reverse_sweep(program: Program, order: np.ndarray | None = None,
+                  via: str = "auto") -> tuple[np.ndarray, int]:
     """One block sweep in the given order (reverse topological by default).
 
-    Returns the multipliers and the multiply-adds spent.
+    ``via="jacobian"`` runs the compiled loop over the assembled sparse J, ``via="rules"``
+    calls each node's VJP rule; ``"auto"`` picks by `prefers_jacobian`. Returns the
+    multipliers and the multiply-adds spent.
     """
     graph = program.graph
-    order = graph.topological_order()[::-1] if order is None else order
+    order = graph.topological_order()[::-1] if order is None else np.asarray(order, np.int64)
     lam = program.rhs()
+    if via == "jacobian" or (via == "auto" and prefers_jacobian(program)):
+        jac = program.local_jacobian()
+        spent = back_substitute(np.ascontiguousarray(order), graph.offsets, jac.indptr,
+                                jac.indices, jac.data, lam)
+        return lam, int(spent)
+    if via not in ("auto", "rules"):
+        raise LagrangeADError(f"via must be 'auto', 'jacobian' or 'rules'; got {via!r}")
     offsets, is_source, cost = graph.offsets, program.is_source, program.multiply_adds
     spent = 0
     for i in order.tolist():
@@ -40,8 +60,8 @@ def reverse_sweep(program: Program, order: np.ndarray | None = None) -> tuple[np
     return lam, spent
 
 
-def _run(program: Program, *, check: bool = True) -> Outcome:
-    lam, spent = reverse_sweep(program)
+def _run(program: Program, *, via: str = "auto", check: bool = True) -> Outcome:
+    lam, spent = reverse_sweep(program, via=via)
     residuals = [program.kkt_residual(lam)] if check else []
     return Outcome(lam, iterations=1, converged=True, residuals=residuals, multiply_adds=spent)
 
