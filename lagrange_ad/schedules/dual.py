@@ -1,0 +1,108 @@
+"""Descent on the Lagrange dual: minimize ``f(lam) = 1/2 ||A^T lam - e_N||^2`` from ``lam = 0``.
+
+The minimizer is the solution of ``A^T lam = e_N`` (A is nonsingular on a DAG), and the gradient
+of f is ``A (A^T lam - e_N) = -A res`` with the KKT residual ``res = e_N - A^T lam``. Only
+products with A and A^T are needed, so both algorithms run on the matrix-free operator
+(``program.kkt_operator()``, every node's JVP and VJP rule) and never assemble J; with
+``operator="sparse"`` they use the assembled ``A = I - J`` instead, which is faster when J fits.
+
+* ``algorithm="cg"``: conjugate gradients on the normal equations ``A A^T lam = A e_N``, in the
+  CGLS form that never forms ``A A^T``::
+
+      res = e_N,  s = A res,  p = s
+      repeat:  q = A^T p,   alpha = ||s||^2 / ||q||^2
+               lam += alpha p,   res -= alpha q
+               s' = A res,   p = s' + (||s'||^2 / ||s||^2) p
+
+  In exact arithmetic it ends after at most ``total_size`` steps; it converges at the rate set
+  by the condition number of A (not its square), but deep graphs make A ill-conditioned.
+
+* ``algorithm="gradient"``: steepest descent with exact line search, ``d = A res``,
+  ``lam += t d`` with ``t = ||d||^2 / ||A^T d||^2``. Its rate is set by ``cond(A)^2``, so it is
+  slow on anything but small, well-conditioned graphs: it is here as the plainest dual method.
+
+Each step costs one product with A and one with ``A^T``. The residual ``res`` is updated by
+its recurrence (equal to ``e_N - A^T lam`` in exact arithmetic) and ``residuals`` holds
+``||res||`` after each step. Stopping rule as for the sweeps: the first step with
+``||res|| <= tol * max(1, ||lam||)``; otherwise ``converged=False`` with a message after
+``maxiter`` steps (default ``10 * total_size``, at least 1000), no exception.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse.linalg as spla
+
+from ..program import Program
+from .registry import Outcome, Schedule, register_schedule
+from .sweeps import converged_message, iteration_problem
+
+ALGORITHMS = ("cg", "gradient")
+OPERATORS = ("matrix-free", "sparse")
+
+
+def descend(a_op: spla.LinearOperator, e: np.ndarray, *, algorithm: str, tol: float,
+            maxiter: int) -> tuple[np.ndarray, list[float], float]:
+    """Minimize ``1/2 ||A^T lam - e||^2`` from 0; returns ``lam``, ``||res||`` per step, scale."""
+    lam = np.zeros_like(e)
+    res = e.copy()
+    s = a_op.matvec(res)  # minus the gradient of f at lam
+    p = s.copy()
+    gamma = float(s @ s)
+    residuals: list[float] = []
+    scale = 1.0
+    for _ in range(maxiter):
+        if gamma == 0.0:
+            break  # the gradient vanished: lam is the minimizer (or res is exactly 0)
+        direction = p if algorithm == "cg" else s
+        q = a_op.rmatvec(direction)
+        step = gamma / float(q @ q)  # exact line search: ||s||^2 = s . direction for both
+        lam += step * direction
+        res -= step * q
+        s = a_op.matvec(res)
+        gamma_next = float(s @ s)
+        if algorithm == "cg":
+            p = s + (gamma_next / gamma) * p
+        gamma = gamma_next
+        residuals.append(float(np.linalg.norm(res)))
+        scale = max(1.0, float(np.linalg.norm(lam)))
+        if residuals[-1] <= tol * scale:
+            break
+    return lam, residuals, scale
+
+
+def _run(program: Program, *, algorithm: str = "cg", operator: str = "matrix-free",
+         tol: float = 1e-12, maxiter: int | None = None) -> Outcome:
+    a_op = program.kkt_operator() if operator == "matrix-free" \
+        else spla.aslinearoperator(program.kkt_matrix())
+    n = program.graph.total_size
+    maxiter = max(10 * n, 1000) if maxiter is None else maxiter
+    lam, residuals, scale = descend(a_op, program.rhs(), algorithm=algorithm, tol=float(tol),
+                                    maxiter=maxiter)
+    res = residuals[-1] if residuals else float(np.linalg.norm(program.rhs()))
+    converged = res <= tol * scale
+    # one product with A and one with A^T per step, plus the first A res
+    per_product = int(program.multiply_adds.sum())
+    return Outcome(lam, iterations=len(residuals), converged=converged, residuals=residuals,
+                   multiply_adds=(2 * len(residuals) + 1) * per_product,
+                   message=converged_message(f"dual-descent ({algorithm})", len(residuals), res,
+                                             tol, scale),
+                   extra={"algorithm": algorithm, "operator": operator})
+
+
+def _refuses(program: Program, options: dict) -> str | None:
+    algorithm = options.get("algorithm", "cg")
+    if algorithm not in ALGORITHMS:
+        return f"algorithm={algorithm!r} is unknown; use one of {', '.join(map(repr, ALGORITHMS))}"
+    operator = options.get("operator", "matrix-free")
+    if operator not in OPERATORS:
+        return f"operator={operator!r} is unknown; use one of {', '.join(map(repr, OPERATORS))}"
+    return iteration_problem(options)
+
+
+DUAL_DESCENT = register_schedule(Schedule(
+    name="dual-descent",
+    run=_run,
+    summary="minimize 1/2 ||A^T lam - e_N||^2 by CG on the normal equations or steepest descent",
+    refuses=_refuses,
+))
