@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import LagrangeADError
+from .errors import DomainError, LagrangeADError, ShapeError
 from .forward import apply_primitive
 from .primitives import lookup
-from .trace import Tracer, as_float_array, record
+from .trace import Tracer, as_float_array, finite_array, record
 
 
 def call(name: str, *operands, **params):
     """Apply primitive ``name``: a traced node if any operand is traced, else its value."""
     if any(isinstance(x, Tracer) for x in operands):
         return record(name, *operands, **params)
-    xs = [as_float_array(x, f"operand {k} of {name}") for k, x in enumerate(operands)]
+    xs = [finite_array(x, f"operand {k} of {name}") for k, x in enumerate(operands)]
     primitive = lookup(name)
-    primitive.shape(*[x.shape for x in xs], **params)
+    try:
+        primitive.shape(*[x.shape for x in xs], **params)
+    except ShapeError as exc:
+        shapes = ", ".join(str(x.shape) for x in xs)
+        raise ShapeError(f"{name} of operands of shapes {shapes}: {exc}") from None
     return apply_primitive(primitive, xs, params, lambda: name)
 
 
@@ -58,6 +62,12 @@ def power(x, exponent):
     """
     if not isinstance(exponent, Tracer) and np.ndim(exponent) == 0:
         return call("pow", x, exponent=float(as_float_array(exponent, "the exponent")))
+    base = x.value if isinstance(x, Tracer) else as_float_array(x, "the base")
+    if not np.all(base > 0):
+        where = f" v{x.node}" if isinstance(x, Tracer) else ""
+        raise DomainError(f"pow: base{where} ** exponent with a traced or array exponent is "
+                          f"computed as exp(exponent * log(base)), which needs a positive base; "
+                          f"the base is {float(np.min(base))!r}")
     return exp(multiply(exponent, log(x)))
 
 
@@ -126,14 +136,23 @@ def minimum(x, y):
     return call("minimum", x, y)
 
 
-def sum(x, axis=None):  # noqa: A001
+def sum(x, axis=None, keepdims=False):  # noqa: A001
     """Sum over ``axis`` (an int, a tuple, or None for all axes)."""
-    return call("sum", x, axis=_axis(axis))
+    return _keep(call("sum", x, axis=_axis(axis)), x, axis, keepdims)
 
 
-def mean(x, axis=None):
+def mean(x, axis=None, keepdims=False):
     """Mean over ``axis`` (an int, a tuple, or None for all axes)."""
-    return call("mean", x, axis=_axis(axis))
+    return _keep(call("mean", x, axis=_axis(axis)), x, axis, keepdims)
+
+
+def _keep(out, x, axis, keepdims):
+    """With ``keepdims``, the reduced axes put back with length 1 (a reshape node)."""
+    if not keepdims:
+        return out
+    shape = np.shape(x.value if isinstance(x, Tracer) else x)
+    axes = range(len(shape)) if axis is None else [a % len(shape) for a in np.atleast_1d(axis)]
+    return reshape(out, tuple(1 if k in axes else n for k, n in enumerate(shape)))
 
 
 def logsumexp(x, axis=None):
@@ -207,10 +226,10 @@ UFUNCS = {
 }
 
 ARRAY_FUNCTIONS = {
-    np.sum: lambda x, axis=None, **unused: sum(x, axis),
-    np.mean: lambda x, axis=None, **unused: mean(x, axis),
+    np.sum: sum,
+    np.mean: mean,
     np.dot: dot, np.transpose: lambda x, axes=None: transpose(x, axes),
-    np.reshape: lambda x, shape=None, **unused: reshape(x, shape),
+    np.reshape: lambda x, shape=None: reshape(x, shape),
     np.concatenate: lambda xs, axis=0: concatenate(xs, axis),
     np.stack: lambda xs, axis=0: stack(xs, axis),
     np.matmul: matmul,

@@ -29,6 +29,34 @@ def _frozen(array, dtype) -> np.ndarray:
     return out
 
 
+def _frozen_param(value):
+    """A read-only copy of a parameter value (arrays, also inside tuples, are copied)."""
+    if isinstance(value, np.ndarray):
+        return _frozen(value, value.dtype)
+    if isinstance(value, tuple):
+        return tuple(_frozen_param(v) for v in value)
+    return value
+
+
+class _ReadOnlyDict(dict):
+    """A dict that refuses changes (and still pickles and copies like a dict)."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("a graph is immutable: its parameters and names cannot be changed")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self):
+        return type(self), (dict(self),)
+
+
+def _index(value, what: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise GraphError(f"{what} must be an int; got {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True, eq=False)
 class Graph:
     """An immutable computation graph.
@@ -42,8 +70,8 @@ class Graph:
     op : ndarray of int32, shape (N,)
         The primitive of each node.
     parent_ptr, parent_idx : ndarray of int64
-        Parents in CSR form: the parents of node i are ``parent_idx[parent_ptr[i]:parent_ptr[i+1]]``,
-        in operand order.
+        Parents in CSR form: the parents of node i are
+        ``parent_idx[parent_ptr[i]:parent_ptr[i+1]]``, in operand order.
     shape_table, shape_id
         The distinct node shapes and, per node, which one it has.
     param_table, param_id
@@ -56,6 +84,9 @@ class Graph:
         Names of some nodes (the traced function's argument names, for instance).
     point : tuple of ndarray, optional
         Input values recorded when tracing; `Program` uses them when given no point.
+    initial : mapping of int to ndarray, optional
+        Starting values for nodes on cycles, whose values are found by fixed-point iteration
+        (zeros when absent).
     """
 
     op_names: tuple[str, ...]
@@ -64,12 +95,13 @@ class Graph:
     parent_idx: np.ndarray
     shape_table: tuple[tuple[int, ...], ...]
     shape_id: np.ndarray
-    param_table: tuple[dict, ...]
+    param_table: tuple[Mapping, ...]
     param_id: np.ndarray
     n_inputs: int
     output: int
     names: Mapping[int, str] = field(default_factory=dict)
     point: tuple[np.ndarray, ...] | None = None
+    initial: Mapping[int, np.ndarray] = field(default_factory=dict)
     shapes_checked: bool = field(default=False, repr=False)
 
     def __post_init__(self):
@@ -81,7 +113,17 @@ class Graph:
         set_(self, "param_id", _frozen(self.param_id, np.int32))
         set_(self, "op_names", tuple(self.op_names))
         set_(self, "shape_table", tuple(tuple(int(n) for n in s) for s in self.shape_table))
-        set_(self, "names", dict(self.names))
+        # read-only views and copies, so that nothing reachable from a graph can change it
+        set_(self, "param_table", tuple(
+            _ReadOnlyDict({k: _frozen_param(v) for k, v in p.items()})
+            for p in self.param_table))
+        set_(self, "names", _ReadOnlyDict(self.names))
+        set_(self, "initial", _ReadOnlyDict(
+            {_index(i, "initial node"): _frozen(x, np.float64) for i, x in self.initial.items()}))
+        if self.point is not None:
+            set_(self, "point", tuple(_frozen(x, np.float64) for x in self.point))
+        set_(self, "n_inputs", _index(self.n_inputs, "n_inputs"))
+        set_(self, "output", _index(self.output, "output"))
         self._check_structure()
         if not self.shapes_checked:
             self._check_shapes()
@@ -108,8 +150,8 @@ class Graph:
         """The shape of node ``i``'s value."""
         return self.shape_table[self.shape_id[i]]
 
-    def params(self, i: int) -> dict:
-        """The static parameters of node ``i``'s primitive."""
+    def params(self, i: int) -> Mapping:
+        """The static parameters of node ``i``'s primitive (read-only)."""
         return self.param_table[self.param_id[i]]
 
     def name(self, i: int) -> str:
@@ -117,13 +159,17 @@ class Graph:
         return f"v{i}" if i not in self.names else f"v{i} ({self.names[i]})"
 
     def describe(self, i: int) -> str:
-        """The node's line: ``v5 = sin(v4)``."""
+        """The node's line: ``v5 = sin(v4)``, followed by its shape when it is not a scalar."""
+        shape = self.shape(i)
+        return self._equation(i) + (f"  # shape {shape}" if shape else "")
+
+    def _equation(self, i: int) -> str:
         operands = [f"v{j}" for j in self.parents(i)]
         rhs = self.primitive(i).label(operands, self.params(i))
         if self.op_names[self.op[i]] == "input":
             rhs = f"input {self.names.get(i, '')}".rstrip()
-        shape = self.shape(i)
-        return f"v{i} = {rhs}" + (f"  # shape {shape}" if shape else "")
+        # parameters such as boolean masks print over several lines; a node keeps to one
+        return f"v{i} = " + " ".join(rhs.split())
 
     @property
     def inputs(self) -> range:
@@ -159,9 +205,11 @@ class Graph:
 
     def _check_structure(self) -> None:
         n = len(self)
-        if self.parent_ptr.shape != (n + 1,) or self.parent_ptr[0] != 0 \
-                or self.parent_ptr[-1] != self.parent_idx.size or np.any(np.diff(self.parent_ptr) < 0):
-            raise GraphError("parent_ptr must start at 0, never decrease and end at len(parent_idx)")
+        ptr = self.parent_ptr
+        if ptr.shape != (n + 1,) or ptr[0] != 0 or ptr[-1] != self.parent_idx.size \
+                or np.any(np.diff(ptr) < 0):
+            raise GraphError("parent_ptr must start at 0, never decrease and end at "
+                             "len(parent_idx)")
         for name, ids, table in (("op", self.op, self.op_names),
                                  ("shape_id", self.shape_id, self.shape_table),
                                  ("param_id", self.param_id, self.param_table)):
@@ -187,7 +235,8 @@ class Graph:
                           for name in self.op_names], np.int64)
         counts = np.diff(self.parent_ptr)
         expected = arity[self.op] if n else np.zeros(0, np.int64)
-        wrong = np.flatnonzero(((expected >= 0) & (counts != expected)) | ((expected < 0) & (counts < 1)))
+        wrong = np.flatnonzero(((expected >= 0) & (counts != expected))
+                               | ((expected < 0) & (counts < 1)))
         if wrong.size:
             i = int(wrong[0])
             want = "at least 1" if expected[i] < 0 else str(expected[i])
@@ -202,9 +251,15 @@ class Graph:
                                axis=1)
             for op, param, k in combos.T.tolist():
                 try:
-                    self.primitives[op].shape(*[()] * k, **self.param_table[param])
+                    out = tuple(self.primitives[op].shape(*[()] * k, **self.param_table[param]))
                 except ShapeError as exc:
                     raise ShapeError(f"primitive {self.op_names[op]} on scalars: {exc}") from None
+                if out != ():
+                    i = self.n_inputs + int(np.flatnonzero(
+                        (self.op[self.n_inputs:] == op) & (self.param_id[self.n_inputs:] == param)
+                        & (arity[self.n_inputs:] == k))[0])
+                    raise ShapeError(f"node {self._equation(i)} is declared as a scalar but "
+                                     f"{self.op_names[op]} of {k} scalar(s) gives shape {out}")
             return
         for i in range(self.n_inputs, len(self)):
             primitive = self.primitive(i)
@@ -212,10 +267,11 @@ class Graph:
             try:
                 expected = tuple(primitive.shape(*operand_shapes, **self.params(i)))
             except ShapeError as exc:
-                raise ShapeError(f"node {self.describe(i)}: {exc}") from None
+                raise ShapeError(f"node {self._equation(i)}: {exc}") from None
             if expected != self.shape(i):
-                raise ShapeError(f"node {self.describe(i)} is declared with shape {self.shape(i)} "
-                                 f"but {primitive.name} of shapes {operand_shapes} gives {expected}")
+                raise ShapeError(f"node {self._equation(i)} is declared with shape "
+                                 f"{self.shape(i)} but {primitive.name} of shapes "
+                                 f"{operand_shapes} gives {expected}")
 
     # ----------------------------------------------------------------- order and structure
 
@@ -300,17 +356,18 @@ class Graph:
         Tarjan's algorithm with an explicit stack, so deep graphs cannot overflow recursion.
         """
         n = len(self)
-        ptr, idx = self.parent_ptr, self.parent_idx
-        index = np.full(n, -1, np.int64)
-        low = np.zeros(n, np.int64)
-        on_stack = np.zeros(n, bool)
+        # plain lists: this loop touches single entries, where numpy scalars are slow
+        ptr, idx = self.parent_ptr.tolist(), self.parent_idx.tolist()
+        index = [-1] * n
+        low = [0] * n
+        on_stack = [False] * n
         stack: list[int] = []
         components: list[np.ndarray] = []
         counter = 0
         for root in range(n):
             if index[root] >= 0:
                 continue
-            work = [(root, int(ptr[root]))]
+            work = [(root, ptr[root])]
             index[root] = low[root] = counter
             counter += 1
             stack.append(root)
@@ -319,13 +376,13 @@ class Graph:
                 v, edge = work[-1]
                 if edge < ptr[v + 1]:
                     work[-1] = (v, edge + 1)
-                    w = int(idx[edge])  # edges run child -> parent; components are the same
+                    w = idx[edge]  # edges run child -> parent; components are the same
                     if index[w] < 0:
                         index[w] = low[w] = counter
                         counter += 1
                         stack.append(w)
                         on_stack[w] = True
-                        work.append((w, int(ptr[w])))
+                        work.append((w, ptr[w]))
                     elif on_stack[w]:
                         low[v] = min(low[v], index[w])
                     continue
@@ -374,12 +431,16 @@ class Graph:
 
     def to_dot(self, node_labels: Mapping[int, str] | None = None) -> str:
         """Graphviz DOT text; hyperedges are drawn as edges labeled by operand position."""
-        lines = ["digraph computation {", "  rankdir=LR;", "  node [shape=box, fontname=monospace];"]
+        lines = ["digraph computation {", "  rankdir=LR;",
+                 "  node [shape=box, fontname=monospace];"]
         for i in range(len(self)):
-            text = self.describe(i) if node_labels is None or i not in node_labels \
-                else f"{self.describe(i)}\\n{node_labels[i]}"
+            parts = [self.describe(i)]
+            if node_labels is not None and i in node_labels:
+                parts.append(str(node_labels[i]))
+            # escape each part, then join with DOT's line break (an escaped one would print)
+            text = "\\n".join(_dot_escape(part) for part in parts)
             style = ", style=bold" if i == self.output else ""
-            lines.append(f'  v{i} [label="{_dot_escape(text)}"{style}];')
+            lines.append(f'  v{i} [label="{text}"{style}];')
         for i in range(len(self)):
             parents = self.parents(i)
             for position, j in enumerate(parents):
@@ -390,5 +451,5 @@ class Graph:
 
 
 def _dot_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 

@@ -78,6 +78,6 @@ selection("reshape", 1, lambda x, shape: np.reshape(x, shape), _reshape_vjp,
 selection("transpose", 1, lambda x, axes=None: np.transpose(x, axes), _transpose_vjp,
           param_names=("axes",))
 selection("getitem", 1, lambda x, index: np.asarray(x)[index], _getitem_vjp,
-          template="{0}[{index}]")
+          template="{0}[{index}]", param_names=("index",))
 selection("concatenate", None, _concatenate, _concatenate_vjp, param_names=("axis",))
 selection("stack", None, _stack, _stack_vjp, param_names=("axis",))

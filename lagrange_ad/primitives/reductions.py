@@ -27,7 +27,8 @@ def normalize_axes(axis, ndim: int, name: str) -> tuple[int, ...]:
     for a in axes:
         a = int(a)
         if not -ndim <= a < ndim:
-            raise ShapeError(f"{name}: axis {a} is out of range for an operand of {ndim} dimensions")
+            raise ShapeError(f"{name}: axis {a} is out of range for an operand of {ndim} "
+                             f"dimensions")
         out.append(a % ndim)
     if len(set(out)) != len(out):
         raise ShapeError(f"{name}: repeated axis in {axis!r}")

@@ -126,7 +126,8 @@ def selection(
 
     def numbered(xs):
         starts = np.cumsum([0] + [np.size(x) for x in xs])
-        return [np.arange(a, b).reshape(np.shape(x)) for a, b, x in zip(starts, starts[1:], xs)], starts
+        ids = [np.arange(a, b).reshape(np.shape(x)) for a, b, x in zip(starts, starts[1:], xs)]
+        return ids, starts
 
     def jvp(ts, ans, *xs, **params):
         filled = [np.zeros(np.shape(x)) if t is None else t for t, x in zip(ts, xs)]
