@@ -7,6 +7,7 @@ schedule in ``la.SCHEDULES`` solves it, backpropagation (``"reverse"``) in one s
 
 from . import examples
 from .builder import GraphBuilder
+from .compare import Comparison, ComparisonRow, compare
 from .errors import (
                      ConvergenceError,
                      CyclicGraphError,
@@ -17,6 +18,7 @@ from .errors import (
                      NonFiniteError,
                      NonScalarOutputError,
                      ShapeError,
+                     SingularKKTError,
                      UnknownMethodError,
                      UnknownPrimitiveError,
 )
@@ -53,13 +55,17 @@ from .functions import (
                      transpose,
 )
 from .grad import grad
+from .implicit import fixed_point
 from .graph import Graph
+from .jacobian import jacobian
 from .primitives import PRIMITIVES, Primitive
 from .program import Program
 from .schedules import SCHEDULES, Schedule, solve
 from .solution import Solution, SolveStats
 from .trace import Tracer, trace
+from .unroll import Unrolled, unroll
 from .vectors import NodeVector
+from .verify import Check, VerificationReport, verify
 
 __version__ = "0.1.0"
 
@@ -68,8 +74,10 @@ __all__ = [
     "GraphBuilder", "GraphError", "LagrangeADError", "MethodNotApplicableError", "NodeVector",
     "NonFiniteError", "NonScalarOutputError", "Primitive", "Program", "Schedule", "ShapeError",
     "Solution", "SolveStats", "Tracer", "UnknownMethodError", "UnknownPrimitiveError", "abs",
-    "add", "concatenate", "cos", "divide", "dot", "examples", "exp", "grad", "log",
+    "add", "concatenate", "cos", "divide", "dot", "examples", "exp", "grad", "jacobian", "log",
     "log_softmax", "logsumexp", "matmul", "maximum", "mean", "minimum", "multiply", "negative",
     "power", "relu", "reshape", "sigmoid", "sin", "softmax", "solve", "sqrt", "square", "stack",
     "subtract", "sum", "tan", "tanh", "trace", "transpose",
+    "Check", "Comparison", "ComparisonRow", "VerificationReport", "compare", "verify",
+    "SingularKKTError", "Unrolled", "fixed_point", "unroll",
 ]

@@ -9,6 +9,8 @@ from its VJP rule).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -16,9 +18,13 @@ from .errors import NonFiniteError
 from .primitives import dense_jacobian
 
 
-def scalar_elementwise_nodes(program) -> np.ndarray:
+def source_nodes(graph) -> np.ndarray:
+    """Whether each node is an input or a constant (a row of J that is zero)."""
+    return np.array([name in ("input", "const") for name in graph.op_names], bool)[graph.op]
+
+
+def scalar_elementwise_nodes(graph) -> np.ndarray:
     """Nodes whose value and operands are scalars and whose primitive has a partials rule."""
-    graph = program.graph
     sizes = graph.sizes
     has_rule = np.array([p.partials is not None for p in graph.primitives], bool)[graph.op]
     counts = np.diff(graph.parent_ptr)
@@ -27,7 +33,7 @@ def scalar_elementwise_nodes(program) -> np.ndarray:
     if graph.parent_idx.size:
         widest[nonempty] = np.maximum.reduceat(sizes[graph.parent_idx],
                                                graph.parent_ptr[:-1][nonempty])
-    return np.flatnonzero(has_rule & ~program.is_source & (sizes == 1) & (widest == 1))
+    return np.flatnonzero(has_rule & ~source_nodes(graph) & (sizes == 1) & (widest == 1))
 
 
 def _grouped(graph, nodes: np.ndarray):
@@ -39,46 +45,68 @@ def _grouped(graph, nodes: np.ndarray):
     return np.split(nodes, cuts)
 
 
-def _report_nonfinite(program, rows, cols, vals):
-    graph = program.graph
+def _report_nonfinite(values, rows, cols, vals):
+    graph = values.graph
     bad = int(np.flatnonzero(~np.isfinite(vals))[0])
     i = int(np.searchsorted(graph.offsets, rows[bad], side="right") - 1)
     j = int(np.searchsorted(graph.offsets, cols[bad], side="right") - 1)
     raise NonFiniteError(
         f"node {graph.describe(i)}: the local derivative of {graph.primitive(i).name} with "
-        f"respect to v{j} is not finite at v{j} = {program.values[j]!r}; the gradient does "
+        f"respect to v{j} is not finite at v{j} = {values[j]!r}; the gradient does "
         f"not exist there")
 
 
-def assemble_jacobian(program) -> sp.csr_array:
-    """J over all scalar entries, as a CSR matrix with duplicates summed."""
-    graph, offsets, v = program.graph, program.graph.offsets, program.values.flat
-    rows, cols, vals = [], [], []
-    fast = scalar_elementwise_nodes(program)
-    for nodes in _grouped(graph, fast) if fast.size else []:
-        primitive = graph.primitive(int(nodes[0]))
-        params = graph.params(int(nodes[0]))
-        first = graph.parent_ptr[nodes]
-        arity = int(graph.parent_ptr[nodes[0] + 1] - first[0])
+class ScalarGroup(NamedTuple):
+    """Scalar nodes of one elementwise primitive: their parents and their local partials."""
+
+    nodes: np.ndarray
+    parents: np.ndarray
+    partials: tuple[np.ndarray, ...]
+
+
+def scalar_partials(values, nodes: np.ndarray) -> list[ScalarGroup]:
+    """The partials of scalar elementwise nodes, one vectorized rule call per primitive."""
+    graph, offsets, v = values.graph, values.graph.offsets, values.flat
+    groups = []
+    for group in _grouped(graph, nodes) if nodes.size else []:
+        primitive = graph.primitive(int(group[0]))
+        params = graph.params(int(group[0]))
+        first = graph.parent_ptr[group]
+        arity = int(graph.parent_ptr[group[0] + 1] - first[0])
         parents = graph.parent_idx[first[:, None] + np.arange(arity)]
         xs = [v[offsets[parents[:, k]]] for k in range(arity)]
         with np.errstate(all="ignore"):
-            partials = primitive.partials(v[offsets[nodes]], *xs, **params)
-        for k, d in enumerate(partials):
-            rows.append(offsets[nodes])
-            cols.append(offsets[parents[:, k]])
-            vals.append(np.broadcast_to(np.asarray(d, np.float64), nodes.shape))
-    rest = np.ones(len(graph), bool)
-    rest[fast] = False
-    rest &= ~program.is_source
-    for i in np.flatnonzero(rest).tolist():
-        primitive, xs, params = graph.primitive(i), program.operands(i), graph.params(i)
-        ans = program.values[i]
+            partials = primitive.partials(v[offsets[group]], *xs, **params)
+        groups.append(ScalarGroup(group, parents, tuple(
+            np.broadcast_to(np.asarray(d, np.float64), group.shape) for d in partials)))
+    return groups
+
+
+def assemble_jacobian(values, nodes: np.ndarray | None = None) -> sp.csr_array:
+    """J at the given values (a `NodeVector`), as CSR with duplicates summed.
+
+    Only the rows of ``nodes`` are filled when given (all nodes by default).
+    """
+    graph, offsets, v = values.graph, values.graph.offsets, values.flat
+    wanted = np.ones(len(graph), bool) if nodes is None else np.isin(np.arange(len(graph)), nodes)
+    wanted &= ~source_nodes(graph)
+    rows, cols, vals = [], [], []
+    fast = scalar_elementwise_nodes(graph)
+    fast = fast[wanted[fast]]
+    for group in scalar_partials(values, fast):
+        for k, d in enumerate(group.partials):
+            rows.append(offsets[group.nodes])
+            cols.append(offsets[group.parents[:, k]])
+            vals.append(d)
+    wanted[fast] = False
+    for i in np.flatnonzero(wanted).tolist():
+        primitive, params = graph.primitive(i), graph.params(i)
+        xs = [values[j] for j in graph.parents(i).tolist()]
         with np.errstate(all="ignore"):
             if primitive.jacobian is not None:
-                blocks = primitive.jacobian(ans, *xs, **params)
+                blocks = primitive.jacobian(values[i], *xs, **params)
             else:
-                blocks = dense_jacobian(primitive, ans, xs, params)
+                blocks = dense_jacobian(primitive, values[i], xs, params)
         for j, block in zip(graph.parents(i).tolist(), blocks):
             rows.append(np.asarray(block.rows, np.int64) + offsets[i])
             cols.append(np.asarray(block.cols, np.int64) + offsets[j])
@@ -88,7 +116,7 @@ def assemble_jacobian(program) -> sp.csr_array:
     cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
     vals = np.concatenate(vals) if vals else np.zeros(0)
     if not np.all(np.isfinite(vals)):
-        _report_nonfinite(program, rows, cols, vals)
+        _report_nonfinite(values, rows, cols, vals)
     jac = sp.coo_array((vals, (rows, cols)), shape=(n, n)).tocsr()
     jac.sum_duplicates()
     return jac

@@ -9,6 +9,7 @@ shape rule as nodes are added, so errors point at the line that caused them.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import numpy as np
@@ -60,6 +61,7 @@ class GraphBuilder:
         self._parents: list[int] = []
         self._undefined: dict[int, tuple] = {}
         self._names: dict[int, str] = {}
+        self._initial: dict[int, np.ndarray] = {}
         self._n_inputs = 0
 
     def __len__(self) -> int:
@@ -139,18 +141,36 @@ class GraphBuilder:
     def add(self, primitive: str, *parents: int, name: str | None = None, **params) -> int:
         """Add the node ``p(v_parents...)`` and return its index.
 
-        Raises `UnknownPrimitiveError` for an unknown name, `GraphError` for a missing parent or
-        wrong arity and `ShapeError` when the operand shapes do not fit the primitive.
+        Raises `UnknownPrimitiveError` for an unknown name, `GraphError` for a missing parent,
+        wrong arity or unknown or missing parameters, and `ShapeError` when the operand shapes
+        do not fit the primitive.
         """
-        rule = lookup(primitive)
-        if primitive in ("input", "const"):
-            raise GraphError(f"use GraphBuilder.{primitive}() to add a{'n' * (primitive == 'input')} "
-                             f"{primitive} node")
+        rule = self._rule(primitive, params)
         parents = tuple(self._check_node(p, f"parent {k} of {primitive}")
                         for k, p in enumerate(parents))
         self._check_arity(primitive, rule.arity, len(parents))
         shape = self._infer_shape(primitive, rule, parents, params)
         return self._append(primitive, shape, params, parents, name)
+
+    def _rule(self, primitive: str, params: dict):
+        """The registered rule of an operation node, with its parameters checked by name."""
+        rule = lookup(primitive)
+        if primitive in ("input", "const"):
+            article = "an" if primitive == "input" else "a"
+            raise GraphError(f"use GraphBuilder.{primitive}() to add {article} {primitive} node")
+        unknown = [key for key in params if key not in rule.param_names]
+        if unknown:
+            raise GraphError(f"primitive {primitive!r} has no parameter {unknown[0]!r}; its "
+                             f"parameters are: {', '.join(rule.param_names) or 'none'}")
+        if inspect.isfunction(rule.evaluate):
+            # a parameter without a default (pow's exponent) must be given; ufuncs take none
+            signature = inspect.signature(rule.evaluate)
+            missing = [p.name for p in signature.parameters.values()
+                       if p.name in rule.param_names and p.default is p.empty
+                       and p.name not in params]
+            if missing:
+                raise GraphError(f"primitive {primitive!r} needs the parameter {missing[0]!r}")
+        return rule
 
     def _check_arity(self, primitive, arity, count):
         if (arity is None and count < 1) or (arity is not None and count != arity):
@@ -179,8 +199,9 @@ class GraphBuilder:
             A registered primitive name.
         parents : array_like of int, shape (k, arity)
             Row r lists the parents of the r-th new node. Entries may refer to nodes added
-            earlier in the same row block (a negative entry ``-m`` means the node added ``m``
-            rows before in this call), so chains need no loop either.
+            earlier in the same call: a negative entry ``-m`` names the node ``m`` places before
+            the new node (in row 0, ``-1`` is the last node added before the call), so chains
+            need no loop either. A 1-D array is one parent per row.
         **params
             Static parameters shared by all new nodes.
 
@@ -193,12 +214,17 @@ class GraphBuilder:
         >>> len(b.build())
         1001
         """
-        rule = lookup(primitive)
-        rows = np.asarray(parents, dtype=np.int64)
+        rule = self._rule(primitive, params)
+        rows = np.asarray(parents)
+        if rows.size and rows.dtype.kind not in "iu":
+            raise GraphError(f"add_many: parents must be an integer array of node indices; got "
+                             f"dtype {rows.dtype}")
+        rows = rows.astype(np.int64)
         if rows.ndim == 1:
             rows = rows[:, None]
         if rows.ndim != 2:
-            raise GraphError(f"add_many: parents must be a (k, arity) array; got shape {rows.shape}")
+            raise GraphError(f"add_many: parents must be a (k, arity) array; got shape "
+                             f"{rows.shape}")
         self._check_arity(primitive, rule.arity, rows.shape[1])
         k = rows.shape[0]
         first = len(self)
@@ -245,17 +271,28 @@ class GraphBuilder:
         except ShapeError as exc:
             raise ShapeError(f"add_many {primitive} of shapes {shapes}: {exc}") from None
 
-    def declare(self, shape: Sequence[int] = (), name: str | None = None) -> int:
-        """Reserve a node whose definition comes later with `define` (for cycles)."""
-        node = self._append("const", shape, {"value": np.zeros(tuple(shape))}, (), name)
-        self._undefined[node] = tuple(int(n) for n in shape)
+    def declare(self, shape: Sequence[int] = (), name: str | None = None,
+                initial=None) -> int:
+        """Reserve a node whose definition comes later with `define` (for cycles).
+
+        ``initial`` is where the fixed-point iteration starts for this node (zeros by default).
+        """
+        shape = tuple(int(n) for n in shape)
+        node = self._append("const", shape, {"value": np.zeros(shape)}, (), name)
+        self._undefined[node] = shape
+        if initial is not None:
+            start = np.array(initial, dtype=np.float64)
+            if start.shape != shape:
+                raise ShapeError(f"declare: initial value of shape {start.shape} for a node of "
+                                 f"shape {shape}")
+            self._initial[node] = start
         return node
 
     def define(self, node: int, primitive: str, *parents: int, **params) -> int:
         """Give a declared node its primitive and parents; parents may include the node itself."""
         if node not in self._undefined:
             raise GraphError(f"v{node} was not declared (or is already defined)")
-        rule = lookup(primitive)
+        rule = self._rule(primitive, params)
         parents = tuple(self._check_node(p, f"parent {k} of {primitive}")
                         for k, p in enumerate(parents))
         self._check_arity(primitive, rule.arity, len(parents))
@@ -266,6 +303,23 @@ class GraphBuilder:
         self._redefine(node, primitive, params, parents)
         del self._undefined[node]
         return node
+
+    def define_as_last(self, node: int) -> int:
+        """Define a declared node as a copy of the node added last, and remove that node.
+
+        Used to close a cycle: the last node computes the declared node's new value.
+        """
+        last = len(self) - 1
+        if last == node or self._undefined.get(node) is None:
+            raise GraphError(f"v{node} is not a declared node distinct from the last node")
+        count = self._parent_counts.pop()
+        parents = self._parents[len(self._parents) - count:]
+        del self._parents[len(self._parents) - count:]
+        primitive = self._op_names[self._op.pop()]
+        params = self._params[self._param_id.pop()]
+        self._shape_id.pop()
+        self._names.pop(last, None)
+        return self.define(node, primitive, *parents, **params)
 
     def _redefine(self, node, primitive, params, parents):
         # parents are stored in node order, so a later definition is spliced into place
@@ -299,5 +353,6 @@ class GraphBuilder:
             output=output,
             names=self._names,
             point=point,
+            initial=self._initial,
             shapes_checked=True,
         )

@@ -61,3 +61,7 @@ class ConvergenceError(LagrangeADError):
         super().__init__(message)
         self.residuals = tuple(float(r) for r in residuals)
         self.iterations = int(iterations)
+
+
+class SingularKKTError(LagrangeADError, ArithmeticError):
+    """A KKT matrix ``A = I - J`` (or a block of it) that is singular: no unique multipliers."""

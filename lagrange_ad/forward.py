@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .errors import CyclicGraphError, DomainError, GraphError, NonFiniteError, ShapeError
+from .errors import DomainError, GraphError, NonFiniteError, ShapeError
 from .graph import Graph
 from .primitives import Primitive
 
@@ -71,33 +71,75 @@ def check_point(graph: Graph, point: Sequence) -> list[np.ndarray]:
     return values
 
 
-def forward_propagate(graph: Graph, point: Sequence) -> np.ndarray:
-    """All node values, concatenated in node order into one float64 vector.
+class NodeEvaluator:
+    """Evaluates one node from a list holding every node's current value."""
 
-    Raises `CyclicGraphError` for graphs with cycles, whose values are a fixed point instead.
-    """
-    if not graph.is_acyclic:
-        raise CyclicGraphError(graph._cycle_message())
+    def __init__(self, graph: Graph):
+        self.graph = graph
+        self.ptr, self.idx = graph.parent_ptr.tolist(), graph.parent_idx.tolist()
+        self.primitives = list(graph.primitives)
+        self.op, self.param_id = graph.op.tolist(), graph.param_id.tolist()
+
+    def __call__(self, i: int, values: list):
+        xs = [values[j] for j in self.idx[self.ptr[i]:self.ptr[i + 1]]]
+        return _checked(self.primitives[self.op[i]], xs, self.graph.param_table[self.param_id[i]],
+                        lambda: f"node {self.graph.describe(i)}")
+
+
+def _flatten(graph: Graph, values: list) -> np.ndarray:
     offsets = graph.offsets
     v = np.empty(graph.total_size, dtype=np.float64)
+    for i, x in enumerate(values):
+        v[offsets[i]:offsets[i + 1]] = np.ravel(x)
+    return v
+
+
+def forward_propagate(graph: Graph, point: Sequence,
+                      fixed_point: dict | None = None) -> tuple[np.ndarray, tuple]:
+    """All node values, concatenated in node order into one float64 vector.
+
+    On a DAG this is the lecture's loop in topological order. On a graph with cycles the
+    strongly connected components are visited in topological order of the condensation and
+    each cyclic one is solved as a fixed point (`lagrange_ad.fixedpoint`), with the options
+    in ``fixed_point`` (method, tol, maxiter, memory). Returns the values and one
+    `FixedPointReport` per cyclic component.
+    """
+    from .fixedpoint import ComponentMap, solve_component
+
+    evaluate = NodeEvaluator(graph)
     values: list = [None] * len(graph)
     for i, x in enumerate(check_point(graph, point)):
-        v[offsets[i]:offsets[i + 1]] = x.ravel()
         values[i] = x
-    ptr, idx = graph.parent_ptr.tolist(), graph.parent_idx.tolist()
-    primitives = [graph.primitives[k] for k in range(len(graph.op_names))]
-    op, param_id, shape_id = graph.op.tolist(), graph.param_id.tolist(), graph.shape_id.tolist()
-    params, shapes = graph.param_table, graph.shape_table
+    shapes = [graph.shape(i) for i in range(len(graph))] if graph.shape_table != ((),) else None
+    reports = []
     with np.errstate(all="ignore"):
-        for i in graph.topological_order().tolist():
-            if i < graph.n_inputs:
+        if graph.is_acyclic:
+            for i in graph.topological_order().tolist():
+                if i >= graph.n_inputs:
+                    ans = evaluate(i, values)
+                    values[i] = ans if shapes is None else np.reshape(ans, shapes[i])
+            return _flatten(graph, values), ()
+        for component in graph.strongly_connected_components():
+            i = int(component[0])
+            if component.size == 1 and i not in graph.parents(i):
+                if i >= graph.n_inputs:
+                    values[i] = np.reshape(evaluate(i, values), graph.shape(i))
                 continue
-            xs = [values[j] for j in idx[ptr[i]:ptr[i + 1]]]
-            ans = _checked(primitives[op[i]], xs, params[param_id[i]],
-                           lambda i=i: f"node {graph.describe(i)}")
-            if shapes[shape_id[i]]:
-                ans = np.reshape(ans, shapes[shape_id[i]])
-            values[i] = ans
-    for i in range(graph.n_inputs, len(graph)):
-        v[offsets[i]:offsets[i + 1]] = np.ravel(values[i])
-    return v
+            for j in component.tolist():
+                values[j] = np.array(graph.initial.get(j, np.zeros(graph.shape(j))), np.float64)
+            cycle = ComponentMap(graph, component, values, evaluate)
+            reports.append(solve_component(
+                cycle, jacobian=lambda c=component: component_jacobian(graph, values, c),
+                **(fixed_point or {})))
+    return _flatten(graph, values), tuple(reports)
+
+
+def component_jacobian(graph: Graph, values: list, component: np.ndarray):
+    """``J_CC``: the local Jacobian of a component with respect to itself, at ``values``."""
+    from .assembly import assemble_jacobian
+    from .vectors import NodeVector
+
+    entries = np.concatenate([np.arange(graph.offsets[i], graph.offsets[i + 1])
+                              for i in component.tolist()])
+    jac = assemble_jacobian(NodeVector(graph, _flatten(graph, values)), component)
+    return jac[entries][:, entries]

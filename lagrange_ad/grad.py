@@ -34,7 +34,7 @@ def grad(f: Callable, method: str = "reverse", **options) -> Callable[..., tuple
     >>> import lagrange_ad as la
     >>> g = la.grad(lambda x, y, z: z + la.sin(x**2 + y * la.exp(z)))
     >>> [round(float(d), 4) for d in g(2.0, -1.0, 0.0)]
-    [-3.9599, -0.99, 1.99]
+    [-3.96, -0.99, 1.99]
     """
 
     def gradient(*args) -> tuple[np.ndarray, ...]:

@@ -23,13 +23,11 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
 from .errors import GraphError, LagrangeADError, NonScalarOutputError
-from .assembly import assemble_jacobian, scalar_elementwise_nodes
+from .assembly import (assemble_jacobian, scalar_elementwise_nodes, scalar_partials,
+                       source_nodes)
 from .forward import apply_primitive, check_point, forward_propagate
 from .graph import Graph
 from .vectors import NodeVector
-
-SOURCES = ("input", "const")
-
 
 class Program:
     """The program ``max v_N s.t. v = p(v)`` of a graph at a point, and its KKT system.
@@ -40,6 +38,9 @@ class Program:
         The computation graph.
     *point : array_like
         One value per input. When omitted, the point recorded by `trace` is used.
+    fixed_point : dict, optional
+        For graphs with cycles: options of the fixed-point solver of each cyclic component
+        (``method`` "picard", "anderson" or "newton", ``tol``, ``maxiter``, ``memory``).
 
     Attributes
     ----------
@@ -48,6 +49,8 @@ class Program:
         The input values.
     values : NodeVector
         The forward values ``v`` (every constraint holds).
+    fixed_points : tuple of FixedPointReport
+        One report per cyclic component (empty on a DAG).
 
     Notes
     -----
@@ -66,7 +69,7 @@ class Program:
     array([-3.96, -0.99,  1.99])
     """
 
-    def __init__(self, graph: Graph, *point):
+    def __init__(self, graph: Graph, *point, fixed_point: dict | None = None):
         if not isinstance(graph, Graph):
             raise GraphError(f"Program needs a Graph (from la.trace or GraphBuilder); got "
                              f"{type(graph).__name__}")
@@ -77,7 +80,8 @@ class Program:
             point = graph.point
         self.graph = graph
         self.point = tuple(check_point(graph, point))
-        self.values = NodeVector(graph, forward_propagate(graph, self.point))
+        v, self.fixed_points = forward_propagate(graph, self.point, fixed_point)
+        self.values = NodeVector(graph, v)
 
     def __repr__(self) -> str:
         return f"Program({self.graph!r}, output value {self.output_value!r})"
@@ -92,8 +96,7 @@ class Program:
     @cached_property
     def is_source(self) -> np.ndarray:
         """Whether each node is an input or a constant (a row of J that is zero)."""
-        codes = np.array([name in SOURCES for name in self.graph.op_names])
-        return codes[self.graph.op]
+        return source_nodes(self.graph)
 
     def value(self, i: int) -> np.ndarray:
         """Node i's value, shaped like the node."""
@@ -164,12 +167,28 @@ class Program:
         return graph.primitive(i).jvp(tuple(tangents), self.values[i], *self.operands(i),
                                       **graph.params(i))
 
+    @cached_property
+    def _scalar_groups(self):
+        """Partials of the scalar elementwise nodes, grouped by primitive (see assembly)."""
+        fast = scalar_elementwise_nodes(self.graph)
+        rest = ~self.is_source
+        rest[fast] = False
+        return scalar_partials(self.values, fast), np.flatnonzero(rest).tolist()
+
     def apply_jacobian(self, x) -> np.ndarray:
-        """``J x``: every node's JVP applied to its parents' blocks of x (no propagation)."""
+        """``J x``: every node's JVP applied to its parents' blocks of x (no propagation).
+
+        Scalar elementwise nodes apply their partials one primitive at a time, vectorized.
+        """
         x = NodeVector(self.graph, _as_flat(self.graph, x))
         out = np.zeros(self.graph.total_size)
         offsets = self.graph.offsets
-        for i in np.flatnonzero(~self.is_source).tolist():
+        groups, rest = self._scalar_groups
+        for group in groups:
+            rows = offsets[group.nodes]
+            for k, d in enumerate(group.partials):
+                out[rows] += d * x.flat[offsets[group.parents[:, k]]]
+        for i in rest:
             ts = [x[int(j)] for j in self.graph.parents(i)]
             out[offsets[i]:offsets[i + 1]] = np.ravel(self.node_jvp(i, ts))
         return out
@@ -179,7 +198,13 @@ class Program:
         y = _as_flat(self.graph, y)
         out = np.zeros(self.graph.total_size)
         offsets = self.graph.offsets
-        for i in np.flatnonzero(~self.is_source).tolist():
+        groups, rest = self._scalar_groups
+        for group in groups:
+            g = y[offsets[group.nodes]]
+            for k, d in enumerate(group.partials):
+                out += np.bincount(offsets[group.parents[:, k]], weights=g * d,
+                                   minlength=out.size)
+        for i in rest:
             g = y[offsets[i]:offsets[i + 1]]
             if g.any():
                 self.scatter_vjp(i, g, out)
@@ -197,7 +222,7 @@ class Program:
         graph = self.graph
         counts = np.zeros(len(graph), np.int64)
         # a scalar elementwise node has one partial per operand
-        fast = scalar_elementwise_nodes(self)
+        fast = scalar_elementwise_nodes(graph)
         counts[fast] = np.diff(graph.parent_ptr)[fast]
         rest = ~self.is_source
         rest[fast] = False
@@ -228,7 +253,7 @@ class Program:
             raise LagrangeADError(
                 f"the local Jacobian has about {int(self.multiply_adds.sum())} nonzeros, more "
                 f"than max_entries={max_entries}; use the matrix-free kkt_operator() instead")
-        jac = assemble_jacobian(self)
+        jac = assemble_jacobian(self.values)
         self.__dict__["_jacobian"] = jac
         return jac
 

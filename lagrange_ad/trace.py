@@ -16,19 +16,30 @@ from collections.abc import Callable
 import numpy as np
 
 from .builder import GraphBuilder
-from .errors import GraphError, LagrangeADError
+from .errors import GraphError, LagrangeADError, NonFiniteError
 from .forward import apply_primitive
 from .graph import Graph
 from .primitives import lookup
 
 
 class Tape:
-    """The builder of one trace; tracers of different traces cannot be mixed."""
+    """The builder of one trace and every node's value so far.
 
-    __slots__ = ("builder",)
+    Tracers of different traces cannot be mixed. The values let `fixed_point` solve a cycle
+    in place while the trace goes on.
+    """
+
+    __slots__ = ("builder", "values")
 
     def __init__(self):
         self.builder = GraphBuilder()
+        self.values: list = []
+
+    def add(self, node: int, value) -> int:
+        """Remember the value of a node just added to the builder."""
+        assert node == len(self.values)
+        self.values.append(value)
+        return node
 
 
 class Tracer:
@@ -45,6 +56,9 @@ class Tracer:
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         from .functions import UFUNCS
 
+        if method == "__call__" and not kwargs and ufunc in COMPARISONS:
+            # ``ndarray < tracer``: comparisons read values, as the operators below do
+            return ufunc(*[_value(x) for x in inputs])
         if method != "__call__" or kwargs or ufunc not in UFUNCS:
             raise LagrangeADError(
                 f"numpy's {ufunc.__name__} (method {method!r}) cannot be traced; use the "
@@ -104,6 +118,12 @@ class Tracer:
     def __ge__(self, other):
         return self.value >= _value(other)
 
+    def __eq__(self, other):
+        return self.value == _value(other)
+
+    def __ne__(self, other):
+        return self.value != _value(other)
+
     __hash__ = object.__hash__
 
     def __add__(self, other):
@@ -142,6 +162,9 @@ class Tracer:
     def __pos__(self):
         return self
 
+    def __abs__(self):
+        return record("abs", self)
+
     def __pow__(self, exponent):
         from .functions import power
 
@@ -167,22 +190,25 @@ class Tracer:
         shape = shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape
         return record("reshape", self, shape=tuple(int(n) for n in shape))
 
-    def sum(self, axis=None, **unused):
-        return record("sum", self, axis=_static_axis(axis))
+    def sum(self, axis=None, keepdims=False):
+        from .functions import sum
 
-    def mean(self, axis=None, **unused):
-        return record("mean", self, axis=_static_axis(axis))
+        return sum(self, axis, keepdims)
+
+    def mean(self, axis=None, keepdims=False):
+        from .functions import mean
+
+        return mean(self, axis, keepdims)
 
     def dot(self, other):
         return record("dot", self, other)
 
 
+COMPARISONS = (np.less, np.less_equal, np.greater, np.greater_equal, np.equal, np.not_equal)
+
+
 def _value(x):
     return x.value if isinstance(x, Tracer) else x
-
-
-def _static_axis(axis):
-    return tuple(int(a) for a in axis) if isinstance(axis, (tuple, list)) else axis
 
 
 def _static_index(index):
@@ -210,22 +236,47 @@ def record(name: str, *operands, **params):
             nodes.append(x.node)
             values.append(x.value)
         else:
-            constant = as_float_array(x, f"operand {position} of {name}")
-            nodes.append(builder.const(constant))
+            constant = finite_array(x, f"operand {position} of {name}")
+            nodes.append(tape.add(builder.const(constant), constant))
             values.append(constant)
     node = builder.add(name, *nodes, **params)
     value = apply_primitive(lookup(name), values, params,
                             lambda: f"node {builder.describe(node)}")
+    tape.add(node, value)
     return Tracer(tape, node, value)
 
 
 def as_float_array(x, what: str) -> np.ndarray:
     """``x`` as a float64 array, or `LagrangeADError` saying what was expected."""
     try:
-        out = np.asarray(x, dtype=np.float64)
+        # booleans, integers and floats only: None, strings and objects would become NaN or
+        # be parsed, and complex numbers would lose their imaginary part
+        out = np.asarray(x)
+        if out.dtype.kind not in "biuf":
+            raise TypeError
+        out = out.astype(np.float64, copy=False)
     except (TypeError, ValueError):
+        hint = "; combine traced values with la.stack or la.concatenate" \
+            if _holds_tracer(x) else ""
         raise LagrangeADError(f"{what}: expected a number or an array of numbers, got "
-                              f"{type(x).__name__} {x!r}") from None
+                              f"{type(x).__name__} {x!r}{hint}") from None
+    return out
+
+
+def _holds_tracer(x) -> bool:
+    try:
+        return any(isinstance(e, Tracer) for e in np.asarray(x, dtype=object).ravel()[:100])
+    except ValueError:
+        return False
+
+
+def finite_array(x, what: str) -> np.ndarray:
+    """`as_float_array`, and `NonFiniteError` when an entry is NaN or infinite."""
+    out = as_float_array(x, what)
+    if not np.all(np.isfinite(out)):
+        bad = np.flatnonzero(~np.isfinite(out.ravel()))[0]
+        raise NonFiniteError(f"{what} contains NaN or infinity: entry {int(bad)} of "
+                             f"{out.size} is {float(out.ravel()[bad])!r}")
     return out
 
 
@@ -264,24 +315,24 @@ def trace(f: Callable, *args, names: list[str] | None = None) -> Graph:
     """
     if not callable(f):
         raise LagrangeADError(f"trace needs a function; got {type(f).__name__}")
-    names = _argument_names(f, len(args)) if names is None else list(names)
+    names = _argument_names(f, len(args)) if names is None else [str(n) for n in names]
+    if len(names) != len(args):
+        raise LagrangeADError(f"trace got {len(names)} name(s) for {len(args)} argument(s)")
     tape = Tape()
     point = []
     tracers = []
     for k, x in enumerate(args):
-        value = as_float_array(x, f"argument {k} of {getattr(f, '__name__', 'f')}")
+        value = finite_array(x, f"argument {k} ({names[k]}) of {getattr(f, '__name__', 'f')}")
         point.append(value)
-        tracers.append(Tracer(tape, tape.builder.input(value.shape, name=names[k]), value))
-    for k, x in enumerate(point):
-        if not np.all(np.isfinite(x)):
-            raise LagrangeADError(f"argument {names[k]} contains NaN or infinity")
+        node = tape.add(tape.builder.input(value.shape, name=names[k]), value)
+        tracers.append(Tracer(tape, node, value))
     out = f(*tracers)
     if isinstance(out, Tracer):
         if out.tape is not tape:
             raise GraphError("the function returned a value traced by another la.trace call")
         output = out.node
     else:
-        output = tape.builder.const(as_float_array(out, "the function's result"))
+        output = tape.builder.const(finite_array(out, "the function's result"))
     return tape.builder.build(output=output, point=tuple(point))
 
 

@@ -85,3 +85,30 @@ def central_difference(f, point, direction, h=1e-5):
     plus = f(*[x + h * d for x, d in zip(point, direction)])
     minus = f(*[x - h * d for x, d in zip(point, direction)])
     return (plus - minus) / (2 * h)
+
+
+def random_cyclic_graph(seed: int, n_cycles: int = 2, n_nodes: int = 10) -> la.Graph:
+    """A random scalar graph with cycles whose fixed-point map is a contraction.
+
+    Declared nodes h_1..h_m are defined at the end as ``h = 0.45 tanh(u)`` for some earlier
+    node u; every other node is ``tanh((p + q) / 2)`` of two earlier nodes (inputs, h's or
+    intermediates). Each node is 1-Lipschitz in the max-norm of its operands and h's map
+    scales by 0.45, so the whole map is a contraction.
+    """
+    rng = np.random.default_rng(seed)
+    b = la.GraphBuilder()
+    inputs = [b.input(name=f"x{k}") for k in range(3)]
+    hs = [b.declare(initial=float(rng.uniform(-0.5, 0.5))) for _ in range(n_cycles)]
+    half = b.const(0.5)
+    scale = b.const(0.45)
+    pool = inputs + hs
+    for _ in range(n_nodes):
+        p, q = rng.choice(len(pool), 2)
+        mean = b.add("mul", half, b.add("add", pool[p], pool[q]))
+        pool.append(b.add("tanh", mean))
+    for h in hs:
+        u = pool[int(rng.integers(len(inputs) + n_cycles, len(pool)))]
+        b.define(h, "mul", scale, b.add("tanh", u))
+    out = b.add("add", pool[-1], b.add("mul", pool[-2], hs[0]))
+    point = tuple(rng.uniform(-1, 1, 3))
+    return b.build(output=out, point=point)

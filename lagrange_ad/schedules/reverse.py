@@ -10,6 +10,17 @@ loop)::
 
 When node i is visited every child of i has already added its term, so lam_i is final and
 ``lam_j = [j = N] + sum_{i : j in Pa(i)} lam_i d p_i / d v_j`` holds for all j after one sweep.
+
+With ``blocks="levels"`` the blocks are the topological levels (``graph.levels()``) instead of
+single nodes, visited deepest first. Every child of a node has a higher level, so when level L
+is reached its children's multipliers are final and the whole level is settled at once, one
+vectorized product with the sparse J::
+
+    lam_L = (e_N + J^T lam)_L      for L = depth, ..., 0
+
+On a graph with cycles the sweep runs over the condensation instead, solving each cycle's
+block by the implicit function theorem (`lagrange_ad.schedules.condensation`; options
+``inner``, ``tol``, ``maxiter``).
 """
 
 from __future__ import annotations
@@ -20,6 +31,10 @@ from ..errors import LagrangeADError
 from ..kernels import back_substitute
 from ..program import Program
 from .registry import Outcome, Schedule, register_schedule
+from .condensation import condensation_sweep
+from .sweeps import level_plan, sweep
+
+BLOCKS = ("nodes", "levels")
 
 
 def prefers_jacobian(program: Program) -> bool:
@@ -60,15 +75,41 @@ def reverse_sweep(program: Program, order: np.ndarray | None = None,
     return lam, spent
 
 
-def _run(program: Program, *, via: str = "auto", check: bool = True) -> Outcome:
-    lam, spent = reverse_sweep(program, via=via)
+def level_sweep(program: Program) -> tuple[np.ndarray, int]:
+    """One sweep over the topological levels, deepest first, each level updated at once.
+
+    Returns the multipliers and the multiply-adds spent (every stored partial of J, once).
+    """
+    plan = level_plan(program)
+    lam = np.zeros(program.graph.total_size)
+    sweep(plan, lam)
+    return lam, plan.nnz
+
+
+def _run(program: Program, *, via: str = "auto", blocks: str = "nodes",
+         inner: str = "fixed-point", tol: float = 1e-13, maxiter: int = 10_000,
+         check: bool = True) -> Outcome:
+    extra = {}
+    if not program.graph.is_acyclic:
+        # the condensation is a DAG of blocks: back-substitution with a solve per cycle
+        lam, spent, cycles = condensation_sweep(program, inner=inner, tol=tol, maxiter=maxiter)
+        extra["cycles"] = cycles
+    elif blocks == "levels":
+        # via chooses how the node-by-node sweep applies J; the level sweep always uses J
+        lam, spent = level_sweep(program)
+    else:
+        lam, spent = reverse_sweep(program, via=via)
     residuals = [program.kkt_residual(lam)] if check else []
-    return Outcome(lam, iterations=1, converged=True, residuals=residuals, multiply_adds=spent)
+    return Outcome(lam, iterations=1, converged=True, residuals=residuals, multiply_adds=spent,
+                   extra=extra)
 
 
 def _refuses(program: Program, options: dict) -> str | None:
-    if not program.graph.is_acyclic:
-        return "the graph has a cycle, so no node order makes A triangular"
+    blocks = options.get("blocks", "nodes")
+    if blocks not in BLOCKS:
+        return f"blocks={blocks!r} is unknown; use one of {', '.join(map(repr, BLOCKS))}"
+    if not program.graph.is_acyclic and blocks == "levels":
+        return "the graph has a cycle, so it has no topological levels (use blocks='nodes')"
     return None
 
 

@@ -1,0 +1,180 @@
+"""Cyclic graphs: fixed points forward, implicit multipliers backward, and their diagnostics."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lagrange_ad as la
+from zoo import random_cyclic_graph
+
+CLOSED_FORMS = ["fixed_cos", "jacobi_solve", "pagerank"]
+INNER = ["fixed-point", "direct", "gmres"]
+
+
+def relative_error(got, expected):
+    got, expected = np.asarray(got), np.asarray(expected)
+    return float(np.max(np.abs(got - expected)) / max(1.0, np.max(np.abs(expected))))
+
+
+@pytest.mark.parametrize("name", CLOSED_FORMS)
+@pytest.mark.parametrize("inner", INNER)
+def test_closed_forms(name, inner):
+    example = la.examples.get(name)
+    program = example.program()
+    assert float(program.output_value) == pytest.approx(example.value, rel=1e-9)
+    solution = la.solve(program, "reverse", inner=inner)
+    for got, expected in zip(solution.gradient, example.gradient):
+        assert relative_error(got, expected) < 1e-9
+    assert solution.stats.extra["cycles"][0]["spectral_radius"] < 1
+
+
+@pytest.mark.parametrize("method", ["picard", "anderson", "newton"])
+def test_forward_fixed_point_methods_agree(method):
+    example = la.examples.fixed_cos()
+    program = la.Program(example.graph, fixed_point={"method": method})
+    h = float(program.output_value)
+    assert h == pytest.approx(0.8 * np.cos(h), abs=1e-12)
+    report = program.fixed_points[0]
+    assert report.method == method and report.iterations >= 1
+    assert report.residuals[-1] <= 1e-12
+
+
+def test_anderson_needs_fewer_iterations_than_picard():
+    graph = la.examples.pagerank().graph
+    picard = la.Program(graph).fixed_points[0]
+    anderson = la.Program(graph, fixed_point={"method": "anderson"}).fixed_points[0]
+    assert anderson.iterations < picard.iterations
+
+
+def test_equilibrium_layer_against_finite_differences_of_a_long_forward_iteration():
+    example = la.examples.equilibrium()
+    c = example.data["c"]
+    program = example.program()
+    gradient = la.solve(program, "reverse", inner="gmres").gradient
+
+    def long_run(x, W, U, b):
+        h = np.zeros(W.shape[0])
+        for _ in range(400):
+            h = np.tanh(W @ h + U @ x + b)
+        return float(c @ h)
+
+    rng = np.random.default_rng(0)
+    for k, shape in enumerate(np.shape(p) for p in example.point):
+        direction = rng.standard_normal(shape)
+        step = 1e-6
+        plus = list(example.point)
+        minus = list(example.point)
+        plus[k] = plus[k] + step * direction
+        minus[k] = minus[k] - step * direction
+        fd = (long_run(*plus) - long_run(*minus)) / (2 * step)
+        assert float(np.sum(gradient[k] * direction)) == pytest.approx(fd, rel=1e-6, abs=1e-8)
+
+
+def test_implicit_gradient_through_traced_fixed_point():
+    g = la.grad(lambda a: la.fixed_point(lambda h, a: a * la.cos(h), 0.5, a) ** 2)(0.8)[0]
+    h = float(la.fixed_point(lambda h, a: a * la.cos(h), 0.5, 0.8))
+    assert float(g) == pytest.approx(2 * h * np.cos(h) / (1 + 0.8 * np.sin(h)), rel=1e-10)
+
+
+def test_fixed_point_with_captured_numpy_constants():
+    M = np.array([[0.2, 0.1], [0.0, 0.3]])
+
+    def f(x):
+        h = la.fixed_point(lambda h, x: M @ h + x, np.zeros(2), x)
+        return la.sum(h)
+
+    x = np.array([1.0, 2.0])
+    g = la.grad(f)(x)[0]
+    np.testing.assert_allclose(g, np.linalg.solve((np.eye(2) - M).T, np.ones(2)), rtol=1e-10)
+
+
+def test_no_fixed_point_raises_promptly():
+    b = la.GraphBuilder()
+    b.input()
+    h = b.declare()
+    b.define(h, "add", h, b.const(1.0))
+    with pytest.raises(la.ConvergenceError) as info:
+        la.Program(b.build(output=h), 0.0)
+    assert info.value.residuals and info.value.iterations > 0
+    assert "spectral radius" in str(info.value)
+
+
+def test_non_contractive_map_states_the_spectral_radius():
+    def f(a):
+        return la.fixed_point(lambda h, a: 2.0 * h + a, 0.1, a)
+
+    with pytest.raises(la.ConvergenceError, match=r"spectral radius of its Jacobian is 1.414"):
+        la.trace(f, 1.0)
+
+
+def test_newton_finds_a_repelling_fixed_point_and_the_adjoint_iteration_reports_it():
+    # h = 2 h + a has the fixed point h = -a, which Picard cannot reach but Newton can
+    def f(a):
+        return la.fixed_point(lambda h, a: 2.0 * h + a, 0.1, a, method="newton")
+
+    graph = la.trace(f, 1.0)
+    program = la.Program(graph, fixed_point={"method": "newton"})
+    assert float(program.output_value) == pytest.approx(-1.0, abs=1e-12)
+    assert la.solve(program, "reverse", inner="direct").gradient[0] == pytest.approx(-1.0)
+    with pytest.raises(la.ConvergenceError, match="spectral radius of J there is 1.414"):
+        la.solve(program, "reverse", inner="fixed-point")
+
+
+def test_singular_kkt_block_is_reported():
+    # h = h * 1 + 0 * a: every h is a fixed point and I - J is singular on the cycle
+    b = la.GraphBuilder()
+    a = b.input()
+    h = b.declare(initial=0.3)
+    b.define(h, "add", b.add("mul", h, b.const(1.0)), b.add("mul", a, b.const(0.0)))
+    program = la.Program(b.build(output=h), 1.0)
+    with pytest.raises(la.SingularKKTError, match="singular"):
+        la.solve(program, "reverse", inner="direct")
+    with pytest.raises(la.ConvergenceError):
+        la.solve(program, "reverse", inner="fixed-point", maxiter=200)
+
+
+@pytest.mark.parametrize("steps", [5, 10, 20, 40])
+def test_unrolled_gradient_approaches_the_implicit_gradient(steps):
+    example = la.examples.fixed_cos()
+    program = example.program()
+    implicit = la.solve(program, "reverse").gradient[0]
+    errors = [abs(float(la.solve(program, "unrolled", steps=k).gradient[0] - implicit))
+              for k in (steps, 2 * steps)]
+    assert errors[1] < errors[0]
+    assert errors[1] < 0.8 ** (2 * steps) * 10
+
+
+def test_unrolled_graph_is_a_dag_of_the_expected_size():
+    graph = la.examples.fixed_cos().graph
+    unrolled = la.unroll(graph, 7)
+    assert unrolled.graph.is_acyclic
+    cyclic_nodes = [i for i, copies in enumerate(unrolled.copies) if len(copies) == 7]
+    assert len(cyclic_nodes) == 2
+
+
+def test_paths_refuses_cycles():
+    program = la.examples.fixed_cos().program()
+    with pytest.raises(la.MethodNotApplicableError, match="cycle"):
+        la.solve(program, "paths")
+
+
+WHOLE_SYSTEM = [("jacobi", {"tol": 1e-13, "maxiter": 5000}),
+                ("gauss-seidel", {"order": "random", "seed": 1, "tol": 1e-13, "maxiter": 5000}),
+                ("spsolve", {}), ("gmres", {"rtol": 1e-13}), ("dual-descent", {"tol": 1e-12})]
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6), n_cycles=st.integers(1, 3), n_nodes=st.integers(3, 12))
+def test_every_adjoint_method_agrees_on_random_contractive_cyclic_graphs(seed, n_cycles, n_nodes):
+    program = la.Program(random_cyclic_graph(seed, n_cycles, n_nodes))
+    reference = la.solve(program, "reverse", inner="direct").multipliers.flat
+    scale = max(1.0, np.max(np.abs(reference)))
+    for inner in ("fixed-point", "gmres"):
+        lam = la.solve(program, "reverse", inner=inner).multipliers.flat
+        assert np.max(np.abs(lam - reference)) / scale < 1e-10
+    for method, options in WHOLE_SYSTEM:
+        if method not in la.SCHEDULES:
+            continue
+        lam = la.solve(program, method, **options).multipliers.flat
+        assert np.max(np.abs(lam - reference)) / scale < 1e-8, method
