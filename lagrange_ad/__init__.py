@@ -9,9 +9,11 @@ from . import examples
 from .builder import GraphBuilder
 from .compare import Comparison, ComparisonRow, compare
 from .errors import (
+                     CheckpointError,
                      ConvergenceError,
                      CyclicGraphError,
                      DomainError,
+                     EliminationOrderError,
                      GraphError,
                      LagrangeADError,
                      MethodNotApplicableError,
@@ -55,8 +57,8 @@ from .functions import (
                      transpose,
 )
 from .grad import grad
-from .implicit import fixed_point
 from .graph import Graph
+from .implicit import fixed_point
 from .jacobian import jacobian
 from .primitives import PRIMITIVES, Primitive
 from .program import Program
@@ -79,5 +81,6 @@ __all__ = [
     "power", "relu", "reshape", "sigmoid", "sin", "softmax", "solve", "sqrt", "square", "stack",
     "subtract", "sum", "tan", "tanh", "trace", "transpose",
     "Check", "Comparison", "ComparisonRow", "VerificationReport", "compare", "verify",
-    "SingularKKTError", "Unrolled", "fixed_point", "unroll",
+    "CheckpointError", "EliminationOrderError", "SingularKKTError", "Unrolled", "fixed_point",
+    "unroll",
 ]

@@ -87,7 +87,7 @@ def assemble_jacobian(values, nodes: np.ndarray | None = None) -> sp.csr_array:
 
     Only the rows of ``nodes`` are filled when given (all nodes by default).
     """
-    graph, offsets, v = values.graph, values.graph.offsets, values.flat
+    graph, offsets = values.graph, values.graph.offsets
     wanted = np.ones(len(graph), bool) if nodes is None else np.isin(np.arange(len(graph)), nodes)
     wanted &= ~source_nodes(graph)
     rows, cols, vals = [], [], []

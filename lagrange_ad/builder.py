@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import GraphError, ShapeError
+from .errors import GraphError, NonFiniteError, ShapeError
 from .graph import Graph
 from .primitives import lookup
 
@@ -133,8 +133,14 @@ class GraphBuilder:
         return self._append("input", shape, {"shape": tuple(shape)}, (), name)
 
     def const(self, value, name: str | None = None) -> int:
-        """Add a constant node ``v_i = value``."""
-        value = np.array(value, dtype=np.float64)
+        """Add a constant node ``v_i = value`` (a finite number or array of numbers)."""
+        try:
+            value = np.array(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise GraphError(f"const: expected a number or an array of numbers, got "
+                             f"{type(value).__name__} {value!r}") from None
+        if not np.all(np.isfinite(value)):
+            raise NonFiniteError(f"const v{len(self)}: the value contains NaN or infinity")
         value.flags.writeable = False
         return self._append("const", value.shape, {"value": value}, (), name)
 

@@ -36,15 +36,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import LagrangeADError
+from .errors import CheckpointError
 from .program import Program
-from .schedules.registry import Outcome, Schedule, register_schedule
+from .schedules.registry import Outcome
 
 ACTIONS = ("advance", "takeshot", "restore", "firsturn", "youturn")
 
-
-class CheckpointError(LagrangeADError, ValueError):
-    """A number of steps or checkpoints that is not a non-negative integer."""
 
 
 class Action(NamedTuple):
@@ -261,7 +258,7 @@ def checkpointed_sweep(program: Program, *, checkpoints: int | None = None,
     >>> import numpy as np, lagrange_ad as la
     >>> b = la.GraphBuilder()
     >>> _ = b.add_many("sin", np.r_[b.input(), -np.ones(99, int)])
-    >>> solution = la.solve(la.Program(b.build(), 0.3), "reverse-checkpointed", checkpoints=3)
+    >>> solution = la.solve(la.Program(b.build(), 0.3), "reverse", checkpoints=3)
     >>> solution.stats.extra["recomputations"], solution.stats.extra["peak_stored_values"]
     (374, 5)
     """
@@ -316,10 +313,7 @@ def checkpointed_sweep(program: Program, *, checkpoints: int | None = None,
             peak = max(peak, stored(extra=1))
             g = lam[offsets[n]:offsets[n + 1]]
             if g.any():
-                cts = primitives[op[n]].vjp(g.reshape(graph.shape(n)), ans, *xs,
-                                            **graph.params(n))
-                for j, ct in zip(graph.parents(n).tolist(), cts):
-                    lam[offsets[j]:offsets[j + 1]] += np.ravel(ct)
+                program.scatter_vjp(n, g, lam, ans=ans, operands=xs)
                 spent += int(cost[n])
     steps = len(seq.nodes)
     extra = {
@@ -333,17 +327,3 @@ def checkpointed_sweep(program: Program, *, checkpoints: int | None = None,
     residuals = [program.kkt_residual(lam)] if check else []
     return Outcome(lam, iterations=1, converged=True, residuals=residuals, multiply_adds=spent,
                    extra=extra)
-
-
-def _refuses(program: Program, options: dict) -> str | None:
-    if not program.graph.is_acyclic:
-        return "the graph has a cycle, so its nodes form no sequence of steps"
-    return None
-
-
-REVERSE_CHECKPOINTED = register_schedule(Schedule(
-    name="reverse-checkpointed",
-    run=checkpointed_sweep,
-    summary="backpropagation in bounded memory: binomial (revolve) checkpoints and recomputation",
-    refuses=_refuses,
-))

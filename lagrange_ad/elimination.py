@@ -36,15 +36,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import GraphError, LagrangeADError
+from .errors import EliminationOrderError, GraphError
 from .program import Program
 from .schedules.sweeps import node_entries
 
 ORDERS = ("forward", "reverse", "markowitz")
 
-
-class EliminationOrderError(LagrangeADError, ValueError):
-    """An elimination order that is not a permutation of the intermediate vertices."""
 
 
 def entry_rank(program: Program) -> np.ndarray:

@@ -65,3 +65,11 @@ class ConvergenceError(LagrangeADError):
 
 class SingularKKTError(LagrangeADError, ArithmeticError):
     """A KKT matrix ``A = I - J`` (or a block of it) that is singular: no unique multipliers."""
+
+
+class CheckpointError(LagrangeADError, ValueError):
+    """A number of steps or checkpoints that is not a non-negative integer."""
+
+
+class EliminationOrderError(LagrangeADError, ValueError):
+    """An elimination order that is not a permutation of the intermediate vertices."""

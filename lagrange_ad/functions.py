@@ -162,12 +162,12 @@ def logsumexp(x, axis=None):
 
 def softmax(x, axis=-1):
     """``exp(x) / sum(exp(x), axis)`` along one axis."""
-    return call("softmax", x, axis=int(axis))
+    return call("softmax", x, axis=_int(axis, "softmax: axis"))
 
 
 def log_softmax(x, axis=-1):
     """``x - logsumexp(x, axis)`` along one axis."""
-    return call("log_softmax", x, axis=int(axis))
+    return call("log_softmax", x, axis=_int(axis, "log_softmax: axis"))
 
 
 def dot(x, y):
@@ -182,23 +182,23 @@ def matmul(x, y):
 
 def transpose(x, axes=None):
     """Permute axes (reverse them by default)."""
-    return call("transpose", x, axes=None if axes is None else tuple(int(a) for a in axes))
+    return call("transpose", x, axes=None if axes is None else _ints(axes, "transpose: axes"))
 
 
 def reshape(x, shape):
     """The same entries in a new shape (C order)."""
-    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(n) for n in shape)
+    shape = _ints(np.atleast_1d(shape) if np.ndim(shape) == 0 else shape, "reshape: shape")
     return call("reshape", x, shape=shape)
 
 
 def concatenate(xs, axis=0):
     """Join arrays along an existing axis."""
-    return call("concatenate", *_sequence(xs, "concatenate"), axis=int(axis))
+    return call("concatenate", *_sequence(xs, "concatenate"), axis=_int(axis, "concatenate: axis"))
 
 
 def stack(xs, axis=0):
     """Join arrays along a new axis."""
-    return call("stack", *_sequence(xs, "stack"), axis=int(axis))
+    return call("stack", *_sequence(xs, "stack"), axis=_int(axis, "stack: axis"))
 
 
 def _sequence(xs, name):
@@ -210,8 +210,22 @@ def _sequence(xs, name):
 
 def _axis(axis):
     if axis is None or np.ndim(axis) == 0:
-        return None if axis is None else int(axis)
-    return tuple(int(a) for a in axis)
+        return None if axis is None else _int(axis, "axis")
+    return _ints(axis, "axis")
+
+
+def _int(value, what: str) -> int:
+    """An axis or a length as an int, or `ShapeError` saying what was given."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ShapeError(f"{what} must be an int; got {value!r}")
+    return int(value)
+
+
+def _ints(values, what: str) -> tuple[int, ...]:
+    try:
+        return tuple(_int(v, what) for v in values)
+    except TypeError:
+        raise ShapeError(f"{what} must be a sequence of ints; got {values!r}") from None
 
 
 def _true_divide(x, y):

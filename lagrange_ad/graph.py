@@ -219,6 +219,9 @@ class Graph:
             raise GraphError(f"n_inputs = {self.n_inputs} is not between 0 and {n}")
         if not 0 <= self.output < n:
             raise GraphError(f"output node v{self.output} does not exist (the graph has {n} nodes)")
+        for i in self.names:
+            if not 0 <= _index(i, "a named node") < n:
+                raise GraphError(f"names: node v{i} does not exist (the graph has {n} nodes)")
         bad = np.flatnonzero((self.parent_idx < 0) | (self.parent_idx >= n))
         if bad.size:
             child = int(np.searchsorted(self.parent_ptr, bad[0], side="right") - 1)
@@ -299,7 +302,7 @@ class Graph:
                 for e in range(ptr[i], ptr[i + 1]):
                     if level[idx[e]] >= level[i]:
                         level[i] = level[idx[e]] + 1
-            return np.array(level, np.int64)
+            return _frozen(level, np.int64)
         child_ptr, child_idx = (a.tolist() for a in self.children)
         indegree = [ptr[i + 1] - ptr[i] for i in range(n)]
         ready = [i for i in range(n) if indegree[i] == 0]
@@ -314,7 +317,7 @@ class Graph:
                 indegree[i] -= 1
                 if indegree[i] == 0:
                     ready.append(i)
-        return np.array(level, np.int64) if seen == n else None
+        return _frozen(level, np.int64) if seen == n else None
 
     @cached_property
     def parents_precede_children(self) -> bool:

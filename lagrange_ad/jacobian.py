@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .elimination import EliminationOrderError, eliminate, output_nodes
-from .errors import LagrangeADError, UnknownMethodError
+from .elimination import eliminate, output_nodes
+from .errors import EliminationOrderError, LagrangeADError, UnknownMethodError
 from .kernels import back_substitute
 from .program import Program
 from .schedules.forward import BLOCK_ENTRIES, tangent_sweep

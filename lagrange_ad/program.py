@@ -22,12 +22,12 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
+from .assembly import assemble_jacobian, scalar_elementwise_nodes, scalar_partials, source_nodes
 from .errors import GraphError, LagrangeADError, NonScalarOutputError
-from .assembly import (assemble_jacobian, scalar_elementwise_nodes, scalar_partials,
-                       source_nodes)
 from .forward import apply_primitive, check_point, forward_propagate
 from .graph import Graph
 from .vectors import NodeVector
+
 
 class Program:
     """The program ``max v_N s.t. v = p(v)`` of a graph at a point, and its KKT system.
@@ -155,11 +155,17 @@ class Program:
 
     # ----------------------------------------------------------------- local derivatives
 
-    def node_vjp(self, i: int, g: np.ndarray) -> tuple:
-        """``g^T d p_i / d v_j`` for each parent j of node i (in operand order)."""
+    def node_vjp(self, i: int, g: np.ndarray, ans=None, operands=None) -> tuple:
+        """``g^T d p_i / d v_j`` for each parent j of node i (in operand order).
+
+        ``ans`` and ``operands`` default to the program's values; a sweep that recomputes
+        values (checkpointing) passes its own.
+        """
         graph = self.graph
-        return graph.primitive(i).vjp(np.reshape(g, graph.shape(i)), self.values[i],
-                                      *self.operands(i), **graph.params(i))
+        ans = self.values[i] if ans is None else ans
+        operands = self.operands(i) if operands is None else operands
+        return graph.primitive(i).vjp(np.reshape(g, graph.shape(i)), ans, *operands,
+                                      **graph.params(i))
 
     def node_jvp(self, i: int, tangents: list) -> np.ndarray:
         """``sum_j d p_i / d v_j t_j`` over node i's parents (``None`` tangents are zero)."""
@@ -210,10 +216,11 @@ class Program:
                 self.scatter_vjp(i, g, out)
         return out
 
-    def scatter_vjp(self, i: int, g: np.ndarray, out: np.ndarray) -> None:
+    def scatter_vjp(self, i: int, g: np.ndarray, out: np.ndarray, ans=None,
+                    operands=None) -> None:
         """``out[Pa(i)] += g^T d p_i / d v_Pa(i)``: one block step of every multiplier sweep."""
         offsets = self.graph.offsets
-        for j, ct in zip(self.graph.parents(i).tolist(), self.node_vjp(i, g)):
+        for j, ct in zip(self.graph.parents(i).tolist(), self.node_vjp(i, g, ans, operands)):
             out[offsets[j]:offsets[j + 1]] += np.ravel(ct)
 
     @cached_property
@@ -277,7 +284,7 @@ class Program:
 
 
 def _as_flat(graph: Graph, vector) -> np.ndarray:
-    """A flat vector over the graph's entries from a NodeVector, a Solution, an array or a mapping."""
+    """A flat vector over all entries from a NodeVector, a Solution, an array or a mapping."""
     vector = getattr(vector, "multipliers", vector)
     if isinstance(vector, NodeVector):
         return vector.flat

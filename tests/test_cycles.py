@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from zoo import random_cyclic_graph
 
 import lagrange_ad as la
-from zoo import random_cyclic_graph
 
 CLOSED_FORMS = ["fixed_cos", "jacobi_solve", "pagerank"]
 INNER = ["fixed-point", "direct", "gmres"]

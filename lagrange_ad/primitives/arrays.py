@@ -46,7 +46,8 @@ def _reshape_vjp(g, ans, x, shape):
 
 
 def _transpose_vjp(g, ans, x, axes=None):
-    inverse = None if axes is None else tuple(np.argsort(axes))
+    # the inverse permutation, of the axes made non-negative first (argsort of (-1, 0) is wrong)
+    inverse = None if axes is None else tuple(np.argsort([a % np.ndim(x) for a in axes]))
     return (np.transpose(g, inverse),)
 
 

@@ -104,7 +104,8 @@ def solve(program: Program, method: str | Schedule = "reverse", *, track_memory:
     method : str or Schedule
         A registered schedule name (see ``la.SCHEDULES``) or a `Schedule`.
     track_memory : bool
-        Record the peak memory allocated during the solve (slower).
+        Record the peak memory allocated during the solve, beyond what was allocated before
+        it (slower: every allocation is traced).
     **options
         Passed to the schedule; unknown options are an error.
 
@@ -148,15 +149,18 @@ def solve(program: Program, method: str | Schedule = "reverse", *, track_memory:
         if reason:
             raise MethodNotApplicableError(f"method {schedule.name!r} cannot solve this "
                                            f"program: {reason}")
+    # a caller that is already tracing keeps its trace; only the peak is reset
+    tracing_before = tracemalloc.is_tracing()
     if track_memory:
-        tracemalloc.start()
+        tracemalloc.reset_peak() if tracing_before else tracemalloc.start()
+        baseline = tracemalloc.get_traced_memory()[0]
     start = time.perf_counter()
     try:
         outcome = schedule.run(program, **options)
     finally:
         wall = time.perf_counter() - start
-        peak = tracemalloc.get_traced_memory()[1] if track_memory else None
-        if track_memory:
+        peak = tracemalloc.get_traced_memory()[1] - baseline if track_memory else None
+        if track_memory and not tracing_before:
             tracemalloc.stop()
     lam = np.asarray(outcome.multipliers, dtype=np.float64)
     if not np.all(np.isfinite(lam)):

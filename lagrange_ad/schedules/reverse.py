@@ -18,6 +18,10 @@ vectorized product with the sparse J::
 
     lam_L = (e_N + J^T lam)_L      for L = depth, ..., 0
 
+With ``checkpoints=k`` only k states are stored and the values between them are recomputed
+on the binomial (revolve) schedule (`lagrange_ad.checkpointing`): the same multipliers in
+bounded memory.
+
 On a graph with cycles the sweep runs over the condensation instead, solving each cycle's
 block by the implicit function theorem (`lagrange_ad.schedules.condensation`; options
 ``inner``, ``tol``, ``maxiter``).
@@ -27,11 +31,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checkpointing import checkpointed_sweep
 from ..errors import LagrangeADError
 from ..kernels import back_substitute
 from ..program import Program
-from .registry import Outcome, Schedule, register_schedule
 from .condensation import condensation_sweep
+from .registry import Outcome, Schedule, register_schedule
 from .sweeps import level_plan, sweep
 
 BLOCKS = ("nodes", "levels")
@@ -87,9 +92,11 @@ def level_sweep(program: Program) -> tuple[np.ndarray, int]:
 
 
 def _run(program: Program, *, via: str = "auto", blocks: str = "nodes",
-         inner: str = "fixed-point", tol: float = 1e-13, maxiter: int = 10_000,
-         check: bool = True) -> Outcome:
+         checkpoints: int | None = None, inner: str = "fixed-point", tol: float = 1e-13,
+         maxiter: int = 10_000, check: bool = True) -> Outcome:
     extra = {}
+    if checkpoints is not None:
+        return checkpointed_sweep(program, checkpoints=checkpoints, check=check)
     if not program.graph.is_acyclic:
         # the condensation is a DAG of blocks: back-substitution with a solve per cycle
         lam, spent, cycles = condensation_sweep(program, inner=inner, tol=tol, maxiter=maxiter)
@@ -110,6 +117,11 @@ def _refuses(program: Program, options: dict) -> str | None:
         return f"blocks={blocks!r} is unknown; use one of {', '.join(map(repr, BLOCKS))}"
     if not program.graph.is_acyclic and blocks == "levels":
         return "the graph has a cycle, so it has no topological levels (use blocks='nodes')"
+    if options.get("checkpoints") is not None:
+        if blocks == "levels":
+            return "checkpoints go with the node-by-node sweep, not blocks='levels'"
+        if not program.graph.is_acyclic:
+            return "checkpointing needs a DAG: the nodes of a cycle form no sequence of steps"
     return None
 
 
