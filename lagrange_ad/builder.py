@@ -9,7 +9,6 @@ shape rule as nodes are added, so errors point at the line that caused them.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 
 import numpy as np
@@ -164,18 +163,9 @@ class GraphBuilder:
         if primitive in ("input", "const"):
             article = "an" if primitive == "input" else "a"
             raise GraphError(f"use GraphBuilder.{primitive}() to add {article} {primitive} node")
-        unknown = [key for key in params if key not in rule.param_names]
-        if unknown:
-            raise GraphError(f"primitive {primitive!r} has no parameter {unknown[0]!r}; its "
-                             f"parameters are: {', '.join(rule.param_names) or 'none'}")
-        if inspect.isfunction(rule.evaluate):
-            # a parameter without a default (pow's exponent) must be given; ufuncs take none
-            signature = inspect.signature(rule.evaluate)
-            missing = [p.name for p in signature.parameters.values()
-                       if p.name in rule.param_names and p.default is p.empty
-                       and p.name not in params]
-            if missing:
-                raise GraphError(f"primitive {primitive!r} needs the parameter {missing[0]!r}")
+        problem = rule.params_problem(params)
+        if problem:
+            raise GraphError(f"primitive {primitive!r} {problem}")
         return rule
 
     def _check_arity(self, primitive, arity, count):

@@ -38,7 +38,7 @@ import numpy as np
 
 from .errors import EliminationOrderError, GraphError
 from .program import Program
-from .schedules.sweeps import node_entries
+from .schedules.plans import node_entries
 
 ORDERS = ("forward", "reverse", "markowitz")
 

@@ -114,6 +114,9 @@ class Graph:
         set_(self, "op_names", tuple(self.op_names))
         set_(self, "shape_table", tuple(tuple(int(n) for n in s) for s in self.shape_table))
         # read-only views and copies, so that nothing reachable from a graph can change it
+        if not all(isinstance(p, Mapping) for p in self.param_table):
+            raise GraphError("param_table must hold one mapping of parameter names to values "
+                             "per entry")
         set_(self, "param_table", tuple(
             _ReadOnlyDict({k: _frozen_param(v) for k, v in p.items()})
             for p in self.param_table))
@@ -121,7 +124,11 @@ class Graph:
         set_(self, "initial", _ReadOnlyDict(
             {_index(i, "initial node"): _frozen(x, np.float64) for i, x in self.initial.items()}))
         if self.point is not None:
-            set_(self, "point", tuple(_frozen(x, np.float64) for x in self.point))
+            try:
+                set_(self, "point", tuple(_frozen(x, np.float64) for x in self.point))
+            except (TypeError, ValueError):
+                raise GraphError(f"point must hold one number or array of numbers per input; "
+                                 f"got {self.point!r}") from None
         set_(self, "n_inputs", _index(self.n_inputs, "n_inputs"))
         set_(self, "output", _index(self.output, "output"))
         self._check_structure()
@@ -247,6 +254,12 @@ class Graph:
                              f"operand(s), got {counts[i]}")
 
     def _check_shapes(self) -> None:
+        # parameter names first, once per (primitive, parameter set) pair
+        for op, param in np.unique(np.stack([self.op, self.param_id]), axis=1).T.tolist():
+            problem = self.primitives[op].params_problem(self.param_table[param])
+            if problem:
+                i = int(np.flatnonzero((self.op == op) & (self.param_id == param))[0])
+                raise GraphError(f"node v{i}: primitive {self.op_names[op]!r} {problem}")
         if self.shape_table == ((),):
             # all scalar: one check per (primitive, parameters, arity) combination
             arity = np.diff(self.parent_ptr)
@@ -257,6 +270,9 @@ class Graph:
                     out = tuple(self.primitives[op].shape(*[()] * k, **self.param_table[param]))
                 except ShapeError as exc:
                     raise ShapeError(f"primitive {self.op_names[op]} on scalars: {exc}") from None
+                except (TypeError, ValueError) as exc:
+                    raise GraphError(f"primitive {self.op_names[op]}: bad parameters "
+                                     f"{dict(self.param_table[param])}: {exc}") from None
                 if out != ():
                     i = self.n_inputs + int(np.flatnonzero(
                         (self.op[self.n_inputs:] == op) & (self.param_id[self.n_inputs:] == param)
@@ -271,6 +287,9 @@ class Graph:
                 expected = tuple(primitive.shape(*operand_shapes, **self.params(i)))
             except ShapeError as exc:
                 raise ShapeError(f"node {self._equation(i)}: {exc}") from None
+            except (TypeError, ValueError) as exc:
+                raise GraphError(f"node v{i}: primitive {primitive.name}: bad parameters "
+                                 f"{dict(self.params(i))}: {exc}") from None
             if expected != self.shape(i):
                 raise ShapeError(f"node {self._equation(i)} is declared with shape "
                                  f"{self.shape(i)} but {primitive.name} of shapes "

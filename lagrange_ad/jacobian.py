@@ -31,7 +31,7 @@ from .errors import EliminationOrderError, LagrangeADError, UnknownMethodError
 from .kernels import back_substitute
 from .program import Program
 from .schedules.forward import BLOCK_ENTRIES, tangent_sweep
-from .schedules.sweeps import node_entries
+from .schedules.plans import node_entries
 
 MODES = ("reverse", "forward", "elimination")
 

@@ -52,6 +52,13 @@ def fully_connected(n: int = 8, x: float = 0.5) -> Example:
         Number of lecture nodes, at least 2.
     x : float
         The input ``v_1``.
+
+    Examples
+    --------
+    >>> import lagrange_ad as la
+    >>> example = la.examples.fully_connected(n=8)
+    >>> example.data["paths"], la.solve(example.program(), "paths").stats.extra["paths"]
+    (64, 319)
     """
     if n < 2:
         raise LagrangeADError(f"fully_connected needs n >= 2 nodes; got n={n}")

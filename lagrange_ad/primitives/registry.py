@@ -29,8 +29,10 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -91,6 +93,25 @@ class Primitive:
     param_names: tuple[str, ...] = field(default=())
     count: Callable[..., int] | None = None
     partials: Callable[..., tuple] | None = None
+
+    @cached_property
+    def required_params(self) -> tuple[str, ...]:
+        """The parameters without a default (pow's exponent); ufuncs take no parameters."""
+        if not inspect.isfunction(self.evaluate):
+            return ()
+        return tuple(p.name for p in inspect.signature(self.evaluate).parameters.values()
+                     if p.name in self.param_names and p.default is p.empty)
+
+    def params_problem(self, params: Mapping) -> str | None:
+        """Why ``params`` do not fit this primitive (an unknown or a missing name), or None."""
+        unknown = [key for key in params if key not in self.param_names]
+        if unknown:
+            return (f"has no parameter {unknown[0]!r}; its parameters are: "
+                    f"{', '.join(self.param_names) or 'none'}")
+        missing = [name for name in self.required_params if name not in params]
+        if missing:
+            return f"needs the parameter {missing[0]!r}"
+        return None
 
     def cost(self, ans_shape: tuple, *shapes: tuple, **params) -> int:
         """Multiply-adds of one application of the VJP or JVP rule (nonzeros of the block)."""

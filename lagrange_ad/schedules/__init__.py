@@ -1,6 +1,15 @@
-"""Schedules: interchangeable ways of solving ``A^T lam = e_N``, registered by name."""
+"""Schedules: interchangeable ways of solving ``A^T lam = e_N``, registered by name.
 
-from . import convex, direct, dual, forward, krylov, nlp, paths, reverse, sweeps, unrolled  # noqa: F401  (registration)
+Importing a schedule module registers it; the order below is the order in which listings and
+comparisons show them, from backpropagation to the exotic.
+"""
+
+from importlib import import_module
+
 from .registry import SCHEDULES, Outcome, Schedule, get_schedule, register_schedule, solve
+
+for _module in ("reverse", "forward", "sweeps", "direct", "krylov", "convex", "nlp", "dual",
+                "paths", "unrolled"):
+    import_module(f"{__name__}.{_module}")
 
 __all__ = ["SCHEDULES", "Outcome", "Schedule", "get_schedule", "register_schedule", "solve"]

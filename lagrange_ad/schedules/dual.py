@@ -34,8 +34,8 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from ..program import Program
+from .plans import converged_message, iteration_problem
 from .registry import Outcome, Schedule, register_schedule
-from .sweeps import converged_message, iteration_problem
 
 ALGORITHMS = ("cg", "gradient")
 OPERATORS = ("matrix-free", "sparse")

@@ -41,8 +41,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..program import Program
+from .plans import node_entries
 from .registry import Outcome, Schedule, register_schedule
-from .sweeps import node_entries
 
 # tangent matrix entries per block of simultaneous sweeps (32 MB of float64)
 BLOCK_ENTRIES = 1 << 22

@@ -36,8 +36,8 @@ from ..errors import LagrangeADError
 from ..kernels import back_substitute
 from ..program import Program
 from .condensation import condensation_sweep
+from .plans import level_plan, sweep
 from .registry import Outcome, Schedule, register_schedule
-from .sweeps import level_plan, sweep
 
 BLOCKS = ("nodes", "levels")
 
