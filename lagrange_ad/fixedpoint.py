@@ -14,8 +14,10 @@ topological order of the condensation). Three solvers, chosen by ``method``:
 ``"newton"``
     ``scipy.optimize.root`` on ``F(v_C) = v_C - P(v_C)`` with Jacobian ``I - J_CC``.
 
-Every solver stops at ``tol`` (the change, or ``||F||``, relative to ``max(1, ||v_C||)``) and
-after ``maxiter`` iterations raises `ConvergenceError` with the residual trace and the
+Every solver stops at ``tol``: the change per iteration (or ``||F||`` for Newton), relative to
+``max(1, ||v_C||)``, and for the iterations the a posteriori bound ``change q / (1 - q)`` on
+the distance to the fixed point (q the observed contraction), must both be below it. After
+``maxiter`` iterations it raises `ConvergenceError` with the residual trace and the
 estimated spectral radius of ``J_CC`` (power iteration), never hangs or returns a
 non-fixed point.
 """
@@ -110,11 +112,27 @@ class ComponentMap:
         return np.concatenate([np.ravel(self.evaluate(i, frozen)) for i in self.nodes])
 
 
+def error_bound(changes: list[float]) -> float:
+    """A posteriori error of a linearly converging iteration from its last two changes.
+
+    With contraction factor q estimated as the ratio of the last two changes, the distance to
+    the fixed point is at most ``change * q / (1 - q)``; the change itself is used when q has
+    no estimate yet or is not below 1. Changes at rounding level count as converged.
+    """
+    change = changes[-1]
+    if change <= 4 * np.finfo(float).eps:
+        return 0.0
+    if len(changes) < 2 or changes[-2] <= 0:
+        return change
+    q = changes[-1] / changes[-2]
+    return change * q / (1 - q) if q < 1 else change
+
+
 def _relative(step: np.ndarray, x: np.ndarray) -> float:
     return float(np.max(np.abs(step)) / max(1.0, float(np.max(np.abs(x)))))
 
 
-def solve_component(component: ComponentMap, *, method: str = "picard", tol: float = 1e-12,
+def solve_component(component: ComponentMap, *, method: str = "picard", tol: float = 1e-14,
                     maxiter: int = 1000, memory: int = 5,
                     jacobian: Callable[[], object] | None = None) -> FixedPointReport:
     """Find the fixed point of one component in place; see the module docstring.
@@ -138,7 +156,7 @@ def solve_component(component: ComponentMap, *, method: str = "picard", tol: flo
             raise
         raise _failure(component, method, residuals, jacobian,
                        f"the iteration left the domain or overflowed ({exc})") from None
-    if residuals and residuals[-1] > tol:
+    if residuals and residuals[-1] > tol and error_bound(residuals) > 0:
         raise _failure(component, method, residuals, jacobian,
                        f"no convergence in {maxiter} iterations")
     radius = spectral_radius(jacobian()) if jacobian is not None else float("nan")
@@ -154,7 +172,7 @@ def _iterate(component: ComponentMap, tol, maxiter, memory, residuals) -> int:
         residuals.append(_relative(f, g))
         if not np.isfinite(residuals[-1]):
             raise FloatingPointError("non-finite iterate")
-        if residuals[-1] <= tol:
+        if max(residuals[-1], error_bound(residuals)) <= tol or error_bound(residuals) == 0:
             return k
         if memory:
             past_f.append(f)

@@ -56,11 +56,15 @@ def check_point(graph: Graph, point: Sequence) -> list[np.ndarray]:
         raise GraphError(f"the graph has {graph.n_inputs} input(s) but {len(point)} value(s) "
                          f"were given")
     values = []
-    for i, x in enumerate(point):
+    for i, given in enumerate(point):
         try:
-            x = np.asarray(x, dtype=np.float64)
+            x = np.asarray(given)
+            # numbers only: None would become NaN and strings would be parsed
+            if x.dtype.kind not in "biuf":
+                raise TypeError
+            x = x.astype(np.float64)
         except (TypeError, ValueError):
-            raise GraphError(f"input {graph.name(i)}: {x!r} is not a number or array of "
+            raise GraphError(f"input {graph.name(i)}: {given!r} is not a number or array of "
                              f"numbers") from None
         if x.shape != graph.shape(i):
             raise ShapeError(f"input {graph.name(i)} has shape {graph.shape(i)} but the value "

@@ -20,7 +20,7 @@ from .forward import NodeEvaluator, component_jacobian
 from .trace import Tracer, as_float_array, record, trace
 
 
-def fixed_point(fn: Callable, init, *params, method: str = "picard", tol: float = 1e-12,
+def fixed_point(fn: Callable, init, *params, method: str = "picard", tol: float = 1e-14,
                 maxiter: int = 1000, memory: int = 5):
     """The fixed point ``h = fn(h, *params)``, starting the iteration at ``init``.
 

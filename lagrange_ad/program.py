@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
 from .assembly import assemble_jacobian, scalar_elementwise_nodes, scalar_partials, source_nodes
-from .errors import GraphError, LagrangeADError, NonScalarOutputError
+from .errors import GraphError, LagrangeADError, NonFiniteError, NonScalarOutputError
 from .forward import apply_primitive, check_point, forward_propagate
 from .graph import Graph
 from .vectors import NodeVector
@@ -139,10 +139,11 @@ class Program:
 
     def lagrangian(self, multipliers, v=None) -> float:
         """``L(v, lam) = v_N - sum_i lam_i . c_i(v)`` (at the forward values by default)."""
+        self.require_scalar_output()
         lam = _as_flat(self.graph, multipliers)
         values = self.values if v is None else NodeVector(self.graph, _as_flat(self.graph, v))
         c = self.constraint_residuals(values).flat
-        return float(np.sum(values[self.graph.output]) - lam @ c)
+        return float(np.asarray(values[self.graph.output]).item() - lam @ c)
 
     def lagrangian_gradient(self, multipliers) -> NodeVector:
         """``grad_v L = e_N - lam + J^T lam`` at the forward values."""
@@ -197,7 +198,7 @@ class Program:
         for i in rest:
             ts = [x[int(j)] for j in self.graph.parents(i)]
             out[offsets[i]:offsets[i + 1]] = np.ravel(self.node_jvp(i, ts))
-        return out
+        return self._finite(out, "J x")
 
     def apply_jacobian_transpose(self, y) -> np.ndarray:
         """``J^T y``: every node's VJP of its block of y, added into its parents' blocks."""
@@ -214,7 +215,30 @@ class Program:
             g = y[offsets[i]:offsets[i + 1]]
             if g.any():
                 self.scatter_vjp(i, g, out)
+        return self._finite(out, "J^T y")
+
+    def _finite(self, out: np.ndarray, what: str) -> np.ndarray:
+        if not np.all(np.isfinite(out)):
+            raise NonFiniteError(self.nonfinite_partial() or
+                                 f"{what} is not finite although every local derivative is finite: "
+                                 f"the vector or its products overflowed")
         return out
+
+    def nonfinite_partial(self) -> str | None:
+        """Which node has a local derivative that is NaN or infinite (None when all are finite)."""
+        graph = self.graph
+        order = graph.topological_order().tolist() if graph.is_acyclic else range(len(graph))
+        for i in order:
+            if self.is_source[i]:
+                continue
+            with np.errstate(all="ignore"):
+                cts = self.node_vjp(i, np.ones(graph.shape(i)))
+            for j, ct in zip(graph.parents(i).tolist(), cts):
+                if not np.all(np.isfinite(ct)):
+                    return (f"node {graph.describe(i)}: the local derivative of "
+                            f"{graph.primitive(i).name} with respect to v{j} is not finite at "
+                            f"v{j} = {self.values[j]!r}, so the gradient does not exist there")
+        return None
 
     def scatter_vjp(self, i: int, g: np.ndarray, out: np.ndarray, ans=None,
                     operands=None) -> None:

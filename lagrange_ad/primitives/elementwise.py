@@ -53,7 +53,7 @@ def _power_domain(x, exponent):
 def _power_partial(ans, x, exponent):
     p = float(exponent)
     if p == 0:
-        return (np.zeros(np.shape(x)),)
+        return (0.0 * x,)
     return (p * np.power(x, p - 1),)
 
 

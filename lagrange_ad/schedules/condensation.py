@@ -32,7 +32,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..errors import ConvergenceError, LagrangeADError, SingularKKTError
-from ..fixedpoint import spectral_radius
+from ..fixedpoint import error_bound, spectral_radius
 from ..kernels import back_substitute
 from ..program import Program
 
@@ -87,7 +87,7 @@ def solve_block(jac_cc, b: np.ndarray, *, inner: str, tol: float, maxiter: int,
         new = b + transposed @ x
         residuals.append(float(np.max(np.abs(new - x), initial=0.0)) / scale)
         x = new
-        if residuals[-1] <= tol:
+        if max(residuals[-1], error_bound(residuals)) <= tol or error_bound(residuals) == 0:
             stats.update(iterations=k, residuals=residuals)
             return x, stats
         if not np.isfinite(residuals[-1]) or (k > 20 and residuals[-1] > 1e8 * residuals[0]):

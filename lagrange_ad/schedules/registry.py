@@ -180,18 +180,10 @@ def solve(program: Program, method: str | Schedule = "reverse", *, track_memory:
 
 def describe_nonfinite(program: Program, lam: np.ndarray, method: str) -> str:
     """Why multipliers came out NaN or infinite: the first node with a non-finite partial."""
+    culprit = program.nonfinite_partial()
+    if culprit is not None:
+        return f"{culprit} (method {method!r})"
     graph = program.graph
-    for i in graph.topological_order().tolist() if graph.is_acyclic else range(len(graph)):
-        if program.is_source[i]:
-            continue
-        with np.errstate(all="ignore"):
-            cts = program.node_vjp(i, np.ones(graph.shape(i)))
-        for j, ct in zip(graph.parents(i).tolist(), cts):
-            if not np.all(np.isfinite(ct)):
-                return (f"node {graph.describe(i)}: the local derivative of "
-                        f"{graph.primitive(i).name} with respect to v{j} is not finite at "
-                        f"v{j} = {program.values[j]!r}, so the gradient does not exist there "
-                        f"(method {method!r})")
     bad = np.flatnonzero(~np.isfinite(lam))
     node = int(np.searchsorted(graph.offsets, bad[0], side="right") - 1)
     return (f"method {method!r} produced a non-finite multiplier at node {graph.describe(node)} "

@@ -116,7 +116,7 @@ def _refuses(program: Program, options: dict) -> str | None:
     if blocks not in BLOCKS:
         return f"blocks={blocks!r} is unknown; use one of {', '.join(map(repr, BLOCKS))}"
     if not program.graph.is_acyclic and blocks == "levels":
-        return "the graph has a cycle, so it has no topological levels (use blocks='nodes')"
+        return f"blocks='levels' needs topological levels, but {program.graph._cycle_message()}"
     if options.get("checkpoints") is not None:
         if blocks == "levels":
             return "checkpoints go with the node-by-node sweep, not blocks='levels'"
