@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -98,21 +99,37 @@ def _flatten(graph: Graph, values: list) -> np.ndarray:
     return v
 
 
-def forward_propagate(graph: Graph, point: Sequence,
-                      fixed_point: dict | None = None) -> tuple[np.ndarray, tuple]:
+class Forward(NamedTuple):
+    """The result of forward propagation."""
+
+    values: np.ndarray
+    fixed_points: tuple
+    partials: np.ndarray | None  # per edge, when the compiled loop computed them
+
+
+def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = None,
+                      compiled: bool = True) -> Forward:
     """All node values, concatenated in node order into one float64 vector.
 
-    On a DAG this is the lecture's loop in topological order. On a graph with cycles the
-    strongly connected components are visited in topological order of the condensation and
-    each cyclic one is solved as a fixed point (`lagrange_ad.fixedpoint`), with the options
-    in ``fixed_point`` (method, tol, maxiter, memory). Returns the values and one
-    `FixedPointReport` per cyclic component.
+    On a DAG this is the lecture's loop in topological order; scalar graphs of elementwise
+    primitives run it compiled (`lagrange_ad.compiled`), which also returns every local
+    partial. On a graph with cycles the strongly connected components are visited in
+    topological order of the condensation and each cyclic one is solved as a fixed point
+    (`lagrange_ad.fixedpoint`), with the options in ``fixed_point`` (method, tol, maxiter,
+    memory). ``compiled=False`` forces the checked Python loop.
     """
+    from . import compiled as kernels
     from .fixedpoint import ComponentMap, solve_component
 
+    checked = check_point(graph, point)
+    if compiled and kernels.available(graph):
+        result = kernels.forward_scalar(graph, checked)
+        if result is not None:
+            return Forward(result[0], (), result[1])
+        # a value or partial is not finite: the checked loop below names the node
     evaluate = NodeEvaluator(graph)
     values: list = [None] * len(graph)
-    for i, x in enumerate(check_point(graph, point)):
+    for i, x in enumerate(checked):
         values[i] = x
     shapes = [graph.shape(i) for i in range(len(graph))] if graph.shape_table != ((),) else None
     reports = []
@@ -122,7 +139,7 @@ def forward_propagate(graph: Graph, point: Sequence,
                 if i >= graph.n_inputs:
                     ans = evaluate(i, values)
                     values[i] = ans if shapes is None else np.reshape(ans, shapes[i])
-            return _flatten(graph, values), ()
+            return Forward(_flatten(graph, values), (), None)
         for component in graph.strongly_connected_components():
             i = int(component[0])
             if component.size == 1 and i not in graph.parents(i):
@@ -135,7 +152,7 @@ def forward_propagate(graph: Graph, point: Sequence,
             reports.append(solve_component(
                 cycle, jacobian=lambda c=component: component_jacobian(graph, values, c),
                 **(fixed_point or {})))
-    return _flatten(graph, values), tuple(reports)
+    return Forward(_flatten(graph, values), tuple(reports), None)
 
 
 def component_jacobian(graph: Graph, values: list, component: np.ndarray):

@@ -361,7 +361,8 @@ class Graph:
     @cached_property
     def is_acyclic(self) -> bool:
         """Whether the graph is a DAG."""
-        return self._levels is not None
+        # parents before children is the common case and needs no level computation
+        return self.parents_precede_children or self._levels is not None
 
     def topological_order(self) -> np.ndarray:
         """Every node after its parents (index order when that already holds); no recursion.

@@ -80,8 +80,10 @@ class Program:
             point = graph.point
         self.graph = graph
         self.point = tuple(check_point(graph, point))
-        v, self.fixed_points = forward_propagate(graph, self.point, fixed_point)
-        self.values = NodeVector(graph, v)
+        forward = forward_propagate(graph, self.point, fixed_point)
+        self.values = NodeVector(graph, forward.values)
+        self.fixed_points = forward.fixed_points
+        self._edge_partials = forward.partials
 
     def __repr__(self) -> str:
         return f"Program({self.graph!r}, output value {self.output_value!r})"
@@ -284,7 +286,14 @@ class Program:
             raise LagrangeADError(
                 f"the local Jacobian has about {int(self.multiply_adds.sum())} nonzeros, more "
                 f"than max_entries={max_entries}; use the matrix-free kkt_operator() instead")
-        jac = assemble_jacobian(self.values)
+        if self._edge_partials is not None:
+            # scalar graph: one entry per edge, rows and columns are node indices
+            n = len(self.graph)
+            jac = sp.csr_array((self._edge_partials, self.graph.parent_idx.copy(),
+                                self.graph.parent_ptr.copy()), shape=(n, n))
+            jac.sum_duplicates()
+        else:
+            jac = assemble_jacobian(self.values)
         self.__dict__["_jacobian"] = jac
         return jac
 
