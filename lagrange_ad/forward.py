@@ -17,9 +17,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import compiled as kernels
+from .assembly import assemble_jacobian
 from .errors import DomainError, GraphError, NonFiniteError, ShapeError
+from .fixedpoint import ComponentMap, solve_component
 from .graph import Graph
 from .primitives import Primitive
+from .vectors import NodeVector
 
 
 def apply_primitive(primitive: Primitive, xs: Sequence, params: dict,
@@ -118,9 +122,6 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
     (`lagrange_ad.fixedpoint`), with the options in ``fixed_point`` (method, tol, maxiter,
     memory). ``compiled=False`` forces the checked Python loop.
     """
-    from . import compiled as kernels
-    from .fixedpoint import ComponentMap, solve_component
-
     checked = check_point(graph, point)
     if compiled and kernels.available(graph):
         result = kernels.forward_scalar(graph, checked)
@@ -157,9 +158,6 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
 
 def component_jacobian(graph: Graph, values: list, component: np.ndarray):
     """``J_CC``: the local Jacobian of a component with respect to itself, at ``values``."""
-    from .assembly import assemble_jacobian
-    from .vectors import NodeVector
-
     entries = np.concatenate([np.arange(graph.offsets[i], graph.offsets[i + 1])
                               for i in component.tolist()])
     jac = assemble_jacobian(NodeVector(graph, _flatten(graph, values)), component)
