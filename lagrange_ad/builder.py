@@ -15,6 +15,7 @@ import numpy as np
 
 from .errors import GraphError, NonFiniteError, ShapeError
 from .graph import Graph
+from .nodetable import NodeTable
 from .primitives import lookup
 
 
@@ -53,18 +54,14 @@ class GraphBuilder:
         self._shape_index: dict[tuple, int] = {}
         self._params: list[dict] = []
         self._param_index: dict = {}
-        self._op: list[int] = []
-        self._shape_id: list[int] = []
-        self._param_id: list[int] = []
-        self._parent_counts: list[int] = []
-        self._parents: list[int] = []
+        self._nodes = NodeTable()
         self._undefined: dict[int, tuple] = {}
         self._names: dict[int, str] = {}
         self._initial: dict[int, np.ndarray] = {}
         self._n_inputs = 0
 
     def __len__(self) -> int:
-        return len(self._op)
+        return len(self._nodes)
 
     # ----------------------------------------------------------------- tables
 
@@ -94,15 +91,14 @@ class GraphBuilder:
 
     def shape(self, node: int) -> tuple:
         """The shape of a node added so far."""
-        return self._shapes[self._shape_id[node]]
+        return self._shapes[self._nodes.shape_id(node)]
 
     def describe(self, node: int) -> str:
         """The node's line, ``v5 = sin(v4)`` (for messages while building)."""
-        start = sum(self._parent_counts[:node])
-        parents = self._parents[start:start + self._parent_counts[node]]
-        primitive = lookup(self._op_names[self._op[node]])
+        op, param_id, parents = self._nodes.node(node)
+        primitive = lookup(self._op_names[op])
         return f"v{node} = " + primitive.label([f"v{j}" for j in parents],
-                                               self._params[self._param_id[node]])
+                                               self._params[param_id])
 
     def _check_node(self, node, role: str) -> int:
         if isinstance(node, (bool, np.bool_)) or not isinstance(node, (int, np.integer)):
@@ -112,12 +108,8 @@ class GraphBuilder:
         return int(node)
 
     def _append(self, op: str, shape, params: dict, parents: Sequence[int], name) -> int:
-        node = len(self._op)
-        self._op.append(self._op_code(op))
-        self._shape_id.append(self._shape_code(shape))
-        self._param_id.append(self._param_code(params))
-        self._parent_counts.append(len(parents))
-        self._parents.extend(parents)
+        node = self._nodes.append(self._op_code(op), self._shape_code(shape),
+                                  self._param_code(params), parents)
         if name is not None:
             self._names[node] = str(name)
         return node
@@ -235,11 +227,7 @@ class GraphBuilder:
         shape = self._batch_shape(primitive, rule, rows, params, first)
         op, shape_code, param_code = (self._op_code(primitive), self._shape_code(shape),
                                       self._param_code(params))
-        self._op.extend([op] * k)
-        self._shape_id.extend([shape_code] * k)
-        self._param_id.extend([param_code] * k)
-        self._parent_counts.extend([rows.shape[1]] * k)
-        self._parents.extend(rows.ravel().tolist())
+        self._nodes.extend(op, shape_code, param_code, rows)
         return new
 
     def _batch_shape(self, primitive, rule, rows, params, first):
@@ -248,13 +236,17 @@ class GraphBuilder:
         Row 0 only names earlier nodes, so it fixes the batch's shape; rows that name new nodes
         of the batch are then checked with that shape standing in for them.
         """
-        known = np.array(self._shape_id, dtype=np.int64)
+        known = self._nodes.shape_ids().astype(np.int64)
         new_rows = rows >= first
         first_shapes = [self._shapes[known[p]] for p in rows[0]] if rows.size else []
         result = self._checked_shape(primitive, rule, first_shapes, params)
         codes = np.where(new_rows, self._shape_code(result), known[np.minimum(rows, first - 1)]
                          if first else 0)
-        for combo in np.unique(codes, axis=0):
+        # distinct rows of shape codes, found through one integer key per row
+        base = len(self._shapes)
+        keys = codes @ (base ** np.arange(codes.shape[1], dtype=np.int64))
+        for key in np.unique(keys).tolist():
+            combo = [(key // base**k) % base for k in range(codes.shape[1])]
             out = self._checked_shape(primitive, rule, [self._shapes[c] for c in combo], params)
             if out != result:
                 raise ShapeError(f"add_many {primitive}: rows give different output shapes "
@@ -308,23 +300,13 @@ class GraphBuilder:
         last = len(self) - 1
         if last == node or self._undefined.get(node) is None:
             raise GraphError(f"v{node} is not a declared node distinct from the last node")
-        count = self._parent_counts.pop()
-        parents = self._parents[len(self._parents) - count:]
-        del self._parents[len(self._parents) - count:]
-        primitive = self._op_names[self._op.pop()]
-        params = self._params[self._param_id.pop()]
-        self._shape_id.pop()
+        op, param_id, parents = self._nodes.pop()
+        primitive, params = self._op_names[op], self._params[param_id]
         self._names.pop(last, None)
         return self.define(node, primitive, *parents, **params)
 
     def _redefine(self, node, primitive, params, parents):
-        # parents are stored in node order, so a later definition is spliced into place
-        starts = np.concatenate([[0], np.cumsum(self._parent_counts)]).astype(int)
-        a, b = starts[node], starts[node + 1]
-        self._parents[a:b] = list(parents)
-        self._parent_counts[node] = len(parents)
-        self._op[node] = self._op_code(primitive)
-        self._param_id[node] = self._param_code(params)
+        self._nodes.rewrite(node, self._op_code(primitive), self._param_code(params), parents)
 
     # ----------------------------------------------------------------- freezing
 
@@ -336,15 +318,16 @@ class GraphBuilder:
         if not len(self):
             raise GraphError("the graph has no nodes")
         output = len(self) - 1 if output is None else self._check_node(output, "output")
+        op, shape_id, param_id, parent_ptr, parent_idx = self._nodes.arrays()
         return Graph(
             op_names=tuple(self._op_names),
-            op=np.array(self._op, np.int32),
-            parent_ptr=np.concatenate([[0], np.cumsum(self._parent_counts, dtype=np.int64)]),
-            parent_idx=np.array(self._parents, np.int64),
+            op=op,
+            parent_ptr=parent_ptr,
+            parent_idx=parent_idx,
             shape_table=tuple(self._shapes),
-            shape_id=np.array(self._shape_id, np.int32),
+            shape_id=shape_id,
             param_table=tuple(self._params),
-            param_id=np.array(self._param_id, np.int32),
+            param_id=param_id,
             n_inputs=self._n_inputs,
             output=output,
             names=self._names,
