@@ -55,6 +55,7 @@ class GraphBuilder:
         self._params: list[dict] = []
         self._param_index: dict = {}
         self._nodes = NodeTable()
+        self._recorded: dict = {}
         self._undefined: dict[int, tuple] = {}
         self._names: dict[int, str] = {}
         self._initial: dict[int, np.ndarray] = {}
@@ -148,6 +149,27 @@ class GraphBuilder:
         self._check_arity(primitive, rule.arity, len(parents))
         shape = self._infer_shape(primitive, rule, parents, params)
         return self._append(primitive, shape, params, parents, name)
+
+    def add_recorded(self, primitive: str, parents: list[int], params: dict):
+        """`add` for tracing: parents are known nodes; returns the node and its primitive.
+
+        The checks and the shape rule run once per combination of primitive, parameters and
+        operand shapes; later nodes of the same kind reuse the result.
+        """
+        try:
+            key = (primitive, tuple(map(self._nodes.shape_id, parents)),
+                   tuple(params.items()) if params else ())
+            known = self._recorded.get(key)
+        except TypeError:  # unhashable parameters (index arrays): no reuse
+            key = known = None
+        if known is None:
+            node = self.add(primitive, *parents, **params)
+            known = (self._nodes.op_of(node), self._nodes.shape_id(node),
+                     self._nodes.param_of(node), lookup(primitive))
+            if key is not None:
+                self._recorded[key] = known
+            return node, known[3]
+        return self._nodes.append(known[0], known[1], known[2], parents), known[3]
 
     def _rule(self, primitive: str, params: dict):
         """The registered rule of an operation node, with its parameters checked by name."""

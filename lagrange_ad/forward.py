@@ -95,7 +95,8 @@ class NodeEvaluator:
                         lambda: f"node {self.graph.describe(i)}")
 
 
-def _flatten(graph: Graph, values: list) -> np.ndarray:
+def flatten(graph: Graph, values: list) -> np.ndarray:
+    """One node value per entry of a list, as a flat vector in node order."""
     offsets = graph.offsets
     v = np.empty(graph.total_size, dtype=np.float64)
     for i, x in enumerate(values):
@@ -140,7 +141,7 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
                 if i >= graph.n_inputs:
                     ans = evaluate(i, values)
                     values[i] = ans if shapes is None else np.reshape(ans, shapes[i])
-            return Forward(_flatten(graph, values), (), None)
+            return Forward(flatten(graph, values), (), None)
         for component in graph.strongly_connected_components():
             i = int(component[0])
             if component.size == 1 and i not in graph.parents(i):
@@ -153,12 +154,12 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
             reports.append(solve_component(
                 cycle, jacobian=lambda c=component: component_jacobian(graph, values, c),
                 **(fixed_point or {})))
-    return Forward(_flatten(graph, values), tuple(reports), None)
+    return Forward(flatten(graph, values), tuple(reports), None)
 
 
 def component_jacobian(graph: Graph, values: list, component: np.ndarray):
     """``J_CC``: the local Jacobian of a component with respect to itself, at ``values``."""
     entries = np.concatenate([np.arange(graph.offsets[i], graph.offsets[i + 1])
                               for i in component.tolist()])
-    jac = assemble_jacobian(NodeVector(graph, _flatten(graph, values)), component)
+    jac = assemble_jacobian(NodeVector(graph, flatten(graph, values)), component)
     return jac[entries][:, entries]

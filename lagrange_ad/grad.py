@@ -8,7 +8,6 @@ import numpy as np
 
 from .program import Program
 from .schedules import solve
-from .trace import trace
 
 
 def grad(f: Callable, method: str = "reverse", **options) -> Callable[..., tuple[np.ndarray, ...]]:
@@ -38,7 +37,7 @@ def grad(f: Callable, method: str = "reverse", **options) -> Callable[..., tuple
     """
 
     def gradient(*args) -> tuple[np.ndarray, ...]:
-        return solve(Program(trace(f, *args)), method, **options).gradient
+        return solve(Program.from_function(f, *args), method, **options).gradient
 
     gradient.__name__ = f"grad_{getattr(f, '__name__', 'f')}"
     gradient.__doc__ = f"Gradient of {getattr(f, '__name__', 'f')} by the {method!r} schedule."

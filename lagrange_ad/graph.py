@@ -14,7 +14,7 @@ walk over the graph is a loop, never a recursion.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 
 import numpy as np
@@ -134,6 +134,14 @@ class Graph:
         self._check_structure()
         if not self.shapes_checked:
             self._check_shapes()
+
+    def __getstate__(self) -> dict:
+        # the fields only: cached properties (primitive rules, levels) are rebuilt on demand
+        return {f.name: self.__dict__[f.name] for f in fields(self)}
+
+    def __setstate__(self, state: dict) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
     # ----------------------------------------------------------------- node access
 

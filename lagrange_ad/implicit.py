@@ -70,17 +70,19 @@ def fixed_point(fn: Callable, init, *params, method: str = "picard", tol: float 
     builder = tape.builder
     h = tape.add(builder.declare(start.shape, initial=start), start)
     first = len(builder)
-    out = fn(Tracer(tape, h, start), *params)
+    out = fn(Tracer(tape, h), *params)
     if not isinstance(out, Tracer) or out.tape is not tape:
         raise LagrangeADError("fixed_point: fn must return a value computed from h or the "
                               "traced parameters")
-    if np.shape(out.value) != start.shape:
-        raise LagrangeADError(f"fixed_point: fn returns shape {np.shape(out.value)} but h has "
+    if out.shape != start.shape:
+        raise LagrangeADError(f"fixed_point: fn returns shape {out.shape} but h has "
                               f"shape {start.shape}")
     if out.node < first:
         out = record("mul", out, 1.0)  # a node of its own to close the cycle with
     builder.define_as_last(h)
     tape.values.pop()
+    tape.steps.pop()
+    tape.settle(len(tape.values) - 1)  # the first iterate: fn's nodes at h = init
     graph = builder.build(output=h)
     evaluate = NodeEvaluator(graph)
     cycle = next(c for c in graph.strongly_connected_components() if h in c)
@@ -92,4 +94,4 @@ def fixed_point(fn: Callable, init, *params, method: str = "picard", tol: float 
         for i in range(first, len(builder)):
             if i not in on_cycle:
                 tape.values[i] = np.reshape(evaluate(i, tape.values), graph.shape(i))
-    return Tracer(tape, h, tape.values[h])
+    return Tracer(tape, h)

@@ -77,6 +77,16 @@ class NodeTable:
         c = bisect_right(self._starts, node) - 1
         return int(self._chunks[c][1][node - self._starts[c]])
 
+    def op_of(self, node: int) -> int:
+        """The primitive code of the last node or any node in the list part."""
+        return self._op[node - self._tail_start] if node >= self._tail_start \
+            else int(self.arrays()[0][node])
+
+    def param_of(self, node: int) -> int:
+        """The parameter code of one node."""
+        return self._param_id[node - self._tail_start] if node >= self._tail_start \
+            else int(self.arrays()[2][node])
+
     def shape_ids(self) -> np.ndarray:
         """The shape codes of all nodes."""
         parts = [chunk[1] for chunk in self._chunks] + [np.array(self._shape_id, np.int32)]

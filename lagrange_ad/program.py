@@ -24,8 +24,9 @@ from scipy.sparse.linalg import LinearOperator
 
 from .assembly import assemble_jacobian, scalar_elementwise_nodes, scalar_partials, source_nodes
 from .errors import GraphError, LagrangeADError, NonFiniteError, NonScalarOutputError
-from .forward import apply_primitive, check_point, forward_propagate
+from .forward import Forward, apply_primitive, check_point, forward_propagate
 from .graph import Graph
+from .trace import traced_program
 from .vectors import NodeVector
 
 
@@ -78,12 +79,26 @@ class Program:
                 raise GraphError("this graph records no point: pass one value per input, "
                                  "Program(graph, x1, x2, ...)")
             point = graph.point
+        checked = tuple(check_point(graph, point))
+        self._set(graph, checked, forward_propagate(graph, checked, fixed_point))
+
+    def _set(self, graph: Graph, point: tuple, forward: Forward) -> None:
         self.graph = graph
-        self.point = tuple(check_point(graph, point))
-        forward = forward_propagate(graph, self.point, fixed_point)
+        self.point = point
         self.values = NodeVector(graph, forward.values)
         self.fixed_points = forward.fixed_points
         self._edge_partials = forward.partials
+
+    @classmethod
+    def from_function(cls, f, *args) -> Program:
+        """Trace ``f`` at ``args`` and make its program, propagating forward only once.
+
+        Equivalent to ``Program(la.trace(f, *args))``, which evaluates the graph twice.
+        """
+        graph, forward = traced_program(f, *args)
+        program = cls.__new__(cls)
+        program._set(graph, graph.point, forward)
+        return program
 
     def __repr__(self) -> str:
         return f"Program({self.graph!r}, output value {self.output_value!r})"

@@ -2,10 +2,11 @@
 
 ``la.trace(f, *args)`` evaluates ``f`` at ``args`` with every argument wrapped in a `Tracer`.
 Each Python operator (``+ - * / ** @``, unary ``-``, indexing) and each ``la.`` function
-applied to a tracer adds one node to the graph, with its value computed on the spot, so
-Python control flow sees real numbers. numpy arrays and numbers met along the way become
-constant nodes. numpy defers to tracers: ``ndarray @ tracer`` and ``np.sin(tracer)`` record
-nodes too.
+applied to a tracer adds one node to the graph. Values are computed when first read (so
+Python control flow sees real numbers) and otherwise once at the end, compiled for scalar
+graphs, which keeps recording to a few list appends per node. numpy arrays and numbers met
+along the way become constant nodes (one per distinct Python number). numpy defers to
+tracers: ``ndarray @ tracer`` and ``np.sin(tracer)`` record nodes too.
 """
 
 from __future__ import annotations
@@ -17,40 +18,82 @@ import numpy as np
 
 from .builder import GraphBuilder
 from .errors import GraphError, LagrangeADError, NonFiniteError
-from .forward import apply_primitive
+from .forward import Forward, apply_primitive, flatten, forward_propagate
 from .graph import Graph
-from .primitives import lookup
 
 
 class Tape:
-    """The builder of one trace and every node's value so far.
+    """The builder of one trace, and each node's value once it is needed.
 
-    Tracers of different traces cannot be mixed. The values let `fixed_point` solve a cycle
-    in place while the trace goes on.
+    Recording a node stores its rule and operands; its value is computed only when something
+    reads it (control flow, `fixed_point`) or when the trace ends, so a long trace costs little
+    more than appending to lists. Tracers of different traces cannot be mixed.
     """
 
-    __slots__ = ("builder", "values")
+    __slots__ = ("builder", "values", "steps", "settled", "constants")
 
     def __init__(self):
         self.builder = GraphBuilder()
-        self.values: list = []
+        self.values: list = []  # None until computed
+        self.steps: list = []  # (primitive, params, operand nodes) of recorded nodes
+        self.settled = 0  # every node below has its value
+        self.constants: dict[float, int] = {}  # Python numbers seen, by value
 
     def add(self, node: int, value) -> int:
         """Remember the value of a node just added to the builder."""
         assert node == len(self.values)
         self.values.append(value)
+        self.steps.append(None)
         return node
+
+    def defer(self, node: int, primitive, params: dict, operands: list[int]) -> int:
+        """Remember how to compute a node just added to the builder."""
+        assert node == len(self.values)
+        self.values.append(None)
+        self.steps.append((primitive, params, operands))
+        return node
+
+    def value(self, node: int):
+        """The value of a node, computing those recorded before it first."""
+        if self.values[node] is None:
+            self.settle(node)
+        return self.values[node]
+
+    def settle(self, last: int) -> None:
+        """Compute every pending value up to node ``last``, with domain checks."""
+        values, builder = self.values, self.builder
+        for i in range(self.settled, last + 1):
+            if values[i] is None:
+                primitive, params, operands = self.steps[i]
+                values[i] = apply_primitive(primitive, [values[j] for j in operands], params,
+                                            lambda i=i: f"node {builder.describe(i)}")
+        self.settled = max(self.settled, last + 1)
+
+    def constant(self, x, what: str) -> int:
+        """The node of a constant operand; one node per distinct Python number."""
+        if type(x) in (float, int):
+            node = self.constants.get(x)
+            if node is None:
+                value = finite_array(x, what)
+                node = self.constants[x] = self.add(self.builder.const(value), value)
+            return node
+        value = finite_array(x, what)
+        return self.add(self.builder.const(value), value)
 
 
 class Tracer:
-    """A value being traced: its node in the graph under construction and its current value."""
+    """A value being traced: its node in the graph under construction (values on demand)."""
 
-    __slots__ = ("tape", "node", "value")
+    __slots__ = ("tape", "node")
 
-    def __init__(self, tape: Tape, node: int, value):
+    def __init__(self, tape: Tape, node: int):
         self.tape = tape
         self.node = node
-        self.value = value
+
+    @property
+    def value(self):
+        """The node's value at the traced point (computed when first read)."""
+        return self.tape.value(self.node)
 
     # numpy: defer binary operators to us and route ufuncs and array functions to primitives
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
@@ -75,15 +118,15 @@ class Tracer:
 
     @property
     def shape(self) -> tuple:
-        return np.shape(self.value)
+        return self.tape.builder.shape(self.node)
 
     @property
     def ndim(self) -> int:
-        return np.ndim(self.value)
+        return len(self.shape)
 
     @property
     def size(self) -> int:
-        return int(np.size(self.value))
+        return int(np.prod(self.shape, dtype=np.int64))
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -225,25 +268,22 @@ def _static_index(index):
 
 def record(name: str, *operands, **params):
     """Add ``name(operands)`` to the trace of the tracer among the operands and return it."""
-    tape = next(x.tape for x in operands if isinstance(x, Tracer))
-    builder = tape.builder
-    nodes, values = [], []
+    tape = None
+    for x in operands:
+        if isinstance(x, Tracer):
+            tape = x.tape
+            break
+    nodes = []
     for position, x in enumerate(operands):
         if isinstance(x, Tracer):
             if x.tape is not tape:
                 raise LagrangeADError(f"{name}: operand {position} belongs to another trace; "
                                       f"tracers of different la.trace calls cannot be mixed")
             nodes.append(x.node)
-            values.append(x.value)
         else:
-            constant = finite_array(x, f"operand {position} of {name}")
-            nodes.append(tape.add(builder.const(constant), constant))
-            values.append(constant)
-    node = builder.add(name, *nodes, **params)
-    value = apply_primitive(lookup(name), values, params,
-                            lambda: f"node {builder.describe(node)}")
-    tape.add(node, value)
-    return Tracer(tape, node, value)
+            nodes.append(tape.constant(x, f"operand {position} of {name}"))
+    node, primitive = tape.builder.add_recorded(name, nodes, params)
+    return Tracer(tape, tape.defer(node, primitive, params, nodes))
 
 
 def as_float_array(x, what: str) -> np.ndarray:
@@ -313,6 +353,11 @@ def trace(f: Callable, *args, names: list[str] | None = None) -> Graph:
     v8 = v2 + v7
     output: v8
     """
+    return traced_program(f, *args, names=names)[0]
+
+
+def traced_program(f: Callable, *args, names: list[str] | None = None):
+    """The graph of ``f`` at ``args`` and its forward propagation (computed once, checked)."""
     if not callable(f):
         raise LagrangeADError(f"trace needs a function; got {type(f).__name__}")
     names = _argument_names(f, len(args)) if names is None else [str(n) for n in names]
@@ -325,7 +370,7 @@ def trace(f: Callable, *args, names: list[str] | None = None) -> Graph:
         value = finite_array(x, f"argument {k} ({names[k]}) of {getattr(f, '__name__', 'f')}")
         point.append(value)
         node = tape.add(tape.builder.input(value.shape, name=names[k]), value)
-        tracers.append(Tracer(tape, node, value))
+        tracers.append(Tracer(tape, node))
     out = f(*tracers)
     if isinstance(out, Tracer):
         if out.tape is not tape:
@@ -333,7 +378,14 @@ def trace(f: Callable, *args, names: list[str] | None = None) -> Graph:
         output = out.node
     else:
         output = tape.builder.const(finite_array(out, "the function's result"))
-    return tape.builder.build(output=output, point=tuple(point))
+    graph = tape.builder.build(output=output, point=tuple(point))
+    if not graph.is_acyclic:
+        # the fixed points were solved while tracing, with the options given to fixed_point
+        tape.settle(len(graph) - 1)
+        return graph, Forward(flatten(graph, tape.values), (), None)
+    # the values recorded lazily are computed here, compiled where possible, with every
+    # domain check
+    return graph, forward_propagate(graph, graph.point)
 
 
 def _argument_names(f, count: int) -> list[str]:
