@@ -312,7 +312,8 @@ def compare(program: Program, methods: Sequence[Method] | None = None,
         reference=reference,
         reference_note="" if ref.solution else f"{reference!r} did not solve: {ref.note}",
         program_summary=(f"{len(program.graph)} nodes, {program.graph.total_size} entries, "
-                         f"depth {program.graph.depth}"),
+                         + (f"depth {program.graph.depth}" if program.graph.is_acyclic
+                            else "cyclic")),
         solutions=MappingProxyType(solutions),
     )
 

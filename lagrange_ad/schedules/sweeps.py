@@ -30,10 +30,11 @@ it is updated after all its children have settled, so
     s(r) = max over children c of r  ( s(c) + [c is visited after r] ).
 
 The iterate is exact after ``S = max_r s(r)`` sweeps. A is nonsingular, so ``res_k = 0`` exactly
-when ``lam^(k)`` is exact; with ``tol = 0`` the rule stops after exactly S sweeps (also in
-floating point: a settled block is recomputed from the same numbers in the same order, so the
-residual is exactly 0.0). A positive ``tol`` may stop earlier, once the missing path products
-fall below it. In particular:
+when ``lam^(k)`` is exact; with ``tol = 0`` the rule stops after at most S sweeps (in floating
+point a settled block is recomputed from the same numbers in the same order, so the residual
+is then exactly 0.0), and earlier when the contributions still missing cancel exactly or are
+lost to rounding; the tests check S exactly on graphs where that does not happen. A positive
+``tol`` may stop earlier still, once the missing path products fall below it. In particular:
 
 * reverse order: every child is visited before its parents, S = 1 (backpropagation);
 * forward (topological) order: every child is visited after, s(r) = 1 + the longest path from
