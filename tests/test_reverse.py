@@ -77,7 +77,8 @@ class NumpyOps:
 for _name in ("sin", "cos", "tanh", "exp", "sum", "mean", "transpose", "concatenate"):
     setattr(NumpyOps, _name, staticmethod(getattr(np, _name)))
 NumpyOps.sigmoid = staticmethod(lambda x: 1 / (1 + np.exp(-x)))
-NumpyOps.softmax = staticmethod(lambda x, axis=-1: np.exp(x) / np.sum(np.exp(x), axis, keepdims=True))
+NumpyOps.softmax = staticmethod(
+    lambda x, axis=-1: np.exp(x) / np.sum(np.exp(x), axis, keepdims=True))
 NumpyOps.log_softmax = staticmethod(
     lambda x, axis=-1: x - np.log(np.sum(np.exp(x), axis, keepdims=True)))
 NumpyOps.logsumexp = staticmethod(lambda x, axis=None: np.log(np.sum(np.exp(x), axis)))

@@ -10,52 +10,56 @@ import numpy as np
 
 import lagrange_ad as la
 
-UNARY = ("sin", "cos", "tanh", "sigmoid", "exp_tanh", "square_sin", "neg")
-BINARY = ("add", "sub", "mul")
-ARRAY_OPS = ("sum_axis", "softmax", "log_softmax", "logsumexp_keep", "matvec", "transpose",
-             "slice", "mean_axis")
+UNARY = {
+    "sin": lambda ops, u: ops.sin(u),
+    "cos": lambda ops, u: ops.cos(u),
+    "tanh": lambda ops, u: ops.tanh(u),
+    "sigmoid": lambda ops, u: ops.sigmoid(u),
+    "exp_tanh": lambda ops, u: ops.exp(ops.tanh(u)),
+    "square_sin": lambda ops, u: ops.sin(u) ** 2,
+    "neg": lambda ops, u: -u,
+}
+BINARY = {
+    "add": lambda ops, u, w: u + w,
+    "sub": lambda ops, u, w: u - w,
+    "mul": lambda ops, u, w: u * w,
+}
+ARRAY_OPS = {
+    "sum_axis": lambda ops, u, matrix: ops.sum(u, axis=0) + 0 * u,
+    "softmax": lambda ops, u, matrix: ops.softmax(u, axis=-1),
+    "log_softmax": lambda ops, u, matrix: ops.log_softmax(u, axis=0),
+    "logsumexp_keep": lambda ops, u, matrix: ops.logsumexp(u) + u,
+    "matvec": lambda ops, u, matrix: u @ matrix,
+    "transpose": lambda ops, u, matrix: ops.transpose(u),
+    "slice": lambda ops, u, matrix: ops.concatenate([u[1:], u[:1]], axis=0),
+    "mean_axis": lambda ops, u, matrix: ops.mean(u, axis=1) * u,
+}
 
 
 def random_function(seed: int, n_nodes: int = 12, array: bool = False):
-    """A random function of three inputs, as a list of steps closed over by ``f(ops, x, y, z)``.
+    """A random function of three inputs ``f(ops, x, y, z)``, from a seeded list of steps.
 
-    ``ops`` is a namespace with sin, cos, tanh, exp, sum, ... (lagrange_ad or autograd.numpy),
-    so the same recipe is evaluated by both libraries.
+    ``ops`` is a namespace with sin, cos, tanh, exp, sum, ... (lagrange_ad, numpy or
+    autograd.numpy), so the same recipe is evaluated by every library.
     """
     rng = np.random.default_rng(seed)
     steps = []
     for k in range(n_nodes):
         kind = rng.choice(["unary", "binary"] + (["array"] * 2 if array else []))
+        table = {"unary": UNARY, "binary": BINARY, "array": ARRAY_OPS}[str(kind)]
         a, b = rng.integers(0, 3 + k, 2)
-        if kind == "unary":
-            steps.append(("unary", str(rng.choice(UNARY)), int(a), int(b)))
-        elif kind == "binary":
-            steps.append(("binary", str(rng.choice(BINARY)), int(a), int(b)))
-        else:
-            steps.append(("array", str(rng.choice(ARRAY_OPS)), int(a), int(b)))
+        steps.append((str(kind), str(rng.choice(list(table))), int(a), int(b)))
     matrix = rng.standard_normal((3, 3)) / 2
 
     def f(ops, x, y, z):
         vals = [x, y, z]
         for kind, name, a, b in steps:
-            u, w = vals[a], vals[b]
             if kind == "unary":
-                out = {"sin": lambda: ops.sin(u), "cos": lambda: ops.cos(u),
-                       "tanh": lambda: ops.tanh(u), "sigmoid": lambda: ops.sigmoid(u),
-                       "exp_tanh": lambda: ops.exp(ops.tanh(u)),
-                       "square_sin": lambda: ops.sin(u) ** 2, "neg": lambda: -u}[name]()
+                vals.append(UNARY[name](ops, vals[a]))
             elif kind == "binary":
-                out = {"add": lambda: u + w, "sub": lambda: u - w, "mul": lambda: u * w}[name]()
+                vals.append(BINARY[name](ops, vals[a], vals[b]))
             else:
-                out = {"sum_axis": lambda: ops.sum(u, axis=0) + 0 * u,
-                       "softmax": lambda: ops.softmax(u, axis=-1),
-                       "log_softmax": lambda: ops.log_softmax(u, axis=0),
-                       "logsumexp_keep": lambda: ops.logsumexp(u) + u,
-                       "matvec": lambda: u @ matrix,
-                       "transpose": lambda: ops.transpose(u),
-                       "slice": lambda: ops.concatenate([u[1:], u[:1]], axis=0),
-                       "mean_axis": lambda: ops.mean(u, axis=1) * u}[name]()
-            vals.append(out)
+                vals.append(ARRAY_OPS[name](ops, vals[a], matrix))
         return ops.sum(vals[-1] * vals[-2]) + ops.sum(ops.tanh(vals[-3]))
 
     return f
@@ -71,7 +75,8 @@ class LagrangeOps:
     """The namespace of la functions under the names random_function uses."""
 
     sin, cos, tanh, sigmoid, exp = la.sin, la.cos, la.tanh, la.sigmoid, la.exp
-    sum, mean, softmax, log_softmax, logsumexp = la.sum, la.mean, la.softmax, la.log_softmax, la.logsumexp
+    sum, mean, logsumexp = la.sum, la.mean, la.logsumexp
+    softmax, log_softmax = la.softmax, la.log_softmax
     transpose, concatenate = la.transpose, la.concatenate
 
 
