@@ -38,6 +38,30 @@ def back_substitute(node_order, offsets, indptr, indices, data, lam):  # pragma:
     return spent
 
 
+@_compiled
+def sweep_groups(group_ptr, entries, indptr, indices, data, rhs, lam, omega,
+                 scratch):  # pragma: no cover
+    """In place, group after group: ``lam_G <- (1 - omega) lam_G + omega (e_N + J^T lam)_G``.
+
+    Row r of the CSR arrays is ``J^T`` at plan row r (entry ``entries[r]``); a group's rows are
+    all computed from the current ``lam`` before any of them is written.
+    """
+    for g in range(group_ptr.shape[0] - 1):
+        r0 = group_ptr[g]
+        r1 = group_ptr[g + 1]
+        for r in range(r0, r1):
+            acc = rhs[r]
+            for k in range(indptr[r], indptr[r + 1]):
+                acc += data[k] * lam[indices[k]]
+            scratch[r - r0] = acc
+        for r in range(r0, r1):
+            e = entries[r]
+            if omega == 1.0:
+                lam[e] = scratch[r - r0]
+            else:
+                lam[e] = (1.0 - omega) * lam[e] + omega * scratch[r - r0]
+
+
 HAVE_COMPILER = njit is not None
 
 

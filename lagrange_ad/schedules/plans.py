@@ -13,6 +13,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from ..kernels import sweep_groups
 from ..program import Program
 from .registry import Outcome
 
@@ -122,9 +123,9 @@ def relax(lam: np.ndarray, entries: np.ndarray, update: np.ndarray, omega: float
 
 def sweep(plan: SweepPlan, lam: np.ndarray, omega: float = 1.0) -> None:
     """One sweep: every group in turn is updated at once from the current ``lam``, in place."""
-    for g in range(plan.group_ptr.size - 1):
-        r0, r1 = plan.group_ptr[g], plan.group_ptr[g + 1]
-        relax(lam, plan.entries[r0:r1], group_update(plan, g, lam), omega)
+    widest = int(np.max(np.diff(plan.group_ptr), initial=0))
+    sweep_groups(plan.group_ptr, plan.entries, plan.indptr, plan.indices, plan.data, plan.rhs,
+                 lam, float(omega), np.empty(widest))
 
 
 def converged_message(method: str, sweeps: int, res: float, tol: float, scale: float) -> str:

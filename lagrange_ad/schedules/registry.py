@@ -13,6 +13,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -55,7 +56,7 @@ class Schedule:
     summary: str
     refuses: Callable[[Program, dict], str | None] | None = None
 
-    @property
+    @cached_property
     def options(self) -> tuple[str, ...]:
         """The keyword options ``run`` accepts."""
         parameters = list(inspect.signature(self.run).parameters.values())[1:]
