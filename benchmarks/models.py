@@ -1,0 +1,150 @@
+"""Tensor workloads: a tanh MLP with softmax cross-entropy, and an equilibrium layer.
+
+MLP. Four layers ``h_k = tanh(h_{k-1} W_k + b_k)`` (k = 1, 2, 3) and logits
+``z = h_3 W_4 + b_4`` on a batch X with one-hot labels Y; the loss is the mean cross-entropy
+``-sum(Y * log_softmax(z)) / batch``. One loss function serves every system, given that
+system's tanh, log-softmax and sum. The hand-written numpy backprop uses
+``dloss/dz = (softmax(z) - Y) / batch`` and ``dh/dpre = 1 - h^2``.
+
+Equilibrium layer. ``h* = tanh(W h* + U x + b)`` with ``||W||_2 = 1/2``, so the map is a
+contraction. With ``D = diag(1 - h*^2)`` and the loss ``l = sum(h*) ``, the implicit function
+theorem gives ``dl/db = D lam`` where ``(I - W^T D) lam = 1``; backprop through K unrolled
+steps from ``h_0 = 0`` approaches it as K grows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+CLASSES = 10
+DEPTH = 4
+
+
+def mlp_problem(width: int, batch: int, seed: int = 0):
+    """Parameters ``(W1, b1, ..., W4, b4)``, inputs X and one-hot labels Y."""
+    rng = np.random.default_rng(seed)
+    dims = [width] * DEPTH + [CLASSES]
+    params = []
+    for k in range(DEPTH):
+        params.append(rng.standard_normal((dims[k], dims[k + 1])) / np.sqrt(dims[k]))
+        params.append(0.1 * rng.standard_normal(dims[k + 1]))
+    X = rng.standard_normal((batch, width))
+    Y = np.eye(CLASSES)[rng.integers(0, CLASSES, batch)]
+    return tuple(params), X, Y
+
+
+def mlp_loss(X, Y, tanh: Callable, log_softmax: Callable, total: Callable) -> Callable:
+    """The loss as a function of the parameters, written with one system's functions."""
+    batch = X.shape[0]
+
+    def loss(*params):
+        h = X
+        for k in range(DEPTH):
+            z = h @ params[2 * k] + params[2 * k + 1]
+            h = tanh(z) if k < DEPTH - 1 else z
+        return -total(Y * log_softmax(h)) / batch
+
+    return loss
+
+
+def lagrange_mlp(X, Y) -> Callable:
+    import lagrange_ad as la
+
+    return mlp_loss(X, Y, la.tanh, lambda z: la.log_softmax(z, axis=1), la.sum)
+
+
+def autograd_mlp(X, Y) -> Callable:
+    from .peers import load
+
+    anp = load("autograd.numpy")
+    logsumexp = load("autograd.scipy.special").logsumexp
+    return mlp_loss(X, Y, anp.tanh, lambda z: z - logsumexp(z, axis=1, keepdims=True), anp.sum)
+
+
+def torch_mlp(X, Y) -> Callable:
+    from .peers import load
+
+    torch = load("torch")
+    return mlp_loss(torch.from_numpy(X), torch.from_numpy(Y), torch.tanh,
+                    lambda z: torch.log_softmax(z, dim=1), torch.sum)
+
+
+def numpy_mlp_grad(X, Y, *params) -> tuple[float, list[np.ndarray]]:
+    """The loss and its gradient by hand-written backprop."""
+    batch = X.shape[0]
+    hs = [X]
+    for k in range(DEPTH - 1):
+        hs.append(np.tanh(hs[-1] @ params[2 * k] + params[2 * k + 1]))
+    z = hs[-1] @ params[-2] + params[-1]
+    z = z - z.max(axis=1, keepdims=True)
+    log_p = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    loss = -float(np.sum(Y * log_p)) / batch
+    g = (np.exp(log_p) - Y) / batch  # rows of Y sum to one
+    grads: list[np.ndarray] = [None] * (2 * DEPTH)
+    for k in range(DEPTH - 1, -1, -1):
+        grads[2 * k] = hs[k].T @ g
+        grads[2 * k + 1] = g.sum(axis=0)
+        if k:
+            g = (g @ params[2 * k].T) * (1.0 - hs[k] ** 2)
+    return loss, grads
+
+
+# ----------------------------------------------------------------- the equilibrium layer
+
+
+def equilibrium_problem(n: int, seed: int = 0):
+    """``W`` (spectral norm 1/2), ``U``, ``x`` and ``b`` of size n."""
+    rng = np.random.default_rng(seed)
+    W = rng.standard_normal((n, n))
+    W *= 0.5 / np.linalg.norm(W, 2)
+    U = rng.standard_normal((n, n)) / np.sqrt(n)
+    return W, U, rng.standard_normal(n), 0.1 * rng.standard_normal(n)
+
+
+def equilibrium_state(W, c, tol: float = 1e-14, maxiter: int = 1000) -> np.ndarray:
+    """``h* = tanh(W h* + c)`` by fixed-point iteration (a contraction here)."""
+    h = np.zeros_like(c)
+    for _ in range(maxiter):
+        new = np.tanh(W @ h + c)
+        if np.linalg.norm(new - h) <= tol * max(1.0, np.linalg.norm(new)):
+            return new
+        h = new
+    raise RuntimeError("the equilibrium iteration did not converge; is ||W|| < 1?")
+
+
+def implicit_gradient(W, U, x, b) -> np.ndarray:
+    """``dl/db = D lam`` with ``(I - W^T D) lam = 1`` at the equilibrium."""
+    h = equilibrium_state(W, U @ x + b)
+    d = 1.0 - h * h
+    lam = np.linalg.solve(np.eye(len(b)) - W.T * d, np.ones_like(b))
+    return d * lam
+
+
+def unrolled_loss(W, U, x, steps: int) -> Callable:
+    """``l(b) = sum(h_K)`` after K steps of ``h <- tanh(W h + U x + b)`` from 0, for la.grad."""
+    import lagrange_ad as la
+
+    ux = U @ x
+
+    def loss(b):
+        h = la.tanh(ux + b)  # the first step, from h_0 = 0
+        for _ in range(steps - 1):
+            h = la.tanh(W @ h + ux + b)
+        return la.sum(h)
+
+    return loss
+
+
+def implicit_loss(W, U, x) -> Callable:
+    """``l(b) = sum(h*)`` with h* from ``la.fixed_point``: a cycle in the traced graph."""
+    import lagrange_ad as la
+
+    ux = U @ x
+
+    def loss(b):
+        h = la.fixed_point(lambda h, b: la.tanh(W @ h + ux + b), np.zeros(len(b)), b)
+        return la.sum(h)
+
+    return loss

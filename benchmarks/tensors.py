@@ -1,0 +1,139 @@
+"""Tensor workloads: the MLP gradient against numpy, autograd and PyTorch, and the
+equilibrium layer (implicit gradient against unrolled backprop).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import lagrange_ad as la
+
+from . import models, peers
+from .context import (
+    Context,
+    check_gradient,
+    named,
+    ratio_goal,
+    relative_error,
+    reverse_sweep,
+)
+from .harness import NotAvailable, Row, Table, failed, timed_row, timing_table
+
+# ----------------------------------------------------------------- 6. MLP
+
+
+def mlp_forward_backward(ctx: Context, width: int) -> tuple[Row, Row]:
+    """lagrange_ad's forward values and reverse sweep on the MLP graph, per gradient."""
+    def rows():
+        params, X, Y = models.mlp_problem(width, ctx.size.batch)
+        graph = la.trace(models.lagrange_mlp(X, Y), *params)
+        program = la.Program(graph)
+        forward = timed_row("values", 1, lambda: ctx.time(lambda: la.Program(graph), 1))
+        backward = timed_row("sweep", 1, lambda: ctx.time(lambda: reverse_sweep(program), 1))
+        return forward, backward
+
+    return ctx.memo(("mlp", width), rows)
+
+
+def mlp_workload(ctx: Context) -> list[Table]:
+    return [mlp_table(ctx, width) for width in ctx.size.widths]
+
+
+def mlp_table(ctx: Context, width: int) -> Table:
+    params, X, Y = models.mlp_problem(width, ctx.size.batch)
+    loss = models.lagrange_mlp(X, Y)
+    grad = la.grad(loss)
+    _, expected = models.numpy_mlp_grad(X, Y, *params)
+    expected = np.concatenate([g.ravel() for g in expected])
+    check_gradient("lagrange_ad", grad(*params), expected, rtol=1e-10)
+    mine = timed_row("la.grad", 1, lambda: ctx.time(lambda: grad(*params), 1))
+    numpy_row = timed_row("numpy", 1, lambda: ctx.time(
+        lambda: models.numpy_mlp_grad(X, Y, *params), 1))
+    trace = timed_row("trace", 1, lambda: ctx.time(lambda: la.trace(loss, *params), 1))
+    forward, backward = mlp_forward_backward(ctx, width)
+    autograd_row = tensor_peer_row(ctx, "autograd", params, X, Y, expected)
+    rows = [named(mine, "lagrange_ad la.grad (end to end)"),
+            named(trace, "lagrange_ad trace (build + values)"),
+            named(forward, "lagrange_ad values Program(graph)"),
+            named(backward, "lagrange_ad reverse sweep (VJP rules)"),
+            named(numpy_row, "numpy hand-written backprop",
+                  ratio_goal(mine, numpy_row, 1.15, "lagrange_ad within 1.15x")),
+            named(autograd_row, "autograd grad",
+                  ratio_goal(mine, autograd_row, 1.0, "lagrange_ad faster")),
+            named(tensor_peer_row(ctx, "torch", params, X, Y, expected),
+                  "torch (float64) backward")]
+    return timing_table(
+        f"MLP gradient: 4 layers of width {width}, batch {ctx.size.batch}, tanh, softmax "
+        f"cross-entropy", rows, unit="gradient",
+        notes=("Every gradient is checked against the numpy backprop (to 1e-10) before "
+               "timing.",))
+
+
+def tensor_peer_row(ctx: Context, peer: str, params, X, Y, expected) -> Row:
+    def work():
+        if peer == "autograd":
+            autograd = peers.load("autograd")
+            grad = autograd.grad(models.autograd_mlp(X, Y), argnum=list(range(len(params))))
+
+            def run():
+                return grad(*params)
+        else:
+            torch = peers.load("torch")
+            loss = models.torch_mlp(X, Y)
+
+            def run():
+                leaves = [torch.from_numpy(p).requires_grad_() for p in params]
+                loss(*leaves).backward()
+                return [leaf.grad.numpy() for leaf in leaves]
+        check_gradient(peer, run(), expected, rtol=1e-10)
+        return ctx.time(run, 1)
+
+    return timed_row(peer, 1, work)
+
+
+# ----------------------------------------------------------------- 7. cyclic graphs
+
+
+def cyclic_workload(ctx: Context) -> list[Table]:
+    n = ctx.size.equilibrium_n
+    W, U, x, b = models.equilibrium_problem(n)
+    exact = models.implicit_gradient(W, U, x, b)
+    implicit, implicit_error = implicit_row(ctx, W, U, x, b, exact)
+    tol = max(implicit_error, 1e-12) if implicit.timing is not None else 1e-8
+    steps, error = unrolled_steps(W, U, x, b, exact, tol)
+    grad = la.grad(models.unrolled_loss(W, U, x, steps))
+    rows = [implicit,
+            timed_row(f"lagrange_ad unrolled backprop, K = {steps} (error {error:.1e})", n,
+                      lambda: ctx.time(lambda: grad(b), n)),
+            timed_row("numpy implicit gradient (iterate, dense solve)", n,
+                      lambda: ctx.time(lambda: models.implicit_gradient(W, U, x, b), n))]
+    return [timing_table(f"Equilibrium layer h = tanh(W h + U x + b), n = {n}: dl/db", rows,
+                         unit="unit of h", notes=(
+                             "Errors: max-norm distance to the numpy implicit gradient, relative. "
+                             "K is the fewest unrolled steps (a multiple of 4) reaching the "
+                             "implicit gradient's error (at least 1e-12; 1e-8 when la.fixed_point "
+                             "is not available).",))]
+
+
+def implicit_row(ctx: Context, W, U, x, b, exact) -> tuple[Row, float]:
+    """la.grad through ``la.fixed_point`` (the KKT system of the cyclic graph), and its error."""
+    n = len(b)
+    label = "lagrange_ad implicit (la.fixed_point + la.grad)"
+    if not hasattr(la, "fixed_point"):
+        return failed(label, n, NotAvailable("la.fixed_point")), float("nan")
+    grad = la.grad(models.implicit_loss(W, U, x))
+    try:
+        error = relative_error(grad(b)[0], exact)
+    except Exception as exc:  # reported in the table
+        return failed(label, n, exc), float("nan")
+    return timed_row(f"{label} (error {error:.1e})", n,
+                     lambda: ctx.time(lambda: grad(b), n)), error
+
+
+def unrolled_steps(W, U, x, b, exact, tol: float) -> tuple[int, float]:
+    for steps in range(4, 200, 4):
+        (got,) = la.grad(models.unrolled_loss(W, U, x, steps))(b)
+        error = relative_error(got, exact)
+        if error <= tol:
+            return steps, error
+    raise ArithmeticError(f"the unrolled gradient did not reach {tol:.1e} in 200 steps")
