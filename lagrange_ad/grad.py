@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .program import Program
-from .schedules import solve
+from .schedules import get_schedule, solve
 
 
 def grad(f: Callable, method: str = "reverse", **options) -> Callable[..., tuple[np.ndarray, ...]]:
@@ -36,8 +36,13 @@ def grad(f: Callable, method: str = "reverse", **options) -> Callable[..., tuple
     [-3.96, -0.99, 1.99]
     """
 
+    schedule = get_schedule(method)
+    if "check" in schedule.options:
+        # the shortcut wants the gradient only: skip the KKT residual, a second sweep's work
+        options = {"check": False, **options}
+
     def gradient(*args) -> tuple[np.ndarray, ...]:
-        return solve(Program.from_function(f, *args), method, **options).gradient
+        return solve(Program.from_function(f, *args), schedule, **options).gradient
 
     gradient.__name__ = f"grad_{getattr(f, '__name__', 'f')}"
     gradient.__doc__ = f"Gradient of {getattr(f, '__name__', 'f')} by the {method!r} schedule."
