@@ -157,7 +157,8 @@ class GraphBuilder:
         operand shapes; later nodes of the same kind reuse the result.
         """
         try:
-            key = (primitive, tuple(map(self._nodes.shape_id, parents)),
+            shape_id = self._nodes.shape_id
+            key = (primitive, tuple([shape_id(p) for p in parents]),
                    tuple(params.items()) if params else ())
             known = self._recorded.get(key)
         except TypeError:  # unhashable parameters (index arrays): no reuse

@@ -17,8 +17,9 @@ from .trace import Tracer, as_float_array, finite_array, record
 
 def call(name: str, *operands, **params):
     """Apply primitive ``name``: a traced node if any operand is traced, else its value."""
-    if any(isinstance(x, Tracer) for x in operands):
-        return record(name, *operands, **params)
+    for x in operands:
+        if isinstance(x, Tracer):
+            return record(name, *operands, **params)
     xs = [finite_array(x, f"operand {k} of {name}") for k, x in enumerate(operands)]
     primitive = lookup(name)
     try:
