@@ -49,6 +49,8 @@ class FixedPointReport:
         Relative residual after each iteration.
     spectral_radius : float
         Estimated spectral radius of ``J_CC`` at the fixed point (below 1 for a contraction).
+        J is over the component's nodes, so for a cycle of L nodes whose composed map has
+        derivative d the radius is about ``|d| ** (1 / L)``: below 1 exactly when ``|d|`` is.
     """
 
     nodes: tuple[int, ...]
@@ -219,8 +221,11 @@ def _failure(component, method, residuals, jacobian, what) -> ConvergenceError:
     if jacobian is not None:
         try:
             rho = spectral_radius(jacobian())
-            radius = (f"; the estimated spectral radius of its Jacobian is {rho:.4g}"
-                      + (" (not a contraction: Picard iteration needs < 1)" if rho >= 1 else ""))
+            radius = (f"; the estimated spectral radius of its Jacobian at the last iterate is "
+                      f"{rho:.4g}"
+                      + (" (not a contraction: Picard iteration needs < 1)" if rho >= 1 else
+                         " (the iteration may be cycling or far from a fixed point, where the "
+                         "radius can differ)"))
         except (LagrangeADError, ValueError, FloatingPointError):
             radius = ""
     last = f"{residuals[-1]:.3g}" if residuals else "none"

@@ -104,7 +104,8 @@ def test_non_contractive_map_states_the_spectral_radius():
     def f(a):
         return la.fixed_point(lambda h, a: 2.0 * h + a, 0.1, a)
 
-    with pytest.raises(la.ConvergenceError, match=r"spectral radius of its Jacobian is 1.414"):
+    with pytest.raises(la.ConvergenceError,
+                       match=r"spectral radius of its Jacobian at the last iterate is 1.414"):
         la.trace(f, 1.0)
 
 
