@@ -140,7 +140,7 @@ def _cmd_show(args) -> int:
         if args.format == "text":
             print(_node_table(program, solution))
             continue
-        labels = {i: f"value {_fmt(program.values[i])}\\nlam {_fmt(solution.multipliers[i])}"
+        labels = {i: f"value {_fmt(program.values[i])}\nlam {_fmt(solution.multipliers[i])}"
                   for i in range(len(graph))}
         dot = graph.to_dot(labels)
         if args.format == "dot":
@@ -174,8 +174,7 @@ def _render(graph, dot: str, labels, fmt: str, output: str) -> None:
         positions[i] = (level, -height.get(level, 0))
         height[level] = height.get(level, 0) + 1
     fig, ax = plt.subplots(figsize=(2 + 2.2 * (max(layers) + 1), 1.5 + 1.2 * max(height.values())))
-    text = {i: graph.describe(i).split("  #")[0] + "\n" + labels[i].replace("\\n", "\n")
-            for i in g.nodes}
+    text = {i: graph.describe(i).split("  #")[0] + "\n" + labels[i] for i in g.nodes}
     nx.draw_networkx(g, positions, ax=ax, labels=text, node_size=3000, node_color="#dde8f5",
                      font_size=7, arrows=True)
     ax.set_axis_off()

@@ -449,38 +449,15 @@ class Graph:
 
         Node attributes: ``primitive``, ``shape``, ``label`` (the node's line) and ``name``.
         """
-        import networkx as nx
+        from .export import to_networkx
 
-        g = nx.MultiDiGraph(output=self.output, n_inputs=self.n_inputs)
-        for i in range(len(self)):
-            g.add_node(i, primitive=self.op_names[self.op[i]], shape=self.shape(i),
-                       label=self.describe(i), name=self.names.get(i))
-        for i in range(len(self)):
-            for position, j in enumerate(self.parents(i)):
-                g.add_edge(int(j), i, key=position, position=position)
-        return g
+        return to_networkx(self)
 
     def to_dot(self, node_labels: Mapping[int, str] | None = None) -> str:
-        """Graphviz DOT text; hyperedges are drawn as edges labeled by operand position."""
-        lines = ["digraph computation {", "  rankdir=LR;",
-                 "  node [shape=box, fontname=monospace];"]
-        for i in range(len(self)):
-            parts = [self.describe(i)]
-            if node_labels is not None and i in node_labels:
-                parts.append(str(node_labels[i]))
-            # escape each part, then join with DOT's line break (an escaped one would print)
-            text = "\\n".join(_dot_escape(part) for part in parts)
-            style = ", style=bold" if i == self.output else ""
-            lines.append(f'  v{i} [label="{text}"{style}];')
-        for i in range(len(self)):
-            parents = self.parents(i)
-            for position, j in enumerate(parents):
-                tag = f' [label="{position}"]' if parents.size > 1 else ""
-                lines.append(f"  v{j} -> v{i}{tag};")
-        lines.append("}")
-        return "\n".join(lines)
+        """Graphviz DOT text; hyperedges are drawn as edges labeled by operand position.
 
+        ``node_labels`` adds lines (values, multipliers) under some nodes' own lines.
+        """
+        from .export import to_dot
 
-def _dot_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
+        return to_dot(self, node_labels)
