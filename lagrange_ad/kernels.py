@@ -39,6 +39,23 @@ def back_substitute(node_order, offsets, indptr, indices, data, lam):  # pragma:
 
 
 @_compiled
+def back_substitute_rows(indptr, indices, data, lam):  # pragma: no cover
+    """`back_substitute` when nodes are scalars numbered in topological order.
+
+    Then row i of J is node i and the reverse topological order is ``i = n - 1, ..., 0``, so no
+    order or offsets need to be read. Returns the multiply-adds performed.
+    """
+    spent = 0
+    for i in range(lam.shape[0] - 1, -1, -1):
+        g = lam[i]
+        if g != 0.0:
+            for e in range(indptr[i], indptr[i + 1]):
+                lam[indices[e]] += g * data[e]
+            spent += indptr[i + 1] - indptr[i]
+    return spent
+
+
+@_compiled
 def sweep_groups(group_ptr, entries, indptr, indices, data, rhs, lam, omega,
                  scratch):  # pragma: no cover
     """In place, group after group: ``lam_G <- (1 - omega) lam_G + omega (e_N + J^T lam)_G``.

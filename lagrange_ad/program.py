@@ -85,7 +85,7 @@ class Program:
     def _set(self, graph: Graph, point: tuple, forward: Forward) -> None:
         self.graph = graph
         self.point = point
-        self.values = NodeVector(graph, forward.values)
+        self.values = NodeVector(graph, forward.values, copy=False)
         self.fixed_points = forward.fixed_points
         self._edge_partials = forward.partials
 
@@ -303,10 +303,17 @@ class Program:
                 f"than max_entries={max_entries}; use the matrix-free kkt_operator() instead")
         if self._edge_partials is not None:
             # scalar graph: one entry per edge, rows and columns are node indices
-            n = len(self.graph)
-            jac = sp.csr_array((self._edge_partials, self.graph.parent_idx.copy(),
-                                self.graph.parent_ptr.copy()), shape=(n, n))
-            jac.sum_duplicates()
+            graph = self.graph
+            n = len(graph)
+            # elementwise scalar nodes have at most two operands: a duplicate entry is a node
+            # using one parent twice (x * x), and only then must entries be summed
+            ptr, idx = graph.parent_ptr, graph.parent_idx
+            pairs = np.flatnonzero(np.diff(ptr) == 2)
+            if np.any(idx[ptr[pairs]] == idx[ptr[pairs] + 1]):
+                jac = sp.csr_array((self._edge_partials, idx.copy(), ptr.copy()), shape=(n, n))
+                jac.sum_duplicates()
+            else:
+                jac = sp.csr_array((self._edge_partials, idx, ptr), shape=(n, n), copy=False)
         else:
             jac = assemble_jacobian(self.values)
         self.__dict__["_jacobian"] = jac

@@ -26,8 +26,9 @@ class NodeVector(Mapping):
 
     __slots__ = ("graph", "flat")
 
-    def __init__(self, graph: Graph, flat: np.ndarray):
-        flat = np.array(flat, dtype=np.float64)
+    def __init__(self, graph: Graph, flat: np.ndarray, copy: bool = True):
+        # copy=False hands over a vector nobody else writes to (a schedule's result)
+        flat = np.array(flat, dtype=np.float64) if copy else np.asarray(flat, np.float64)
         if flat.shape != (graph.total_size,):
             raise GraphError(f"a node vector of this graph has {graph.total_size} entries; "
                              f"got shape {flat.shape}")

@@ -166,7 +166,7 @@ def solve(program: Program, method: str | Schedule = "reverse", *, track_memory:
     lam = np.asarray(outcome.multipliers, dtype=np.float64)
     if not np.all(np.isfinite(lam)):
         raise NonFiniteError(describe_nonfinite(program, lam, schedule.name))
-    multipliers = NodeVector(program.graph, lam)
+    multipliers = NodeVector(program.graph, lam, copy=False)
     return Solution(
         method=schedule.name,
         multipliers=multipliers,

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..checkpointing import checkpointed_sweep
 from ..errors import LagrangeADError
-from ..kernels import back_substitute
+from ..kernels import back_substitute, back_substitute_rows
 from ..program import Program
 from .condensation import condensation_sweep
 from .plans import level_plan, sweep
@@ -59,13 +59,16 @@ def reverse_sweep(program: Program, order: np.ndarray | None = None,
     multipliers and the multiply-adds spent.
     """
     graph = program.graph
-    order = graph.topological_order()[::-1] if order is None else np.asarray(order, np.int64)
     lam = program.rhs()
     if via == "jacobian" or (via == "auto" and prefers_jacobian(program)):
         jac = program.local_jacobian()
-        spent = back_substitute(np.ascontiguousarray(order), graph.offsets, jac.indptr,
-                                jac.indices, jac.data, lam)
+        if order is None and graph.shape_table == ((),) and graph.parents_precede_children:
+            return lam, int(back_substitute_rows(jac.indptr, jac.indices, jac.data, lam))
+        order = graph.topological_order()[::-1] if order is None else order
+        spent = back_substitute(np.ascontiguousarray(order, dtype=np.int64), graph.offsets,
+                                jac.indptr, jac.indices, jac.data, lam)
         return lam, int(spent)
+    order = graph.topological_order()[::-1] if order is None else np.asarray(order, np.int64)
     if via not in ("auto", "rules"):
         raise LagrangeADError(f"via must be 'auto', 'jacobian' or 'rules'; got {via!r}")
     offsets, is_source, cost = graph.offsets, program.is_source, program.multiply_adds
