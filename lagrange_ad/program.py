@@ -133,7 +133,7 @@ class Program:
     def require_scalar_output(self) -> None:
         """Raise `NonScalarOutputError` unless v_N has exactly one entry."""
         shape = self.graph.shape(self.graph.output)
-        if int(np.prod(shape, dtype=np.int64)) != 1:
+        if self.graph.sizes[self.graph.output] != 1:
             raise NonScalarOutputError(
                 f"the output {self.graph.name(self.graph.output)} has shape {shape}; a gradient "
                 f"(one KKT right-hand side e_N) needs a single entry. Reduce it with la.sum or "
