@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .errors import GraphError, NonFiniteError, ShapeError
-from .graph import Graph
+from .graph import Graph, distinct_rows
 from .nodetable import NodeTable
 from .primitives import lookup
 
@@ -265,11 +265,7 @@ class GraphBuilder:
         result = self._checked_shape(primitive, rule, first_shapes, params)
         codes = np.where(new_rows, self._shape_code(result), known[np.minimum(rows, first - 1)]
                          if first else 0)
-        # distinct rows of shape codes, found through one integer key per row
-        base = len(self._shapes)
-        keys = codes @ (base ** np.arange(codes.shape[1], dtype=np.int64))
-        for key in np.unique(keys).tolist():
-            combo = [(key // base**k) % base for k in range(codes.shape[1])]
+        for combo in distinct_rows(*codes.T):
             out = self._checked_shape(primitive, rule, [self._shapes[c] for c in combo], params)
             if out != result:
                 raise ShapeError(f"add_many {primitive}: rows give different output shapes "
