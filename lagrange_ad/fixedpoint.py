@@ -25,7 +25,8 @@ non-fixed point.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import scipy.optimize
@@ -47,8 +48,9 @@ class FixedPointReport:
     iterations : int
     residuals : tuple of float
         Relative residual after each iteration.
-    spectral_radius : float
-        Estimated spectral radius of ``J_CC`` at the fixed point (below 1 for a contraction).
+    spectral_radius : float (property)
+        Estimated spectral radius of ``J_CC`` at the fixed point (below 1 for a contraction),
+        computed when first read.
         J is over the component's nodes, so for a cycle of L nodes whose composed map has
         derivative d the radius is about ``|d| ** (1 / L)``: below 1 exactly when ``|d|`` is.
     """
@@ -57,7 +59,15 @@ class FixedPointReport:
     method: str
     iterations: int
     residuals: tuple[float, ...]
-    spectral_radius: float
+    jacobian: Callable[[], object] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def spectral_radius(self) -> float:
+        """Power-iteration estimate of the spectral radius of ``J_CC`` at the fixed point.
+
+        Computed when first read: it costs a few hundred products with ``J_CC``.
+        """
+        return spectral_radius(self.jacobian()) if self.jacobian is not None else float("nan")
 
 
 def spectral_radius(matrix, iterations: int = 200, seed: int = 0) -> float:
@@ -114,6 +124,29 @@ class ComponentMap:
         return np.concatenate([np.ravel(self.evaluate(i, frozen)) for i in self.nodes])
 
 
+def _frozen_jacobian(jacobian):
+    """A callable returning J_CC at the values as they are now (they change no more)."""
+    if jacobian is None:
+        return None
+    matrix = []
+
+    def at_fixed_point():
+        if not matrix:
+            matrix.append(jacobian())
+        return matrix[0]
+
+    return at_fixed_point
+
+
+def observed_rate(changes: list[float]) -> float:
+    """The contraction per iteration seen in the last few changes (geometric mean of ratios)."""
+    tail = [c for c in changes[-8:] if c > 0]
+    if len(tail) < 3:
+        return float("nan")
+    ratios = np.array(tail[1:]) / np.array(tail[:-1])
+    return float(np.exp(np.mean(np.log(ratios))))
+
+
 def error_bound(changes: list[float]) -> float:
     """A posteriori error of a linearly converging iteration from its last two changes.
 
@@ -161,8 +194,8 @@ def solve_component(component: ComponentMap, *, method: str = "picard", tol: flo
     if residuals and residuals[-1] > tol and error_bound(residuals) > 0:
         raise _failure(component, method, residuals, jacobian,
                        f"no convergence in {maxiter} iterations")
-    radius = spectral_radius(jacobian()) if jacobian is not None else float("nan")
-    return FixedPointReport(tuple(component.nodes), method, iterations, tuple(residuals), radius)
+    return FixedPointReport(tuple(component.nodes), method, iterations, tuple(residuals),
+                            _frozen_jacobian(jacobian))
 
 
 def _iterate(component: ComponentMap, tol, maxiter, memory, residuals) -> int:

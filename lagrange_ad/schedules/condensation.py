@@ -32,7 +32,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..errors import ConvergenceError, LagrangeADError, SingularKKTError
-from ..fixedpoint import error_bound, spectral_radius
+from ..fixedpoint import error_bound, observed_rate, spectral_radius
 from ..kernels import back_substitute
 from ..program import Program
 
@@ -54,7 +54,9 @@ def solve_block(jac_cc, b: np.ndarray, *, inner: str, tol: float, maxiter: int,
     """Solve ``(I - J_CC)^T x = b`` for one cyclic block; returns x and its statistics."""
     n = b.size
     transposed = jac_cc.T.tocsr()
-    radius = spectral_radius(transposed)
+    # the fixed-point iteration measures the radius as it goes; the solvers get a short
+    # power iteration, and a failure a longer one for its message
+    radius = float("nan") if inner == "fixed-point" else spectral_radius(transposed, 50)
     stats = {"nodes": where, "size": n, "spectral_radius": radius, "inner": inner}
     if inner == "direct":
         try:
@@ -88,12 +90,15 @@ def solve_block(jac_cc, b: np.ndarray, *, inner: str, tol: float, maxiter: int,
         residuals.append(float(np.max(np.abs(new - x), initial=0.0)) / scale)
         x = new
         if max(residuals[-1], error_bound(residuals)) <= tol or error_bound(residuals) == 0:
-            stats.update(iterations=k, residuals=residuals)
+            rate = observed_rate(residuals)
+            stats.update(iterations=k, residuals=residuals, spectral_radius=rate
+                         if np.isfinite(rate) else spectral_radius(transposed, 50))
             return x, stats
         if not np.isfinite(residuals[-1]) or (k > 20 and residuals[-1] > 1e8 * residuals[0]):
             break
     why = ("it diverges" if not residuals or residuals[-1] > residuals[0]
            else f"no convergence in {maxiter} iterations")
+    radius = spectral_radius(transposed)
     singular = " (1 - rho is ~0: I - J may be singular)" if abs(radius - 1) < 1e-6 else ""
     raise ConvergenceError(
         f"the adjoint fixed-point iteration on the cycle through {where}: {why}; the estimated "
