@@ -56,6 +56,16 @@ def back_substitute_rows(indptr, indices, data, lam):  # pragma: no cover
 
 
 @_compiled
+def rows_update(indptr, indices, data, rhs, lam, out):  # pragma: no cover
+    """``out[r] = rhs[r] + sum_k data[k] lam[indices[k]]`` over the rows of a CSR matrix."""
+    for r in range(indptr.shape[0] - 1):
+        acc = rhs[r]
+        for k in range(indptr[r], indptr[r + 1]):
+            acc += data[k] * lam[indices[k]]
+        out[r] = acc
+
+
+@_compiled
 def sweep_groups(group_ptr, entries, indptr, indices, data, rhs, lam, omega,
                  scratch):  # pragma: no cover
     """In place, group after group: ``lam_G <- (1 - omega) lam_G + omega (e_N + J^T lam)_G``.

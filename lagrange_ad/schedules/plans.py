@@ -13,7 +13,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ..kernels import sweep_groups
+from ..kernels import rows_update, sweep_groups
 from ..program import Program
 from .registry import Outcome
 
@@ -83,34 +83,50 @@ def make_plan(program: Program, nodes: np.ndarray, node_group_ptr: np.ndarray) -
                      row=row, rhs=program.rhs()[entries])
 
 
-def node_plan(program: Program, order: np.ndarray) -> SweepPlan:
-    """One group per node, visited in ``order`` (block Gauss-Seidel)."""
-    order = np.asarray(order, np.int64)
-    return make_plan(program, order, np.arange(order.size + 1))
+def cached_plan(program: Program, key, build) -> SweepPlan:
+    """A plan made once per program and key; like J, it depends on nothing else."""
+    plans = program.__dict__.setdefault("_sweep_plans", {})
+    if key not in plans:
+        plans[key] = build()
+    return plans[key]
+
+
+def node_plan(program: Program, order: np.ndarray, name=None) -> SweepPlan:
+    """One group per node, visited in ``order`` (block Gauss-Seidel).
+
+    ``name`` identifies a named order (such as ``("random", seed)``) for the plan cache;
+    explicit orders are identified by their contents.
+    """
+    order = np.ascontiguousarray(order, np.int64)
+    key = ("nodes", order.tobytes() if name is None else name)
+    return cached_plan(program, key,
+                       lambda: make_plan(program, order, np.arange(order.size + 1)))
 
 
 def jacobi_plan(program: Program) -> SweepPlan:
     """One group holding every node in index order (the Jacobi update ``e_N + J^T lam``)."""
     n = len(program.graph)
-    return make_plan(program, np.arange(n), np.array([0, n]))
+    return cached_plan(program, ("jacobi",),
+                       lambda: make_plan(program, np.arange(n), np.array([0, n])))
 
 
 def level_plan(program: Program) -> SweepPlan:
     """One group per topological level, deepest level first (the reverse sweep by levels)."""
-    levels = program.graph.levels()
-    # stable sort of -level: deepest level first, nodes of a level in index order
-    nodes = np.argsort(-levels, kind="stable")
-    counts = np.bincount(levels)[::-1]
-    return make_plan(program, nodes, np.concatenate([[0], np.cumsum(counts)]))
+
+    def build():
+        levels = program.graph.levels()
+        # stable sort of -level: deepest level first, nodes of a level in index order
+        nodes = np.argsort(-levels, kind="stable")
+        counts = np.bincount(levels)[::-1]
+        return make_plan(program, nodes, np.concatenate([[0], np.cumsum(counts)]))
+
+    return cached_plan(program, ("levels",), build)
 
 
-def group_update(plan: SweepPlan, g: int, lam: np.ndarray) -> np.ndarray:
-    """``(e_N + J^T lam)`` on the rows of group g, in plan order; ``lam`` is not changed."""
-    r0, r1 = plan.group_ptr[g], plan.group_ptr[g + 1]
-    k0, k1 = plan.indptr[r0], plan.indptr[r1]
-    products = plan.data[k0:k1] * lam[plan.indices[k0:k1]]
-    return plan.rhs[r0:r1] + np.bincount(plan.row[k0:k1] - r0, weights=products,
-                                         minlength=r1 - r0)
+def jacobi_update(plan: SweepPlan, lam: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``e_N + J^T lam`` for a Jacobi plan (entries in index order), written into ``out``."""
+    rows_update(plan.indptr, plan.indices, plan.data, plan.rhs, lam, out)
+    return out
 
 
 def relax(lam: np.ndarray, entries: np.ndarray, update: np.ndarray, omega: float) -> None:
@@ -145,7 +161,7 @@ def iterate_sweeps(program: Program, plan: SweepPlan | None, *, omega: float, to
     full = jacobi_plan(program)
     maxiter = default_maxiter(program) if maxiter is None else maxiter
     lam = np.zeros(program.graph.total_size)
-    update = group_update(full, 0, lam)
+    update = jacobi_update(full, lam, np.empty_like(lam))
     residuals: list[float] = []
     res = scale = float("nan")
     for _ in range(maxiter):
@@ -153,7 +169,7 @@ def iterate_sweeps(program: Program, plan: SweepPlan | None, *, omega: float, to
             relax(lam, full.entries, update, omega)
         else:
             sweep(plan, lam, omega)
-        update = group_update(full, 0, lam)
+        jacobi_update(full, lam, update)
         res = float(np.linalg.norm(update - lam))
         scale = max(1.0, float(np.linalg.norm(lam)))
         residuals.append(res)

@@ -117,7 +117,8 @@ def _run_gauss_seidel(program: Program, *, order: str | Sequence[int] = "forward
                       omega: float = 1.0, seed: int = 0, tol: float = 1e-12,
                       maxiter: int | None = None) -> Outcome:
     nodes = resolve_order(program, order, seed)
-    plan = node_plan(program, nodes)
+    name = None if not isinstance(order, str) else (order, seed if order == "random" else None)
+    plan = node_plan(program, nodes, name)
     shown = order if isinstance(order, str) else "explicit"
     return iterate_sweeps(program, plan, omega=float(omega), tol=float(tol), maxiter=maxiter,
                           label="gauss-seidel", extra={"order": shown})
