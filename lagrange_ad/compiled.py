@@ -56,7 +56,7 @@ def _source(names: tuple[str, ...]) -> str:
         "",
         "",
         "@numba.njit(cache=True, nogil=True, error_model='numpy')",
-        "def forward(order, op, ptr, idx, exponent, v, partials):",
+        "def forward(order, op, ptr, idx, exponent, v, partials, with_partials):",
         "    for k in range(order.shape[0]):",
         "        i = order[k]",
         "        o = op[i]",
@@ -71,10 +71,11 @@ def _source(names: tuple[str, ...]) -> str:
         lines += [
             f"        elif o == {code}:  # {name}",
             f"            a = E{code}({xs}{extra})",
-            f"            d = P{code}(a, {xs}{extra})",
             "            v[i] = a",
+            "            if with_partials:",
+            f"                d = P{code}(a, {xs}{extra})",
         ]
-        lines += [f"            partials[e + {k}] = d[{k}]" for k in range(primitive.arity)]
+        lines += [f"                partials[e + {k}] = d[{k}]" for k in range(primitive.arity)]
     lines += [
         "        if not np.isfinite(v[i]):",
         "            return i",
@@ -143,11 +144,14 @@ def available(graph: Graph) -> bool:
     return all(name in known or name in ("input", "const") for name in graph.op_names)
 
 
-def forward_scalar(graph: Graph, point) -> tuple[np.ndarray, np.ndarray] | None:
+def forward_scalar(graph: Graph, point,
+                   with_partials: bool = True) -> tuple[np.ndarray, np.ndarray] | None:
     """Values and edge partials of a scalar graph, or None when a value is not finite.
 
     ``partials[e]`` is ``d v_i / d v_parent_idx[e]`` for the edges of node i, so the local
-    Jacobian is the CSR matrix ``(partials, parent_idx, parent_ptr)``.
+    Jacobian is the CSR matrix ``(partials, parent_idx, parent_ptr)``. With
+    ``with_partials=False`` only the values are computed (the partials stay zero): the
+    forward evaluation alone, against which the cost of the gradient is measured.
     """
     forward, names = _kernel()
     code_of = {name: code for code, name in enumerate(names, start=1)}
@@ -166,7 +170,7 @@ def forward_scalar(graph: Graph, point) -> tuple[np.ndarray, np.ndarray] | None:
                 target[nodes] = float(value)
     partials = np.zeros(graph.parent_idx.size)
     stopped = forward(graph.topological_order(), op, graph.parent_ptr, graph.parent_idx,
-                      exponent, v, partials)
+                      exponent, v, partials, with_partials)
     if stopped >= 0 or not np.all(np.isfinite(partials)):
         return None
     return v, partials
