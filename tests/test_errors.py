@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from zoo import small_cycle as cyclic_graph
 
 import lagrange_ad as la
 from lagrange_ad.errors import (
@@ -313,15 +314,6 @@ def test_grad_of_a_vector_output():
         la.grad(la.tanh)(np.ones(3))
 
 
-def cyclic_graph():
-    """``v1 = sin(v2)``, ``v2 = v0 * v1``, ``v3 = v1 + v2``."""
-    b = la.GraphBuilder()
-    x = b.input(name="x")
-    h = b.declare()
-    k = b.add("mul", x, h)
-    b.define(h, "sin", k)
-    b.add("add", h, k)
-    return b.build()
 
 
 @pytest.mark.parametrize("operation", [

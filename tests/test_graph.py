@@ -9,6 +9,7 @@ import time
 import networkx as nx
 import numpy as np
 import pytest
+from zoo import small_cycle as cyclic_graph
 
 import lagrange_ad as la
 from lagrange_ad.errors import CyclicGraphError, GraphError, ShapeError, UnknownPrimitiveError
@@ -341,15 +342,6 @@ def test_children_are_the_transpose_of_the_parents():
 # ----------------------------------------------------------------- cycles
 
 
-def cyclic_graph():
-    """``v1 = sin(v2)``, ``v2 = v0 * v1``: a cycle through v1 and v2, then ``v3 = v1 + v2``."""
-    b = la.GraphBuilder()
-    x = b.input(name="x")
-    h = b.declare()
-    k = b.add("mul", x, h)
-    b.define(h, "sin", k)
-    b.add("add", h, k)
-    return b.build()
 
 
 @pytest.mark.parametrize("operation", ["levels", "topological_order", "depth"])

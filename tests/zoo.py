@@ -117,3 +117,14 @@ def random_cyclic_graph(seed: int, n_cycles: int = 2, n_nodes: int = 10) -> la.G
     out = b.add("add", pool[-1], b.add("mul", pool[-2], hs[0]))
     point = tuple(rng.uniform(-1, 1, 3))
     return b.build(output=out, point=point)
+
+
+def small_cycle() -> la.Graph:
+    """``v1 = sin(v2)``, ``v2 = v0 * v1``: a cycle through v1 and v2, then ``v3 = v1 + v2``."""
+    b = la.GraphBuilder()
+    x = b.input(name="x")
+    h = b.declare()
+    k = b.add("mul", x, h)
+    b.define(h, "sin", k)
+    b.add("add", h, k)
+    return b.build()
