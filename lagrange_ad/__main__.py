@@ -1,3 +1,5 @@
+"""``python -m lagrange_ad``: the command line."""
+
 from .cli import main
 
 raise SystemExit(main())
