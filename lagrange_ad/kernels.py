@@ -93,7 +93,9 @@ HAVE_COMPILER = njit is not None
 
 
 def warm_up() -> None:
-    """Compile (or load from the cache) every kernel once."""
-    one = np.zeros(1, np.int64)
-    back_substitute(np.zeros(0, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64), one,
-                    np.zeros(1), np.zeros(1))
+    """Compile (or load from the cache) every kernel once, so that no timing includes it."""
+    ints, one = np.zeros(2, np.int64), np.zeros(1, np.int64)
+    back_substitute(np.zeros(0, np.int64), ints, ints, one, np.zeros(1), np.zeros(1))
+    back_substitute_rows(one, one, np.zeros(1), np.zeros(0))
+    rows_update(one, one, np.zeros(1), np.zeros(0), np.zeros(1), np.zeros(0))
+    sweep_groups(one, one, one, one, np.zeros(1), np.zeros(0), np.zeros(1), 1.0, np.zeros(0))
