@@ -420,6 +420,16 @@ def directional_derivative(f, args, directions, h=1e-6):
     return (float(plus.output_value) - float(minus.output_value)) / (2 * h)
 
 
+def check_gradient_shapes_and_direction(f, a, b):
+    """The gradient of f(a, b) is shaped like a and b and matches a central difference."""
+    ga, gb = la.grad(f)(a, b)
+    assert ga.shape == np.shape(a) and gb.shape == np.shape(b)
+    da, db = RNG.standard_normal(np.shape(a)), RNG.standard_normal(np.shape(b))
+    exact = float(np.sum(ga * da) + np.sum(gb * db))
+    assert exact == pytest.approx(directional_derivative(f, (a, b), (da, db)), rel=1e-6,
+                                  abs=1e-8)
+
+
 @pytest.mark.parametrize("op", ["add", "subtract", "multiply", "divide", "maximum", "minimum"])
 @pytest.mark.parametrize("shapes", [((2, 3), (3,)), ((2, 1), (1, 3)), ((), (2, 3)),
                                     ((4, 1, 3), (2, 1)), ((3,), ())], ids=str)
@@ -432,12 +442,7 @@ def test_broadcasting_in_every_binary_op(op, shapes):
 
     graph = la.trace(f, a, b)
     assert graph.shape(2) == np.broadcast_shapes(*shapes)
-    ga, gb = la.grad(f)(a, b)
-    assert ga.shape == shapes[0] and gb.shape == shapes[1]
-    da, db = RNG.standard_normal(shapes[0]), RNG.standard_normal(shapes[1])
-    exact = float(np.sum(ga * da) + np.sum(gb * db))
-    assert exact == pytest.approx(directional_derivative(f, (a, b), (da, db)), rel=1e-6,
-                                  abs=1e-8)
+    check_gradient_shapes_and_direction(f, a, b)
 
 
 @pytest.mark.parametrize("shapes", [((4, 2, 3), (3, 5)), ((3,), (2, 3, 4)), ((1, 2, 3), (4, 3, 2)),
@@ -448,9 +453,4 @@ def test_broadcasting_in_matmul(shapes):
     def f(x, y):
         return la.sum(la.tanh(x @ y))
 
-    ga, gb = la.grad(f)(a, b)
-    assert ga.shape == shapes[0] and gb.shape == shapes[1]
-    da, db = RNG.standard_normal(shapes[0]), RNG.standard_normal(shapes[1])
-    exact = float(np.sum(ga * da) + np.sum(gb * db))
-    assert exact == pytest.approx(directional_derivative(f, (a, b), (da, db)), rel=1e-6,
-                                  abs=1e-8)
+    check_gradient_shapes_and_direction(f, a, b)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, splu
-from zoo import random_cyclic_graph, traced
+from zoo import random_cyclic_graph, singular_cycle, traced
 
 import lagrange_ad as la
 from lagrange_ad.errors import SingularKKTError
@@ -123,12 +123,7 @@ def test_spsolve_triangular_and_lu_agree_and_count_the_factor():
 
 
 def test_singular_kkt_matrix_raises_instead_of_nan():
-    # h = 1 * h + 0 * a: every h is a fixed point, so A = I - J is singular on the cycle
-    b = la.GraphBuilder()
-    a = b.input()
-    h = b.declare(initial=0.3)
-    b.define(h, "add", b.add("mul", h, b.const(1.0)), b.add("mul", a, b.const(0.0)))
-    program = la.Program(b.build(output=h), 1.0)
+    program = la.Program(singular_cycle(), 1.0)
     with pytest.raises(SingularKKTError, match="singular.*gradient does not exist"):
         la.solve(program, "spsolve")
     with pytest.raises(la.LagrangeADError, match="triangular=True needs a DAG"):

@@ -128,3 +128,12 @@ def small_cycle() -> la.Graph:
     b.define(h, "sin", k)
     b.add("add", h, k)
     return b.build()
+
+
+def singular_cycle() -> la.Graph:
+    """``h = 1 * h + 0 * a``: every h is a fixed point, so ``I - J`` is singular on the cycle."""
+    b = la.GraphBuilder()
+    a = b.input()
+    h = b.declare(initial=0.3)
+    b.define(h, "add", b.add("mul", h, b.const(1.0)), b.add("mul", a, b.const(0.0)))
+    return b.build(output=h)
