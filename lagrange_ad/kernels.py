@@ -89,9 +89,6 @@ def sweep_groups(group_ptr, entries, indptr, indices, data, rhs, lam, omega,
                 lam[e] = (1.0 - omega) * lam[e] + omega * scratch[r - r0]
 
 
-HAVE_COMPILER = njit is not None
-
-
 def warm_up() -> None:
     """Compile (or load from the cache) every kernel once, so that no timing includes it."""
     ints, one = np.zeros(2, np.int64), np.zeros(1, np.int64)
