@@ -94,12 +94,20 @@ class GraphBuilder:
         """The shape of a node added so far."""
         return self._shapes[self._nodes.shape_id(node)]
 
+    @property
+    def table(self) -> NodeTable:
+        """The node columns (tracing appends to their lists directly)."""
+        return self._nodes
+
+    def step(self, node: int) -> tuple:
+        """``(primitive, params, parents)`` of one node (cheap in increasing node order)."""
+        op, param_id, parents = self._nodes.node(node)
+        return lookup(self._op_names[op]), self._params[param_id], parents
+
     def describe(self, node: int) -> str:
         """The node's line, ``v5 = sin(v4)`` (for messages while building)."""
-        op, param_id, parents = self._nodes.node(node)
-        primitive = lookup(self._op_names[op])
-        return f"v{node} = " + primitive.label([f"v{j}" for j in parents],
-                                               self._params[param_id])
+        primitive, params, parents = self.step(node)
+        return f"v{node} = " + primitive.label([f"v{j}" for j in parents], params)
 
     def _check_node(self, node, role: str) -> int:
         if isinstance(node, (bool, np.bool_)) or not isinstance(node, (int, np.integer)):
@@ -109,8 +117,9 @@ class GraphBuilder:
         return int(node)
 
     def _append(self, op: str, shape, params: dict, parents: Sequence[int], name) -> int:
-        node = self._nodes.append(self._op_code(op), self._shape_code(shape),
-                                  self._param_code(params), parents)
+        kind = self._nodes.kind(self._op_code(op), self._shape_code(shape),
+                                self._param_code(params), len(parents))
+        node = self._nodes.append(kind, parents)
         if name is not None:
             self._names[node] = str(name)
         return node
@@ -165,12 +174,11 @@ class GraphBuilder:
             key = known = None
         if known is None:
             node = self.add(primitive, *parents, **params)
-            known = (self._nodes.op_of(node), self._nodes.shape_id(node),
-                     self._nodes.param_of(node), lookup(primitive))
+            known = (self._nodes.kinds[node - self._nodes.tail_start], lookup(primitive))
             if key is not None:
                 self._recorded[key] = known
-            return node, known[3]
-        return self._nodes.append(known[0], known[1], known[2], parents), known[3]
+            return node, known[1]
+        return self._nodes.append(known[0], parents), known[1]
 
     def _rule(self, primitive: str, params: dict):
         """The registered rule of an operation node, with its parameters checked by name."""
@@ -352,5 +360,5 @@ class GraphBuilder:
             names=self._names,
             point=point,
             initial=self._initial,
-            shapes_checked=True,
+            checked=True,
         )

@@ -12,7 +12,7 @@ import numpy as np
 from .errors import DomainError, LagrangeADError, ShapeError
 from .forward import apply_primitive
 from .primitives import lookup
-from .trace import Tracer, as_float_array, finite_array, record
+from .trace import Tracer, as_float_array, fast_unary, finite_array, record
 
 
 def call(name: str, *operands, **params):
@@ -50,6 +50,7 @@ def divide(x, y):
     return call("div", x, y)
 
 
+@fast_unary("neg")
 def negative(x):
     """``-x``."""
     return call("neg", x)
@@ -72,56 +73,67 @@ def power(x, exponent):
     return exp(multiply(exponent, log(x)))
 
 
+@fast_unary("square")
 def square(x):
     """``x ** 2``."""
     return call("square", x)
 
 
+@fast_unary("sqrt")
 def sqrt(x):
     """Square root; negative entries raise `DomainError`."""
     return call("sqrt", x)
 
 
+@fast_unary("exp")
 def exp(x):
     """Exponential."""
     return call("exp", x)
 
 
+@fast_unary("log")
 def log(x):
     """Natural logarithm; entries that are not positive raise `DomainError`."""
     return call("log", x)
 
 
+@fast_unary("sin")
 def sin(x):
     """Sine."""
     return call("sin", x)
 
 
+@fast_unary("cos")
 def cos(x):
     """Cosine."""
     return call("cos", x)
 
 
+@fast_unary("tan")
 def tan(x):
     """Tangent."""
     return call("tan", x)
 
 
+@fast_unary("tanh")
 def tanh(x):
     """Hyperbolic tangent."""
     return call("tanh", x)
 
 
+@fast_unary("sigmoid")
 def sigmoid(x):
     """The logistic function ``1 / (1 + exp(-x))``."""
     return call("sigmoid", x)
 
 
+@fast_unary("relu")
 def relu(x):
     """``max(x, 0)``; its derivative at 0 is taken as 0."""
     return call("relu", x)
 
 
+@fast_unary("abs")
 def abs(x):  # noqa: A001  (the numpy name)
     """Absolute value; its derivative at 0 is taken as 0."""
     return call("abs", x)

@@ -108,6 +108,9 @@ class Graph:
     initial : mapping of int to ndarray, optional
         Starting values for nodes on cycles, whose values are found by fixed-point iteration
         (zeros when absent).
+    checked : bool, optional
+        Set by `GraphBuilder`, which checks every node as it is added, so that freezing a
+        large graph does not check it twice. Leave it False for arrays made elsewhere.
     """
 
     op_names: tuple[str, ...]
@@ -123,7 +126,7 @@ class Graph:
     names: Mapping[int, str] = field(default_factory=dict)
     point: tuple[np.ndarray, ...] | None = None
     initial: Mapping[int, np.ndarray] = field(default_factory=dict)
-    shapes_checked: bool = field(default=False, repr=False)
+    checked: bool = field(default=False, repr=False)
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -152,8 +155,9 @@ class Graph:
                                  f"got {self.point!r}") from None
         set_(self, "n_inputs", _index(self.n_inputs, "n_inputs"))
         set_(self, "output", _index(self.output, "output"))
-        self._check_structure()
-        if not self.shapes_checked:
+        if not self.checked:
+            # a GraphBuilder checks every node as it is added and sets ``checked``
+            self._check_structure()
             self._check_shapes()
 
     def __getstate__(self) -> dict:

@@ -80,9 +80,8 @@ def fixed_point(fn: Callable, init, *params, method: str = "picard", tol: float 
     if out.node < first:
         out = record("mul", out, 1.0)  # a node of its own to close the cycle with
     builder.define_as_last(h)
-    tape.values.pop()
-    tape.steps.pop()
-    tape.settle(len(tape.values) - 1)  # the first iterate: fn's nodes at h = init
+    tape.drop_last()
+    tape.settle(len(builder) - 1)  # the first iterate: fn's nodes at h = init
     graph = builder.build(output=h)
     evaluate = NodeEvaluator(graph)
     cycle = next(c for c in graph.strongly_connected_components() if h in c)

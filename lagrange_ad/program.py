@@ -268,6 +268,9 @@ class Program:
     def multiply_adds(self) -> np.ndarray:
         """Per node, the number of local partials its VJP or JVP applies (nonzeros of J_i,Pa(i))."""
         graph = self.graph
+        if self._edge_partials is not None:
+            # the compiled loop ran: every node is scalar elementwise, one partial per operand
+            return np.diff(graph.parent_ptr)
         counts = np.zeros(len(graph), np.int64)
         # a scalar elementwise node has one partial per operand
         fast = scalar_elementwise_nodes(graph)

@@ -11,6 +11,9 @@ tracers: ``ndarray @ tracer`` and ``np.sin(tracer)`` record nodes too.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gc
 import inspect
 from collections.abc import Callable
 
@@ -25,49 +28,65 @@ from .graph import Graph
 class Tape:
     """The builder of one trace, and each node's value once it is needed.
 
-    Recording a node stores its rule and operands; its value is computed only when something
-    reads it (control flow, `fixed_point`) or when the trace ends, so a long trace costs little
-    more than appending to lists. Tracers of different traces cannot be mixed.
+    Recording a node stores its kind and parents in the builder's node table; its value is
+    computed only when something reads it (control flow, `fixed_point`) or when the trace ends,
+    so a long trace costs little more than appending to lists. While every node is a scalar
+    (``scalar_only``), operators append scalar nodes of a kind seen before (``fast``: kind by
+    primitive name) straight to those lists. Tracers of different traces cannot be mixed.
     """
 
-    __slots__ = ("builder", "values", "steps", "settled", "constants")
+    __slots__ = ("builder", "kinds", "parents", "values", "known", "constants", "fast",
+                 "scalar_only")
 
     def __init__(self):
         self.builder = GraphBuilder()
-        self.values: list = []  # None until computed
-        self.steps: list = []  # (primitive, params, operand nodes) of recorded nodes
-        self.settled = 0  # every node below has its value
+        table = self.builder.table
+        # a trace adds no batches, so node i is kinds[i]: the fast path's index is len(kinds)
+        self.kinds, self.parents = table.kinds, table.parents
+        self.values: list = []  # values of nodes 0, 1, ... as far as computed
+        self.known: dict[int, np.ndarray] = {}  # values of inputs, constants, declared nodes
         self.constants: dict[float, int] = {}  # Python numbers seen, by value
+        self.fast: dict[str, int] = {}
+        self.scalar_only = True
 
-    def add(self, node: int, value) -> int:
-        """Remember the value of a node just added to the builder."""
-        assert node == len(self.values)
-        self.values.append(value)
-        self.steps.append(None)
+    def add(self, node: int, value: np.ndarray) -> int:
+        """Remember the value of a node just added to the builder (input, constant, declared)."""
+        self.known[node] = value
+        if value.shape:
+            self.scalar_only = False
         return node
 
-    def defer(self, node: int, primitive, params: dict, operands: list[int]) -> int:
-        """Remember how to compute a node just added to the builder."""
-        assert node == len(self.values)
-        self.values.append(None)
-        self.steps.append((primitive, params, operands))
-        return node
+    def recorded(self, node: int, name: str, primitive, params: dict) -> Tracer:
+        """The tracer of a node just recorded; scalar kinds without parameters become fast."""
+        if self.scalar_only:
+            if self.builder.shape(node):
+                self.scalar_only = False
+            elif not params and primitive.arity is not None:
+                self.fast[name] = self.kinds[node]
+        return Tracer(self, node)
 
     def value(self, node: int):
         """The value of a node, computing those recorded before it first."""
-        if self.values[node] is None:
+        if node >= len(self.values):
             self.settle(node)
         return self.values[node]
 
     def settle(self, last: int) -> None:
         """Compute every pending value up to node ``last``, with domain checks."""
         values, builder = self.values, self.builder
-        for i in range(self.settled, last + 1):
-            if values[i] is None:
-                primitive, params, operands = self.steps[i]
-                values[i] = apply_primitive(primitive, [values[j] for j in operands], params,
-                                            lambda i=i: f"node {builder.describe(i)}")
-        self.settled = max(self.settled, last + 1)
+        for i in range(len(values), last + 1):
+            value = self.known.get(i)
+            if value is None:
+                primitive, params, operands = builder.step(i)
+                value = apply_primitive(primitive, [values[j] for j in operands], params,
+                                        lambda i=i: f"node {builder.describe(i)}")
+            values.append(value)
+
+    def drop_last(self) -> None:
+        """Forget the value of the node the builder just removed."""
+        last = len(self.builder)
+        del self.values[last:]
+        self.known.pop(last, None)
 
     def constant(self, x, what: str) -> int:
         """The node of a constant operand; one node per distinct Python number."""
@@ -79,6 +98,68 @@ class Tape:
             return node
         value = finite_array(x, what)
         return self.add(self.builder.const(value), value)
+
+
+# a tracer made without calling __init__: a Python call fewer per node on the fast paths
+new_tracer = object.__new__
+
+
+def fast_unary(name: str) -> Callable:
+    """Give the function of a one-operand primitive the scalar fast path.
+
+    On a tape that holds only scalars, a node of a kind recorded before is two list appends
+    and a tracer; the first node of each kind, and everything else, goes through the decorated
+    function (which records with every check).
+    """
+    def decorate(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def traced(x):
+            if type(x) is Tracer:
+                tape = x.tape
+                kind = tape.fast.get(name) if tape.scalar_only else None
+                if kind is not None:
+                    kinds = tape.kinds
+                    node = len(kinds)
+                    kinds.append(kind)
+                    tape.parents.append(x.node)
+                    return Tracer(tape, node)
+            return function(x)
+        return traced
+    return decorate
+
+
+def fast_binary(name: str, reflected: bool = False) -> Callable:
+    """`fast_unary` for a Tracer operator of two operands (the other a tracer or a number)."""
+    def decorate(method: Callable) -> Callable:
+        @functools.wraps(method)
+        def traced(self, other):
+            tape = self.tape
+            kind = tape.fast.get(name) if tape.scalar_only else None
+            if kind is not None:
+                if type(other) is Tracer:
+                    operand = other.node if other.tape is tape else None
+                elif type(other) is float or type(other) is int:
+                    operand = tape.constants.get(other)
+                else:
+                    operand = None
+                if operand is not None:
+                    kinds = tape.kinds
+                    node = len(kinds)
+                    kinds.append(kind)
+                    parents = tape.parents
+                    if reflected:
+                        parents.append(operand)
+                        parents.append(self.node)
+                    else:
+                        parents.append(self.node)
+                        parents.append(operand)
+                    out = new_tracer(Tracer)
+                    out.tape = tape
+                    out.node = node
+                    return out
+            return method(self, other)
+        return traced
+    return decorate
 
 
 class Tracer:
@@ -169,27 +250,35 @@ class Tracer:
 
     __hash__ = object.__hash__
 
+    @fast_binary("add")
     def __add__(self, other):
         return record("add", self, other)
 
+    @fast_binary("add", reflected=True)
     def __radd__(self, other):
         return record("add", other, self)
 
+    @fast_binary("sub")
     def __sub__(self, other):
         return record("sub", self, other)
 
+    @fast_binary("sub", reflected=True)
     def __rsub__(self, other):
         return record("sub", other, self)
 
+    @fast_binary("mul")
     def __mul__(self, other):
         return record("mul", self, other)
 
+    @fast_binary("mul", reflected=True)
     def __rmul__(self, other):
         return record("mul", other, self)
 
+    @fast_binary("div")
     def __truediv__(self, other):
         return record("div", self, other)
 
+    @fast_binary("div", reflected=True)
     def __rtruediv__(self, other):
         return record("div", other, self)
 
@@ -199,6 +288,7 @@ class Tracer:
     def __rmatmul__(self, other):
         return record("matmul", other, self)
 
+    @fast_unary("neg")
     def __neg__(self):
         return record("neg", self)
 
@@ -283,7 +373,7 @@ def record(name: str, *operands, **params):
         else:
             nodes.append(tape.constant(x, f"operand {position} of {name}"))
     node, primitive = tape.builder.add_recorded(name, nodes, params)
-    return Tracer(tape, tape.defer(node, primitive, params, nodes))
+    return tape.recorded(node, name, primitive, params)
 
 
 def as_float_array(x, what: str) -> np.ndarray:
@@ -371,7 +461,8 @@ def traced_program(f: Callable, *args, names: list[str] | None = None):
         point.append(value)
         node = tape.add(tape.builder.input(value.shape, name=names[k]), value)
         tracers.append(Tracer(tape, node))
-    out = f(*tracers)
+    with collector_paused():
+        out = f(*tracers)
     if isinstance(out, Tracer):
         if out.tape is not tape:
             raise GraphError("the function returned a value traced by another la.trace call")
@@ -386,6 +477,23 @@ def traced_program(f: Callable, *args, names: list[str] | None = None):
     # the values recorded lazily are computed here, compiled where possible, with every
     # domain check
     return graph, forward_propagate(graph, graph.point)
+
+
+@contextlib.contextmanager
+def collector_paused():
+    """Pause Python's cyclic garbage collector for a block (restored afterwards).
+
+    A trace allocates a tracer per node and frees none until it ends, which sets off a
+    collection pass over all of them every few hundred nodes: on long traces those passes cost
+    more than the recording. Tracers hold no reference cycles, so nothing is lost by waiting.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _argument_names(f, count: int) -> list[str]:

@@ -1,8 +1,12 @@
 """Tracing Python functions: operators, la. functions, numpy deferral, indexing and errors."""
 
+import gc
+import sys
+
 import numpy as np
 import pytest
 import scipy.special
+from zoo import LagrangeOps, random_function
 
 import lagrange_ad as la
 from lagrange_ad.errors import (
@@ -12,6 +16,7 @@ from lagrange_ad.errors import (
     NonFiniteError,
     ShapeError,
 )
+from lagrange_ad.trace import Tape, Tracer
 
 RNG = np.random.default_rng(7)
 X = RNG.uniform(0.5, 1.5, (2, 3))
@@ -470,3 +475,91 @@ def test_trace_argument_errors():
         la.trace(3.0, 1.0)
     with pytest.raises(LagrangeADError, match=r"trace got 1 name\(s\) for 2 argument\(s\)"):
         la.trace(lambda a, b: a * b, 1.0, 2.0, names=["p"])
+
+
+# ----------------------------------------------------------------- the scalar fast path
+
+
+def without_fast_path(monkeypatch):
+    """Every node recorded through `record`, with all its checks (no kind is ever fast)."""
+    monkeypatch.setattr(Tape, "recorded", lambda tape, node, name, primitive, params:
+                        Tracer(tape, node))
+
+
+def mixed_scalar_function(x, y):
+    a = x * y
+    b = x * y + 2.0  # the second product takes the fast path, the new constant does not
+    c = 2.0 - a / b + (2.0 * a - b / 2.0)  # reflected operators with known constants
+    d = -la.sin(c) - la.tanh(-c) + la.exp(la.sigmoid(a)) * la.log(b * b) - 3 / x
+    e = la.relu(d) + abs(d) + la.sqrt(la.square(y) + 1.0) + la.cos(la.tan(x))
+    return e * d - e / (1.0 + x * x)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_fast_path_records_the_same_graph_as_the_checked_path(seed, monkeypatch):
+    recipes = [mixed_scalar_function] + [
+        (lambda s: lambda x, y: random_function(s, 30)(LagrangeOps, x, y, x * y))(seed)
+        for seed in range(5)]
+    f = recipes[seed]
+    point = (0.7, 1.3)
+    fast = la.trace(f, *point)
+    gradient = la.grad(f)(*point)
+    without_fast_path(monkeypatch)
+    checked = la.trace(f, *point)
+    assert str(fast) == str(checked)
+    for name in ("op", "parent_ptr", "parent_idx", "shape_id", "param_id"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(checked, name))
+    np.testing.assert_allclose(la.grad(f)(*point), gradient, rtol=1e-15)
+
+
+def test_the_fast_path_takes_repeated_scalar_kinds(monkeypatch):
+    modules = [sys.modules["lagrange_ad.trace"], sys.modules["lagrange_ad.functions"]]
+    checked = []
+
+    def counting(*operands, **params):
+        checked.append(operands[0])
+        return original(*operands, **params)
+
+    original = modules[0].record
+    for module in modules:
+        monkeypatch.setattr(module, "record", counting)
+    graph = la.trace(mixed_scalar_function, 0.7, 1.3)
+    # 16 primitives, each checked at its first node; and 2 nodes meeting a new constant
+    assert len(operation_nodes(graph)) == 37 and len(checked) == 18
+
+
+def test_the_fast_path_ends_when_an_array_appears():
+    def f(x, v):
+        s = x * x
+        s = s * s  # fast
+        w = s * v  # an array node: every later node is checked
+        return la.sum(w * w) + s * s
+
+    graph = la.trace(f, 1.5, np.array([1.0, 2.0]))
+    np.testing.assert_allclose(output_value(graph), 1.5**8 * 5 + 1.5**8, rtol=1e-15)
+    assert graph.shape(graph.output) == ()
+
+
+def test_the_fast_path_still_refuses_tracers_of_another_trace():
+    kept = []
+    la.trace(lambda x: kept.append(x) or x, 1.0)
+    with pytest.raises(LagrangeADError, match=r"mul: operand 1 belongs to another trace"):
+        la.trace(lambda y: (y * y) * kept[0], 2.0)
+
+
+def test_tracing_pauses_the_garbage_collector_and_restores_it():
+    def f(x):
+        assert not gc.isenabled()
+        return x * x
+
+    la.trace(f, 1.0)
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError):
+        la.trace(lambda x: 1 / 0, 1.0)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        la.trace(f, 1.0)
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
