@@ -13,6 +13,7 @@ import numpy as np
 
 import lagrange_ad as la
 from lagrange_ad.assembly import assemble_jacobian
+from lagrange_ad.schedules.reverse import reverse_sweep as schedule_sweep
 
 from . import peers
 from .harness import Row, Timing, format_count, measure, verdict
@@ -86,6 +87,11 @@ def graph_from_arrays(graph: la.Graph) -> la.Graph:
 def reverse_sweep(program: la.Program) -> la.Solution:
     """The timed backward of lagrange_ad: J is assembled beforehand (Program caches it)."""
     return la.solve(program, "reverse", check=False)
+
+
+def sweep_only(program: la.Program):
+    """The reverse schedule's sweep without the bookkeeping of `la.solve`."""
+    return schedule_sweep(program)
 
 
 def local_partials(program: la.Program):

@@ -23,7 +23,7 @@ from .errors import DomainError, GraphError, NonFiniteError, ShapeError
 from .fixedpoint import ComponentMap, solve_component
 from .graph import Graph
 from .primitives import Primitive
-from .vectors import NodeVector
+from .vectors import NodeVector, all_finite
 
 
 def apply_primitive(primitive: Primitive, xs: Sequence, params: dict,
@@ -40,7 +40,7 @@ def _checked(primitive: Primitive, xs: Sequence, params: dict, where: Callable[[
         if problem is not None:
             raise DomainError(f"{where()}: {problem}")
     ans = primitive.evaluate(*xs, **params)
-    finite = math.isfinite(ans) if np.ndim(ans) == 0 else np.isfinite(ans).all()
+    finite = math.isfinite(ans) if np.ndim(ans) == 0 else all_finite(ans)
     if not finite:
         bad = "NaN" if np.any(np.isnan(ans)) else "infinity"
         operands = ", ".join(_brief(x) for x in xs)
@@ -61,20 +61,23 @@ def check_point(graph: Graph, point: Sequence) -> list[np.ndarray]:
         raise GraphError(f"the graph has {graph.n_inputs} input(s) but {len(point)} value(s) "
                          f"were given")
     values = []
+    own = graph.point or ()
     for i, given in enumerate(point):
         try:
             x = np.asarray(given)
             # numbers only: None would become NaN and strings would be parsed
             if x.dtype.kind not in "biuf":
                 raise TypeError
-            x = x.astype(np.float64)
+            # a copy, so that later changes to the caller's array leave the values alone; the
+            # graph's own (read-only) point needs none
+            x = x if i < len(own) and given is own[i] else x.astype(np.float64)
         except (TypeError, ValueError):
             raise GraphError(f"input {graph.name(i)}: {given!r} is not a number or array of "
                              f"numbers") from None
         if x.shape != graph.shape(i):
             raise ShapeError(f"input {graph.name(i)} has shape {graph.shape(i)} but the value "
                              f"given has shape {x.shape}")
-        if not np.all(np.isfinite(x)):
+        if not all_finite(x):
             raise NonFiniteError(f"input {graph.name(i)} contains NaN or infinity: {_brief(x)}")
         values.append(x)
     return values
@@ -95,26 +98,28 @@ class NodeEvaluator:
                         lambda: f"node {self.graph.describe(i)}")
 
 
-def flatten(graph: Graph, values: list) -> np.ndarray:
-    """One node value per entry of a list, as a flat vector in node order."""
-    offsets = graph.offsets
-    v = np.empty(graph.total_size, dtype=np.float64)
-    for i, x in enumerate(values):
-        v[offsets[i]:offsets[i + 1]] = np.ravel(x)
-    return v
+def node_vector(graph: Graph, values: list) -> NodeVector:
+    """One node value per entry of a list, as a `NodeVector`.
+
+    Scalar graphs become one flat vector; other graphs keep their arrays node by node, since
+    copying large blocks into one buffer would cost as much as computing them.
+    """
+    if graph.shape_table != ((),):
+        return NodeVector.from_blocks(graph, values)
+    return NodeVector(graph, np.array(values, np.float64).reshape(len(graph)), copy=False)
 
 
 class Forward(NamedTuple):
     """The result of forward propagation."""
 
-    values: np.ndarray
+    values: NodeVector
     fixed_points: tuple
     partials: np.ndarray | None  # per edge, when the compiled loop computed them
 
 
 def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = None,
                       compiled: bool = True) -> Forward:
-    """All node values, concatenated in node order into one float64 vector.
+    """All node values, as a `NodeVector` (flat for scalar graphs).
 
     On a DAG this is the lecture's loop in topological order; scalar graphs of elementwise
     primitives run it compiled (`lagrange_ad.compiled`), which also returns every local
@@ -127,7 +132,7 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
     if compiled and kernels.available(graph):
         result = kernels.forward_scalar(graph, checked)
         if result is not None:
-            return Forward(result[0], (), result[1])
+            return Forward(NodeVector(graph, result[0], copy=False), (), result[1])
         # a value or partial is not finite: the checked loop below names the node
     evaluate = NodeEvaluator(graph)
     values: list = [None] * len(graph)
@@ -141,7 +146,7 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
                 if i >= graph.n_inputs:
                     ans = evaluate(i, values)
                     values[i] = ans if shapes is None else np.reshape(ans, shapes[i])
-            return Forward(flatten(graph, values), (), None)
+            return Forward(node_vector(graph, values), (), None)
         for component in graph.strongly_connected_components():
             i = int(component[0])
             if component.size == 1 and i not in graph.parents(i):
@@ -154,12 +159,14 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
             reports.append(solve_component(
                 cycle, jacobian=lambda c=component: component_jacobian(graph, values, c),
                 **(fixed_point or {})))
-    return Forward(flatten(graph, values), tuple(reports), None)
+    return Forward(node_vector(graph, values), tuple(reports), None)
 
 
 def component_jacobian(graph: Graph, values: list, component: np.ndarray):
     """``J_CC``: the local Jacobian of a component with respect to itself, at ``values``."""
     entries = np.concatenate([np.arange(graph.offsets[i], graph.offsets[i + 1])
                               for i in component.tolist()])
-    jac = assemble_jacobian(NodeVector(graph, flatten(graph, values)), component)
+    # nodes after the component have no value yet; its rows of J do not read them
+    known = [np.zeros(graph.shape(i)) if x is None else x for i, x in enumerate(values)]
+    jac = assemble_jacobian(node_vector(graph, known), component)
     return jac[entries][:, entries]

@@ -37,13 +37,25 @@ def grad(f: Callable, method: str = "reverse", **options) -> Callable[..., tuple
     """
 
     schedule = get_schedule(method)
-    if "check" in schedule.options:
-        # the shortcut wants the gradient only: skip the KKT residual, a second sweep's work
-        options = {"check": False, **options}
+    # the shortcut wants the gradient only: skip the KKT residual (a second sweep's work) and
+    # the multipliers no input depends on
+    shortcuts = {"check": False, "gradient_only": not options.get("check", False)}
+    options = {**{k: v for k, v in shortcuts.items() if k in schedule.options}, **options}
 
     def gradient(*args) -> tuple[np.ndarray, ...]:
-        return solve(Program.from_function(f, *args), schedule, **options).gradient
+        # the program lives only for this call and never writes to its point, so float64
+        # arguments are traced as read-only views instead of copies
+        return solve(Program.from_function(f, *map(_read_only, args)), schedule,
+                     **options).gradient
 
     gradient.__name__ = f"grad_{getattr(f, '__name__', 'f')}"
     gradient.__doc__ = f"Gradient of {getattr(f, '__name__', 'f')} by the {method!r} schedule."
     return gradient
+
+
+def _read_only(x):
+    if isinstance(x, np.ndarray) and x.dtype == np.float64:
+        view = x.view()
+        view.flags.writeable = False
+        return view
+    return x

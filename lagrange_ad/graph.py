@@ -50,6 +50,16 @@ def _frozen(array, dtype) -> np.ndarray:
     return out
 
 
+def _frozen_point(x) -> np.ndarray:
+    """An input value as a read-only float64 array; one that is already so is kept, not copied.
+
+    (`la.grad` traces read-only views of its arguments, which live only for the call.)
+    """
+    if isinstance(x, np.ndarray) and x.dtype == np.float64 and not x.flags.writeable:
+        return x
+    return _frozen(x, np.float64)
+
+
 def _frozen_param(value):
     """A read-only copy of a parameter value (arrays, also inside tuples, are copied)."""
     if isinstance(value, np.ndarray):
@@ -149,7 +159,7 @@ class Graph:
             {_index(i, "initial node"): _frozen(x, np.float64) for i, x in self.initial.items()}))
         if self.point is not None:
             try:
-                set_(self, "point", tuple(_frozen(x, np.float64) for x in self.point))
+                set_(self, "point", tuple(_frozen_point(x) for x in self.point))
             except (TypeError, ValueError):
                 raise GraphError(f"point must hold one number or array of numbers per input; "
                                  f"got {self.point!r}") from None

@@ -85,7 +85,7 @@ class Program:
     def _set(self, graph: Graph, point: tuple, forward: Forward) -> None:
         self.graph = graph
         self.point = point
-        self.values = NodeVector(graph, forward.values, copy=False)
+        self.values = forward.values
         self.fixed_points = forward.fixed_points
         self._edge_partials = forward.partials
 
@@ -173,17 +173,22 @@ class Program:
 
     # ----------------------------------------------------------------- local derivatives
 
-    def node_vjp(self, i: int, g: np.ndarray, ans=None, operands=None) -> tuple:
+    def node_vjp(self, i: int, g: np.ndarray, ans=None, operands=None, wanted=None) -> tuple:
         """``g^T d p_i / d v_j`` for each parent j of node i (in operand order).
 
         ``ans`` and ``operands`` default to the program's values; a sweep that recomputes
-        values (checkpointing) passes its own.
+        values (checkpointing) passes its own. ``wanted`` (one flag per operand) lets a
+        primitive with a per-operand rule skip cotangents nobody needs; those come back None.
         """
         graph = self.graph
+        primitive, params = graph.primitive(i), graph.params(i)
         ans = self.values[i] if ans is None else ans
         operands = self.operands(i) if operands is None else operands
-        return graph.primitive(i).vjp(np.reshape(g, graph.shape(i)), ans, *operands,
-                                      **graph.params(i))
+        g = np.reshape(g, graph.shape(i))
+        if wanted is not None and primitive.vjp_operand is not None and not all(wanted):
+            return tuple(primitive.vjp_operand(k, g, ans, *operands, **params) if w else None
+                         for k, w in enumerate(wanted))
+        return primitive.vjp(g, ans, *operands, **params)
 
     def node_jvp(self, i: int, tangents: list) -> np.ndarray:
         """``sum_j d p_i / d v_j t_j`` over node i's parents (``None`` tangents are zero)."""
@@ -265,6 +270,27 @@ class Program:
             out[offsets[j]:offsets[j + 1]] += np.ravel(ct)
 
     @cached_property
+    def depends_on_input(self) -> np.ndarray:
+        """Whether each node is an input or has one among its ancestors.
+
+        Only these multipliers reach the gradient: multipliers flow from a node to its parents,
+        and a node that depends on no input has no input among its ancestors.
+        """
+        graph = self.graph
+        depends = np.zeros(len(graph), bool)
+        depends[:graph.n_inputs] = True
+        ptr, idx = graph.parent_ptr, graph.parent_idx
+        for i in graph.topological_order().tolist():
+            if not depends[i]:
+                depends[i] = depends[idx[ptr[i]:ptr[i + 1]]].any()
+        return depends
+
+    @cached_property
+    def partial_count(self) -> int:
+        """The number of local partials over all nodes (nonzeros of J; one product with J)."""
+        return int(self.multiply_adds.sum())
+
+    @cached_property
     def multiply_adds(self) -> np.ndarray:
         """Per node, the number of local partials its VJP or JVP applies (nonzeros of J_i,Pa(i))."""
         graph = self.graph
@@ -300,9 +326,9 @@ class Program:
         cached = self.__dict__.get("_jacobian")
         if cached is not None:
             return cached
-        if int(self.multiply_adds.sum()) > max_entries:
+        if self.partial_count > max_entries:
             raise LagrangeADError(
-                f"the local Jacobian has about {int(self.multiply_adds.sum())} nonzeros, more "
+                f"the local Jacobian has about {self.partial_count} nonzeros, more "
                 f"than max_entries={max_entries}; use the matrix-free kkt_operator() instead")
         if self._edge_partials is not None:
             # scalar graph: one entry per edge, rows and columns are node indices

@@ -43,7 +43,8 @@ class Solution:
     multipliers : NodeVector
         ``lam_i`` for every node, shaped like the node; ``multipliers[output]`` is 1.
     gradient : tuple of ndarray
-        The multipliers of the input constraints, one per input, shaped like it.
+        The multipliers of the input constraints, one per input, shaped like it (read-only
+        views of ``multipliers``; copy one to change it).
     iterations : int
         Sweeps, tangent sweeps or solver iterations, as the schedule defines them.
     converged : bool

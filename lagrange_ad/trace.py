@@ -21,8 +21,9 @@ import numpy as np
 
 from .builder import GraphBuilder
 from .errors import GraphError, LagrangeADError, NonFiniteError
-from .forward import Forward, apply_primitive, flatten, forward_propagate
+from .forward import Forward, apply_primitive, forward_propagate, node_vector
 from .graph import Graph
+from .vectors import all_finite
 
 
 class Tape:
@@ -403,7 +404,7 @@ def _holds_tracer(x) -> bool:
 def finite_array(x, what: str) -> np.ndarray:
     """`as_float_array`, and `NonFiniteError` when an entry is NaN or infinite."""
     out = as_float_array(x, what)
-    if not np.all(np.isfinite(out)):
+    if not all_finite(out):
         bad = np.flatnonzero(~np.isfinite(out.ravel()))[0]
         raise NonFiniteError(f"{what} contains NaN or infinity: entry {int(bad)} of "
                              f"{out.size} is {float(out.ravel()[bad])!r}")
@@ -473,7 +474,7 @@ def traced_program(f: Callable, *args, names: list[str] | None = None):
     if not graph.is_acyclic:
         # the fixed points were solved while tracing, with the options given to fixed_point
         tape.settle(len(graph) - 1)
-        return graph, Forward(flatten(graph, tape.values), (), None)
+        return graph, Forward(node_vector(graph, tape.values), (), None)
     # the values recorded lazily are computed here, compiled where possible, with every
     # domain check
     return graph, forward_propagate(graph, graph.point)

@@ -123,6 +123,9 @@ def test_rules(name, case):
     lhs = float(np.sum(g * jvp))
     rhs = sum(float(np.sum(ct * t)) for ct, t in zip(cts, ts))
     assert lhs == pytest.approx(rhs, rel=1e-12, abs=1e-12)
+    if primitive.vjp_operand is not None:  # the same cotangents, one operand at a time
+        for k, ct in enumerate(cts):
+            np.testing.assert_array_equal(primitive.vjp_operand(k, g, ans, *xs, **params), ct)
 
     # explicit entries reproduce the JVP, and the count is their number
     blocks = primitive.jacobian(ans, *xs, **params)

@@ -14,6 +14,7 @@ from lagrange_ad.errors import (
     NonScalarOutputError,
     ShapeError,
 )
+from lagrange_ad.vectors import all_finite
 
 RNG = np.random.default_rng(11)
 
@@ -454,3 +455,40 @@ def test_broadcasting_in_matmul(shapes):
         return la.sum(la.tanh(x @ y))
 
     check_gradient_shapes_and_direction(f, a, b)
+
+
+# ----------------------------------------------------------------- node vectors
+
+
+def test_a_node_vector_of_blocks_reads_like_a_flat_one():
+    graph = la.trace(lambda x, y: la.sum(x * y[0]), np.ones((2, 2)), np.arange(3.0))
+    program = la.Program(graph)
+    flat = la.NodeVector(graph, program.values.flat)
+    blocks = la.NodeVector.from_blocks(graph, [program.values[i] for i in range(len(graph))])
+    np.testing.assert_array_equal(blocks.flat, flat.flat)
+    for i in range(len(graph)):
+        np.testing.assert_array_equal(blocks[i], flat[i])
+        assert blocks[i].shape == graph.shape(i) and not blocks[i].flags.writeable
+    assert blocks.complete and blocks.first_nonfinite() is None
+
+
+def test_a_node_vector_names_its_missing_and_non_finite_blocks():
+    graph = la.trace(lambda x: la.sin(x) * 2.0, np.ones(2))
+    holes = la.NodeVector.from_blocks(graph, [np.ones(2), None, np.inf, np.ones(2)],
+                                      missing="skipped on purpose")
+    assert not holes.complete and holes.first_nonfinite() == 2
+    with pytest.raises(la.LagrangeADError, match="v1 was not computed: skipped on purpose"):
+        holes[1]
+    with pytest.raises(la.LagrangeADError, match=r"v1 \(and possibly more\) was not computed"):
+        _ = holes.flat
+    with pytest.raises(la.GraphError, match="has 4 blocks; got 3"):
+        la.NodeVector.from_blocks(graph, [None] * 3)
+    with pytest.raises(la.GraphError, match=r"block 0 has 3 entries, but node v0 has shape"):
+        la.NodeVector.from_blocks(graph, [np.ones(3), None, None, None])
+
+
+def test_all_finite_survives_a_sum_that_overflows():
+    assert all_finite(np.array([1e308, 1e308, -1.0]))
+    assert not all_finite(np.array([1e308, np.nan]))
+    assert not all_finite(np.array([1.0, -np.inf]))
+    assert all_finite(np.zeros(0)) and all_finite(2.5)

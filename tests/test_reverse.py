@@ -55,6 +55,61 @@ def test_multiply_adds_count_the_local_partials():
     assert solution.stats.wall_time >= 0
 
 
+# ----------------------------------------------------------------- tensor graphs
+
+
+DATA = np.random.default_rng(3).standard_normal((5, 4))
+
+
+def data_layer(w, b):
+    # X @ W with X data: the multiplier of X is one product the gradient does not need
+    return la.sum(la.tanh(DATA @ w + b) ** 2.0) + la.sum(w * w)
+
+
+def test_tensor_graphs_keep_multipliers_node_by_node_and_agree_with_j():
+    w, b = np.random.default_rng(4).standard_normal((4, 3)), np.linspace(-1, 1, 3)
+    program = la.Program(la.trace(data_layer, w, b))
+    rules = la.solve(program, via="rules")
+    jacobian = la.solve(program, via="jacobian")
+    np.testing.assert_allclose(rules.multipliers.flat, jacobian.multipliers.flat,
+                               rtol=1e-12, atol=1e-14)
+    assert rules.kkt_residual <= 1e-12
+    assert rules.stats.multiply_adds == program.multiply_adds.sum()
+
+
+def test_gradient_only_skips_the_multipliers_of_data():
+    w, b = np.random.default_rng(4).standard_normal((4, 3)), np.linspace(-1, 1, 3)
+    program = la.Program(la.trace(data_layer, w, b))
+    full = la.solve(program, via="rules")
+    short = la.solve(program, via="rules", gradient_only=True, check=False)
+    for got, want in zip(short.gradient, full.gradient):
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+    data = next(i for i in range(len(program.graph)) if program.graph.shape(i) == DATA.shape)
+    with pytest.raises(la.LagrangeADError, match=rf"v{data} was not computed: it depends on no "
+                                                 r"input"):
+        short.multipliers[data]
+    with pytest.raises(la.LagrangeADError, match=r"was not computed"):
+        _ = short.multipliers.flat
+    # the product X @ W spends half its multiply-adds: only W's cotangent is formed
+    product = DATA.shape[0] * DATA.shape[1] * w.shape[1]
+    assert full.stats.multiply_adds - short.stats.multiply_adds == product
+    with pytest.raises(la.MethodNotApplicableError, match=r"gradient_only=True .* pass "
+                                                         r"check=False"):
+        la.solve(program, gradient_only=True)
+
+
+def test_grad_neither_copies_nor_changes_its_arguments():
+    w, b = np.random.default_rng(4).standard_normal((4, 3)), np.linspace(-1, 1, 3)
+    before = w.copy()
+    gw, gb = la.grad(data_layer)(w, b)
+    expected = la.solve(la.Program(la.trace(data_layer, w, b))).gradient
+    np.testing.assert_allclose(gw, expected[0], rtol=1e-14)
+    np.testing.assert_allclose(gb, expected[1], rtol=1e-14)
+    assert w.flags.writeable and np.array_equal(w, before)
+    assert not gw.flags.writeable  # read-only views of the multipliers
+    w += 1.0  # the caller's array is still theirs to change
+
+
 def check_stationary(graph, point, recipe):
     program = la.Program(graph)
     solution = la.solve(program)

@@ -5,6 +5,9 @@ factor replaced by a tangent or a cotangent:
 
     jvp = dA B + A dB,      vjp = (g B^T, A^T g).
 
+Each half of the VJP is a product as large as C itself, so the rule is also given one operand
+at a time (``vjp_operand``): a sweep skips the half whose operand needs no multiplier (data).
+
 With C flattened row-major (m x n, inner size k) the explicit blocks are Kronecker products,
 ``d vec C / d vec A = I_m (x) B^T`` and ``d vec C / d vec B = A (x) I_n``: entry
 ``d C[i, j] / d A[i, l] = B[l, j]`` and ``d C[i, j] / d B[l, j] = A[i, l]``.
@@ -26,13 +29,17 @@ def _promoted(a, b):
     return a2, b2
 
 
-def _matmul_vjp(g, ans, a, b):
+def _matmul_vjp_operand(k, g, ans, a, b):
     a2, b2 = _promoted(a, b)
     g2 = np.reshape(g, np.shape(np.matmul(a2[..., :1, :], b2[..., :, :1]))[:-2]
                     + (a2.shape[-2], b2.shape[-1]))
-    ga = unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape)
-    gb = unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape)
-    return ga.reshape(np.shape(a)), gb.reshape(np.shape(b))
+    if k == 0:
+        return unbroadcast(np.matmul(g2, np.swapaxes(b2, -1, -2)), a2.shape).reshape(np.shape(a))
+    return unbroadcast(np.matmul(np.swapaxes(a2, -1, -2), g2), b2.shape).reshape(np.shape(b))
+
+
+def _matmul_vjp(g, ans, a, b):
+    return _matmul_vjp_operand(0, g, ans, a, b), _matmul_vjp_operand(1, g, ans, a, b)
 
 
 def _matmul_jvp(ts, ans, a, b):
@@ -89,8 +96,10 @@ def _matmul_count(ans_shape, a_shape, b_shape):
 PRODUCT = register(Primitive(
     name="matmul", arity=2, evaluate=np.matmul, vjp=_matmul_vjp, jvp=_matmul_jvp,
     shape=_matmul_shape, jacobian=_matmul_jacobian, template="{0} @ {1}", count=_matmul_count,
+    vjp_operand=_matmul_vjp_operand,
 ))
 register(Primitive(
     name="dot", arity=2, evaluate=np.dot, vjp=_matmul_vjp, jvp=_matmul_jvp,
     shape=_dot_shape, jacobian=_matmul_jacobian, count=_matmul_count,
+    vjp_operand=_matmul_vjp_operand,
 ))

@@ -25,6 +25,7 @@ Rules:
 ``domain(*xs, **params) -> str | None``        a description of a point outside the domain
 ``count(ans_shape, *shapes, **params) -> int``  nonzeros of the local Jacobian (all operands):
                                                the multiply-adds of one VJP or JVP
+``vjp_operand(k, g, ans, *xs, **params)``     the k-th entry of ``vjp`` alone (optional)
 """
 
 from __future__ import annotations
@@ -79,6 +80,10 @@ class Primitive:
         For elementwise primitives, ``partials(ans, *xs, **params)``: the entrywise
         derivatives ``d ans / d x_k``. It lets the local partials of many scalar nodes of one
         primitive be computed in a single vectorized call.
+    vjp_operand : callable, optional
+        ``vjp_operand(k, g, ans, *xs, **params)``: the cotangent of operand k alone, for
+        primitives whose cotangents cost separately (products), so that a sweep needing only
+        some of them skips the rest.
     """
 
     name: str
@@ -93,6 +98,7 @@ class Primitive:
     param_names: tuple[str, ...] = field(default=())
     count: Callable[..., int] | None = None
     partials: Callable[..., tuple] | None = None
+    vjp_operand: Callable[..., np.ndarray] | None = None
 
     @cached_property
     def required_params(self) -> tuple[str, ...]:

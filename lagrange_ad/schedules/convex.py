@@ -92,7 +92,7 @@ def _run(program: Program, *, solver: str | None = None, tol: float = 1e-10,
     iterations = int(getattr(problem.solver_stats, "num_iters", None) or 0)
     message = f"cvxpy/{name} status {status!r}, KKT residual {residual:.3g}"
     return Outcome(lam, iterations=iterations, converged=converged, residuals=[residual],
-                   multiply_adds=2 * (iterations + 1) * int(program.multiply_adds.sum()),
+                   multiply_adds=2 * (iterations + 1) * program.partial_count,
                    message=message, extra={"solver": name, "status": status})
 
 

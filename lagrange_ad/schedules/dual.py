@@ -82,7 +82,7 @@ def _run(program: Program, *, algorithm: str = "cg", operator: str = "matrix-fre
     res = residuals[-1] if residuals else float(np.linalg.norm(program.rhs()))
     converged = res <= tol * scale
     # one product with A and one with A^T per step, plus the first A res
-    per_product = int(program.multiply_adds.sum())
+    per_product = program.partial_count
     return Outcome(lam, iterations=len(residuals), converged=converged, residuals=residuals,
                    multiply_adds=(2 * len(residuals) + 1) * per_product,
                    message=converged_message(f"dual-descent ({algorithm})", len(residuals), res,

@@ -95,7 +95,7 @@ def krylov_outcome(program: Program, name: str, call: Callable, matrix_free: boo
         raise ConvergenceError(f"{name} broke down after {iterations} iterations "
                                f"({message}); try another method such as 'spsolve' or "
                                f"'gmres'", residuals=history, iterations=iterations)
-    per_apply = int(program.multiply_adds.sum())
+    per_apply = program.partial_count
     return Outcome(lam, iterations=iterations, converged=converged, residuals=history,
                    multiply_adds=op.applications * per_apply, message=message,
                    extra={"operator_applications": op.applications, "info": int(info)})

@@ -98,7 +98,7 @@ def _run(program: Program, *, start: str = "forward", perturbation: float = 1e-3
     message = (f"trust-constr: {result.message} (status {result.status}, constraint "
                f"violation {result.constr_violation:.3g}, KKT residual {residual:.3g})")
     return Outcome(lam, iterations=int(result.nit), converged=converged, residuals=[residual],
-                   multiply_adds=jacobian_calls[0] * int(program.multiply_adds.sum()),
+                   multiply_adds=jacobian_calls[0] * program.partial_count,
                    message=message,
                    extra={"status": int(result.status),
                           "constraint_violation": float(result.constr_violation),

@@ -25,9 +25,12 @@ from ..vectors import NodeVector
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a schedule's ``run`` returns: flat multipliers and how it got them."""
+    """What a schedule's ``run`` returns: the multipliers and how it got them.
 
-    multipliers: np.ndarray
+    ``multipliers`` is the flat vector, or a `NodeVector` (tensor graphs, kept node by node).
+    """
+
+    multipliers: np.ndarray | NodeVector
     iterations: int
     converged: bool
     residuals: Sequence[float]
@@ -163,14 +166,16 @@ def solve(program: Program, method: str | Schedule = "reverse", *, track_memory:
         peak = tracemalloc.get_traced_memory()[1] - baseline if track_memory else None
         if track_memory and not tracing_before:
             tracemalloc.stop()
-    lam = np.asarray(outcome.multipliers, dtype=np.float64)
-    if not np.all(np.isfinite(lam)):
-        raise NonFiniteError(describe_nonfinite(program, lam, schedule.name))
-    multipliers = NodeVector(program.graph, lam, copy=False)
+    multipliers = outcome.multipliers
+    if not isinstance(multipliers, NodeVector):
+        multipliers = NodeVector(program.graph, multipliers, copy=False)
+    bad = multipliers.first_nonfinite()
+    if bad is not None:
+        raise NonFiniteError(describe_nonfinite(program, bad, schedule.name))
     return Solution(
         method=schedule.name,
         multipliers=multipliers,
-        gradient=tuple(np.array(multipliers[i]) for i in program.graph.inputs),
+        gradient=tuple(multipliers[i] for i in program.graph.inputs),
         iterations=int(outcome.iterations),
         converged=bool(outcome.converged),
         residuals=np.array(outcome.residuals, dtype=np.float64),
@@ -179,14 +184,11 @@ def solve(program: Program, method: str | Schedule = "reverse", *, track_memory:
     )
 
 
-def describe_nonfinite(program: Program, lam: np.ndarray, method: str) -> str:
+def describe_nonfinite(program: Program, node: int, method: str) -> str:
     """Why multipliers came out NaN or infinite: the first node with a non-finite partial."""
     culprit = program.nonfinite_partial()
     if culprit is not None:
         return f"{culprit} (method {method!r})"
-    graph = program.graph
-    bad = np.flatnonzero(~np.isfinite(lam))
-    node = int(np.searchsorted(graph.offsets, bad[0], side="right") - 1)
-    return (f"method {method!r} produced a non-finite multiplier at node {graph.describe(node)} "
-            f"although every local derivative is finite: the products overflowed or the "
-            f"iteration diverged")
+    return (f"method {method!r} produced a non-finite multiplier at node "
+            f"{program.graph.describe(node)} although every local derivative is finite: the "
+            f"products overflowed or the iteration diverged")

@@ -25,6 +25,12 @@ bounded memory.
 On a graph with cycles the sweep runs over the condensation instead, solving each cycle's
 block by the implicit function theorem (`lagrange_ad.schedules.condensation`; options
 ``inner``, ``tol``, ``maxiter``).
+
+Tensor graphs (large dense blocks, such as matrix products) apply each node's VJP rule and
+keep every multiplier as its own array. With ``gradient_only=True`` (what `la.grad` asks for)
+that sweep leaves out the multipliers of nodes that depend on no input, such as a data matrix
+X in ``X @ W``: the gradient never needs them, and for ``X @ W`` skipping them saves a product
+as large as the forward one. Reading a multiplier left out raises an error that says so.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from ..checkpointing import checkpointed_sweep
 from ..errors import LagrangeADError
 from ..kernels import back_substitute, back_substitute_rows
 from ..program import Program
+from ..vectors import NodeVector
 from .condensation import condensation_sweep
 from .plans import level_plan, sweep
 from .registry import Outcome, Schedule, register_schedule
@@ -47,40 +54,65 @@ def prefers_jacobian(program: Program) -> bool:
 
     Nodes with large dense blocks (matrix products) are cheaper through their VJP rules.
     """
-    return int(program.multiply_adds.sum()) <= 8 * program.graph.total_size + 1024
+    return program.partial_count <= 8 * program.graph.total_size + 1024
 
 
-def reverse_sweep(program: Program, order: np.ndarray | None = None,
-                  via: str = "auto") -> tuple[np.ndarray, int]:
+def reverse_sweep(program: Program, order: np.ndarray | None = None, via: str = "auto",
+                  gradient_only: bool = False) -> tuple[NodeVector, int]:
     """One block sweep in the given order (reverse topological by default).
 
     ``via="jacobian"`` runs the compiled loop over the assembled sparse J, ``via="rules"``
-    calls each node's VJP rule; ``"auto"`` picks by `prefers_jacobian`. Returns the
-    multipliers and the multiply-adds spent.
+    calls each node's VJP rule; ``"auto"`` picks by `prefers_jacobian`. With
+    ``gradient_only`` the rules skip the multipliers of nodes that depend on no input
+    (`Program.depends_on_input`), which the gradient does not need. Returns the multipliers
+    and the multiply-adds spent.
     """
     graph = program.graph
-    lam = program.rhs()
     if via == "jacobian" or (via == "auto" and prefers_jacobian(program)):
+        lam = program.rhs()
         jac = program.local_jacobian()
         if order is None and graph.shape_table == ((),) and graph.parents_precede_children:
-            return lam, int(back_substitute_rows(jac.indptr, jac.indices, jac.data, lam))
-        order = graph.topological_order()[::-1] if order is None else order
-        spent = back_substitute(np.ascontiguousarray(order, dtype=np.int64), graph.offsets,
-                                jac.indptr, jac.indices, jac.data, lam)
-        return lam, int(spent)
-    order = graph.topological_order()[::-1] if order is None else np.asarray(order, np.int64)
+            spent = back_substitute_rows(jac.indptr, jac.indices, jac.data, lam)
+        else:
+            order = graph.topological_order()[::-1] if order is None else order
+            spent = back_substitute(np.ascontiguousarray(order, dtype=np.int64), graph.offsets,
+                                    jac.indptr, jac.indices, jac.data, lam)
+        return NodeVector(graph, lam, copy=False), int(spent)
     if via not in ("auto", "rules"):
         raise LagrangeADError(f"via must be 'auto', 'jacobian' or 'rules'; got {via!r}")
-    offsets, is_source, cost = graph.offsets, program.is_source, program.multiply_adds
+    order = graph.topological_order()[::-1] if order is None else np.asarray(order, np.int64)
+    return rules_sweep(program, order, gradient_only)
+
+
+def rules_sweep(program: Program, order: np.ndarray,
+                gradient_only: bool) -> tuple[NodeVector, int]:
+    """The sweep by VJP rules, with each multiplier kept as its own array.
+
+    ``lam_j`` is the sum of the cotangents its children send; a block that receives none is
+    zero. Nothing is added in place, so a rule may return its incoming cotangent itself.
+    """
+    graph = program.graph
+    needed = program.depends_on_input if gradient_only else np.ones(len(graph), bool)
+    is_source, cost = program.is_source, program.multiply_adds
+    lam: list = [None] * len(graph)
+    lam[graph.output] = np.ones(graph.shape(graph.output))
     spent = 0
     for i in order.tolist():
-        if is_source[i]:
+        g = lam[i]
+        if g is None or is_source[i] or not needed[i] or not g.any():
             continue
-        g = lam[offsets[i]:offsets[i + 1]]
-        if g.any():
-            program.scatter_vjp(i, g, lam)
-            spent += int(cost[i])
-    return lam, spent
+        parents = graph.parents(i).tolist()
+        wanted = needed[parents]
+        for j, ct in zip(parents, program.node_vjp(i, g, wanted=wanted)):
+            if ct is not None and needed[j]:
+                lam[j] = ct if lam[j] is None else lam[j] + ct
+        # products, the only rules given per operand, cost the same for each operand
+        spent += int(cost[i]) * int(wanted.sum()) // len(parents)
+    for j in np.flatnonzero(needed).tolist():
+        if lam[j] is None:
+            lam[j] = np.zeros(graph.shape(j))
+    missing = "it depends on no input, and the sweep was asked for the gradient only"
+    return NodeVector.from_blocks(graph, lam, missing), spent
 
 
 def level_sweep(program: Program) -> tuple[np.ndarray, int]:
@@ -96,7 +128,7 @@ def level_sweep(program: Program) -> tuple[np.ndarray, int]:
 
 def _run(program: Program, *, via: str = "auto", blocks: str = "nodes",
          checkpoints: int | None = None, inner: str = "fixed-point", tol: float = 1e-13,
-         maxiter: int = 10_000, check: bool = True) -> Outcome:
+         maxiter: int = 10_000, check: bool = True, gradient_only: bool = False) -> Outcome:
     extra = {}
     if checkpoints is not None:
         return checkpointed_sweep(program, checkpoints=checkpoints, check=check)
@@ -108,13 +140,16 @@ def _run(program: Program, *, via: str = "auto", blocks: str = "nodes",
         # via chooses how the node-by-node sweep applies J; the level sweep always uses J
         lam, spent = level_sweep(program)
     else:
-        lam, spent = reverse_sweep(program, via=via)
+        lam, spent = reverse_sweep(program, via=via, gradient_only=gradient_only)
     residuals = [program.kkt_residual(lam)] if check else []
     return Outcome(lam, iterations=1, converged=True, residuals=residuals, multiply_adds=spent,
                    extra=extra)
 
 
 def _refuses(program: Program, options: dict) -> str | None:
+    if options.get("gradient_only") and options.get("check", True):
+        return ("gradient_only=True leaves the multipliers of nodes that depend on no input "
+                "uncomputed, and the KKT residual needs all of them; pass check=False")
     blocks = options.get("blocks", "nodes")
     if blocks not in BLOCKS:
         return f"blocks={blocks!r} is unknown; use one of {', '.join(map(repr, BLOCKS))}"

@@ -23,7 +23,7 @@ def _run(program: Program, *, steps: int = 50, tol: float = 1e-8) -> Outcome:
     unrolled = unroll(program.graph, steps)
     inner = Program(unrolled.graph, *program.point)
     lam, spent = reverse_sweep(inner)
-    folded = unrolled.fold(lam)
+    folded = unrolled.fold(lam.flat)
     # the folded multipliers solve the implicit KKT system only approximately: say how well
     res = program.kkt_residual(folded)
     scale = max(1.0, float(np.linalg.norm(folded)))
