@@ -1,8 +1,8 @@
 """Compiled loops over the sparse local Jacobian.
 
-The sweeps of the schedules are short loops over CSR index arrays. They are compiled with
-numba when it is installed (cached on disk after the first call) and otherwise run as the same
-Python code; results are identical either way, only the speed differs.
+The sweeps of the schedules are short loops over the index arrays of sparse matrices. They are
+compiled with numba when it is installed (cached on disk after the first call) and otherwise run
+as the same Python code; results are identical either way, only the speed differs.
 """
 
 from __future__ import annotations
@@ -56,37 +56,50 @@ def back_substitute_rows(indptr, indices, data, lam):  # pragma: no cover
 
 
 @_compiled
-def rows_update(indptr, indices, data, rhs, lam, out):  # pragma: no cover
-    """``out[r] = rhs[r] + sum_k data[k] lam[indices[k]]`` over the rows of a CSR matrix."""
-    for r in range(indptr.shape[0] - 1):
-        acc = rhs[r]
-        for k in range(indptr[r], indptr[r + 1]):
-            acc += data[k] * lam[indices[k]]
-        out[r] = acc
+def sweep_partials(row, src, data, earlier, rhs_rows, rhs_values, cur, out, omega, acc,
+                   deferred):  # pragma: no cover
+    """One sweep from ``cur`` into ``out``; returns ``(||out||^2, residual of cur squared)``.
 
+    Partial k adds ``omega data[k] x`` to ``out[row[k]]``, where x is entry ``src[k]`` of
+    ``out`` when ``earlier[k]`` (its group was updated before) and of ``cur`` otherwise. With
+    ``out`` started at ``omega e_N + (1 - omega) cur`` each row ends at its relaxed update; the
+    partials come row after row in visiting order, so ``out`` is read only where it is final.
 
-@_compiled
-def sweep_groups(group_ptr, entries, indptr, indices, data, rhs, lam, omega,
-                 scratch):  # pragma: no cover
-    """In place, group after group: ``lam_G <- (1 - omega) lam_G + omega (e_N + J^T lam)_G``.
-
-    Row r of the CSR arrays is ``J^T`` at plan row r (entry ``entries[r]``); a group's rows are
-    all computed from the current ``lam`` before any of them is written.
+    A non-empty ``acc`` also receives ``e_N + J^T cur``, and the residual returned sums
+    ``(acc - cur)^2`` over every row; otherwise it sums ``(out - cur)^2`` over the ``deferred``
+    rows, whose partials all read ``cur`` (with omega = 1 their ``out`` is ``e_N + J^T cur``).
     """
-    for g in range(group_ptr.shape[0] - 1):
-        r0 = group_ptr[g]
-        r1 = group_ptr[g + 1]
-        for r in range(r0, r1):
-            acc = rhs[r]
-            for k in range(indptr[r], indptr[r + 1]):
-                acc += data[k] * lam[indices[k]]
-            scratch[r - r0] = acc
-        for r in range(r0, r1):
-            e = entries[r]
-            if omega == 1.0:
-                lam[e] = scratch[r - r0]
-            else:
-                lam[e] = (1.0 - omega) * lam[e] + omega * scratch[r - r0]
+    n = out.shape[0]
+    accumulate = acc.shape[0] > 0
+    keep = 1.0 - omega
+    for r in range(n):
+        out[r] = 0.0 if omega == 1.0 else keep * cur[r]
+    if accumulate:
+        acc[:] = 0.0
+    for j in range(rhs_rows.shape[0]):
+        out[rhs_rows[j]] += omega * rhs_values[j]
+        if accumulate:
+            acc[rhs_rows[j]] += rhs_values[j]
+    # one flat loop over partials: no inner loop whose length varies row to row
+    for k in range(row.shape[0]):
+        c = src[k]
+        old = cur[c]
+        x = out[c] if earlier[k] else old
+        out[row[k]] += (omega * data[k]) * x
+        if accumulate:
+            acc[row[k]] += data[k] * old
+    norm2 = 0.0
+    res2 = 0.0
+    for r in range(n):
+        norm2 += out[r] * out[r]
+        if accumulate:
+            d = acc[r] - cur[r]
+            res2 += d * d
+        else:
+            # a select, not a branch: deferred rows need not come in a predictable pattern
+            d = (out[r] if deferred[r] else cur[r]) - cur[r]
+            res2 += d * d
+    return norm2, res2
 
 
 def warm_up() -> None:
@@ -94,5 +107,6 @@ def warm_up() -> None:
     ints, one = np.zeros(2, np.int64), np.zeros(1, np.int64)
     back_substitute(np.zeros(0, np.int64), ints, ints, one, np.zeros(1), np.zeros(1))
     back_substitute_rows(one, one, np.zeros(1), np.zeros(0))
-    rows_update(one, one, np.zeros(1), np.zeros(0), np.zeros(1), np.zeros(0))
-    sweep_groups(one, one, one, one, np.zeros(1), np.zeros(0), np.zeros(1), 1.0, np.zeros(0))
+    flags = np.zeros(1, np.bool_)
+    sweep_partials(one, one, np.zeros(1), flags, one, np.zeros(1), np.zeros(1), np.zeros(1), 1.0,
+                   np.zeros(0), flags)

@@ -322,6 +322,129 @@ def test_default_cap_is_enough_for_any_order_on_a_dag():
     assert solution.converged and solution.iterations == 1201
 
 
+def array_cycle_program() -> la.Program:
+    """``h = W h`` for a vector h (a self-loop coupling the entries of one node), then
+    ``sum(tanh(h + x) * x)``: the block update of h reads the old lam_h for every entry."""
+    builder = la.GraphBuilder()
+    x = builder.input(shape=(3,), name="x")
+    w = builder.const([[0.2, -0.3, 0.1], [0.4, 0.1, -0.2], [-0.1, 0.3, 0.25]])
+    h = builder.declare(shape=(3,), name="h", initial=[0.1, 0.2, 0.3])
+    builder.define(h, "matmul", w, h)
+    builder.add("sum", builder.add("mul", builder.add("tanh", builder.add("add", h, x)), x))
+    try:
+        return la.Program(builder.build(), np.array([0.3, -0.5, 0.8]))
+    except CyclicGraphError:
+        pytest.skip("programs on cyclic graphs are not available")
+
+
+def dense_sweeps(program: la.Program, order, omega: float, sweeps: int):
+    """Block SOR (or Jacobi, ``order=None``) with dense matrices: the iterates and the true
+    residual norms ``||e_N - A^T lam^(k)||`` after each sweep."""
+    graph = program.graph
+    jt, e = program.local_jacobian().T.toarray(), program.rhs()
+    lam, iterates, residuals = np.zeros_like(e), [], []
+    for _ in range(sweeps):
+        if order is None:
+            lam = (1 - omega) * lam + omega * (e + jt @ lam)
+        for i in [] if order is None else order:
+            block = slice(graph.offsets[i], graph.offsets[i + 1])
+            lam[block] = (1 - omega) * lam[block] + omega * (e[block] + jt[block] @ lam)
+        iterates.append(lam.copy())
+        residuals.append(np.linalg.norm(e + jt @ lam - lam))
+    return iterates, residuals
+
+
+RESIDUAL_CASES = [
+    ("random_dag-0", "forward"), ("random_dag-0", "reverse"), ("random_dag-0", "random"),
+    ("random_dag-0", None), ("traced-1-array", "forward"), ("traced-1-array", "random"),
+    ("traced-2-array", None), ("chain-40", "random"), ("lecture", "explicit"),
+]
+
+
+@pytest.mark.parametrize("name, order", RESIDUAL_CASES)
+@pytest.mark.parametrize("omega", [1.0, 0.7])
+def test_iterates_and_residuals_equal_dense_block_sor(name, order, omega):
+    """Each sweep's iterate, and the residual reported for it, against a dense reference.
+
+    Rows of every kind occur: updated after all their children (residual exactly 0 at
+    omega = 1), before all of them (residual known one sweep later) and in between.
+    """
+    program = ZOO[name]
+    graph = program.graph
+    if order is None:
+        method, options, nodes = "jacobi", {}, None
+    elif order == "explicit":
+        nodes = np.random.default_rng(11).permutation(len(graph))
+        method, options = "gauss-seidel", {"order": nodes.tolist()}
+    else:
+        nodes = {"forward": graph.topological_order(),
+                 "reverse": graph.topological_order()[::-1],
+                 "random": np.random.default_rng(5).permutation(len(graph))}[order]
+        method, options = "gauss-seidel", {"order": order, "seed": 5} if order == "random" \
+            else {"order": order}
+    iterates, residuals = dense_sweeps(program, nodes, omega, 6)
+    scale = np.abs(iterates[-1]).max()
+    for sweeps in (1, 2, 6):
+        solution = la.solve(program, method, omega=omega, tol=0.0, maxiter=sweeps, **options)
+        done = solution.iterations
+        assert len(solution.residuals) == done <= sweeps
+        if done < sweeps:  # exact early: reverse order, or a short path to the output
+            assert solution.converged and solution.residuals[-1] == 0.0
+        np.testing.assert_allclose(solution.multipliers.flat, iterates[done - 1],
+                                   rtol=1e-12, atol=1e-13 * scale)
+        np.testing.assert_allclose(solution.residuals, residuals[:done], rtol=1e-9,
+                                   atol=1e-13 * scale)
+        assert solution.residuals[-1] == pytest.approx(
+            program.kkt_residual(solution.multipliers.flat), rel=1e-9, abs=1e-13 * scale)
+
+
+@pytest.mark.parametrize("order", ["random", [0, 1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1, 0]])
+@pytest.mark.parametrize("omega", [1.0, 0.8])
+def test_a_self_loop_block_reads_the_old_multipliers(order, omega):
+    program = array_cycle_program()
+    graph = program.graph
+    nodes = np.random.default_rng(0).permutation(len(graph)) if order == "random" else order
+    iterates, residuals = dense_sweeps(program, nodes, omega, 4)
+    solution = la.solve(program, "gauss-seidel", order=order, omega=omega, maxiter=4, tol=0.0)
+    np.testing.assert_allclose(solution.multipliers.flat, iterates[-1], rtol=1e-12)
+    np.testing.assert_allclose(solution.residuals, residuals, rtol=1e-9)
+    converged = la.solve(program, "gauss-seidel", order=order, omega=omega)
+    assert converged.converged
+    assert_exact(converged.multipliers.flat, reference(program), rtol=1e-9)
+
+
+@pytest.mark.parametrize("method, options", [
+    ("gauss-seidel", {"order": "forward", "omega": 0.6}),
+    ("gauss-seidel", {"order": "random", "seed": 2}),
+    ("jacobi", {"omega": 0.8}),
+])
+def test_stopping_returns_the_iterate_the_residual_was_measured_at(method, options):
+    """The residual of sweep k is known after the sweep ahead; lam^(k) is what comes back."""
+    program = ZOO["random_dag-2"]
+    solution = la.solve(program, method, tol=1e-6, **options)
+    assert solution.converged
+    again = la.solve(program, method, tol=0.0, maxiter=solution.iterations, **options)
+    np.testing.assert_array_equal(solution.multipliers.flat, again.multipliers.flat)
+    np.testing.assert_array_equal(solution.residuals, again.residuals)
+    assert solution.residuals[-1] <= 1e-6 * max(1.0, np.linalg.norm(solution.multipliers.flat))
+    assert solution.residuals[-2] > 1e-6 * max(1.0, np.linalg.norm(again.multipliers.flat))
+
+
+def test_plans_are_built_once_per_order():
+    program = la.examples.random_dag(300, seed=4).program()
+    for options in ({"order": "forward"}, {"order": "random", "seed": 1}, {}):
+        method = "gauss-seidel" if options else "jacobi"
+        first = la.solve(program, method, **options)
+        plans = dict(program.__dict__["_sweep_plans"])
+        second = la.solve(program, method, **options)
+        assert program.__dict__["_sweep_plans"] == plans
+        np.testing.assert_array_equal(first.multipliers.flat, second.multipliers.flat)
+    assert len(program.__dict__["_sweep_plans"]) == 3
+    other_seed = la.solve(program, "gauss-seidel", order="random", seed=2)
+    assert len(program.__dict__["_sweep_plans"]) == 4
+    assert_exact(other_seed.multipliers.flat, reference(program), rtol=1e-12)
+
+
 # ----------------------------------------------------------------- dual descent
 
 

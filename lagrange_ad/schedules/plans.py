@@ -1,52 +1,69 @@
 """The sweep core shared by block Gauss-Seidel, Jacobi and the level-blocked reverse sweep.
 
 A sweep visits groups of nodes; a group's update is ``lam_G <- (1 - omega) lam_G + omega
-(e_N + J^T lam)_G`` computed from the current iterate, with the rows of ``J^T`` stored in
-visiting order so each group reads one contiguous slice. Everything is arrays, ready to be
-compiled. Also the iteration loop with its stopping rule and the checks of its options.
+(e_N + J^T lam)_G`` computed from the current iterate. A plan lists the partials ``J[i, c]``
+of ``J^T`` row by row in visiting order, so a sweep is one flat loop over them (no inner loop
+whose length changes from row to row). The new iterate is written into a second vector: a
+partial reads the new value of its source i when i's group comes before c's group
+(*earlier*), and the old one otherwise, so the rows of a group (the entries of a node, a level)
+are updated at once, and a node's self-loop reads its old multipliers.
+
+The residual of sweep k, ``res_k = (e_N + J^T lam^(k)) - lam^(k)``, without a pass of its own:
+
+* a row whose partials all read earlier groups (or which has none) reads only final values of
+  ``lam^(k)`` in sweep k; with omega = 1 its residual is exactly 0, the same sum in the same
+  order minus itself;
+* a *deferred* row, none of whose partials reads an earlier group, reads only ``lam^(k)`` in
+  sweep k + 1; with omega = 1 its update there is exactly ``(e_N + J^T lam^(k))_c``;
+* otherwise (partials of both kinds in one row, or omega != 1) sweep k + 1 also accumulates
+  ``e_N + J^T lam^(k)`` from the old iterate it reads anyway.
+
+So the residual of sweep k arrives with sweep k + 1, which runs ahead of the stopping test;
+when the test stops at sweep k, ``lam^(k)`` is returned and the sweep ahead is dropped. In
+reverse topological order every row is of the first kind: one sweep and no residual work
+(backpropagation). Forward order and Jacobi defer every row with children.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 
-from ..kernels import rows_update, sweep_groups
+from ..kernels import sweep_partials
 from ..program import Program
 from .registry import Outcome
 
 
 @dataclass(frozen=True)
 class SweepPlan:
-    """``J^T`` with its rows permuted into visiting order and cut into groups updated at once.
-
-    Everything is a flat array (CSR of the permuted ``J^T`` and group pointers), so the sweep
-    loop can be compiled as it stands.
+    """The partials of ``J^T`` in visiting order, with the groups they are updated in.
 
     Attributes
     ----------
-    entries : ndarray of int64
-        The flat entries in visiting order; row r of the plan is entry ``entries[r]``.
-    group_ptr : ndarray of int64
-        Group g is rows ``group_ptr[g]:group_ptr[g+1]``.
-    indptr, indices, data : ndarray
-        The rows of ``J^T`` in visiting order (CSR): row r holds ``J[i, entries[r]]`` for the
-        entries i of the children.
-    row : ndarray of int64
-        The plan row of every stored partial (``indptr`` expanded).
-    rhs : ndarray
-        ``e_N`` in visiting order.
+    row, src, data : ndarray
+        Partial k is ``J[i, c]`` with c = ``row[k]`` and i = ``src[k]`` (flat entries), sorted
+        by the position of c in the visiting order, and for one c by i.
+    earlier : ndarray of bool
+        Whether partial k's source i belongs to a group updated before the group of its row c.
+    rhs_rows, rhs_values : ndarray
+        The nonzeros of ``e_N``.
+    deferred : ndarray of bool
+        One per entry: rows with partials, none of which reads an earlier group.
+    mixed : bool
+        Whether some row has partials of both kinds.
     """
 
-    entries: np.ndarray
-    group_ptr: np.ndarray
-    indptr: np.ndarray
-    indices: np.ndarray
-    data: np.ndarray
     row: np.ndarray
-    rhs: np.ndarray
+    src: np.ndarray
+    data: np.ndarray
+    earlier: np.ndarray
+    rhs_rows: np.ndarray
+    rhs_values: np.ndarray
+    deferred: np.ndarray
+    mixed: bool
 
     @property
     def nnz(self) -> int:
@@ -67,23 +84,29 @@ def make_plan(program: Program, nodes: np.ndarray, node_group_ptr: np.ndarray) -
 
     Every node must occur exactly once.
     """
-    graph = program.graph
-    offsets = graph.offsets
+    offsets = program.graph.offsets
     nodes = np.asarray(nodes, np.int64)
     entries = node_entries(offsets, nodes)
+    n = entries.size
     sizes = offsets[nodes + 1] - offsets[nodes]
-    entry_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    group_ptr = entry_ptr[np.asarray(node_group_ptr, np.int64)]
-    # row c of J^T lists the partials J[i, c] of the children entries i of entry c
+    node_group = np.repeat(np.arange(len(node_group_ptr) - 1), np.diff(node_group_ptr))
+    group = np.empty(n, np.int64)
+    group[entries] = np.repeat(node_group, sizes)
+    # row c of J^T lists the partials J[i, c] of the children entries i of entry c, by i
     jt = program.local_jacobian().T.tocsr()[entries]
-    indptr = jt.indptr.astype(np.int64)
-    row = np.repeat(np.arange(entries.size, dtype=np.int64), np.diff(indptr))
-    return SweepPlan(entries=entries, group_ptr=group_ptr, indptr=indptr,
-                     indices=jt.indices.astype(np.int64), data=jt.data.astype(np.float64),
-                     row=row, rhs=program.rhs()[entries])
+    row = np.repeat(entries, np.diff(jt.indptr))
+    src = jt.indices.astype(np.int64)
+    earlier = group[src] < group[row]
+    reads_new = np.bincount(row, weights=earlier, minlength=n) > 0
+    reads_old = np.bincount(row, weights=~earlier, minlength=n) > 0
+    rhs = program.rhs()
+    rhs_rows = np.flatnonzero(rhs)
+    return SweepPlan(row=row, src=src, data=jt.data.astype(np.float64), earlier=earlier,
+                     rhs_rows=rhs_rows, rhs_values=rhs[rhs_rows], deferred=reads_old & ~reads_new,
+                     mixed=bool(np.any(reads_old & reads_new)))
 
 
-def cached_plan(program: Program, key, build) -> SweepPlan:
+def cached_plan(program: Program, key, build: Callable[[], SweepPlan]) -> SweepPlan:
     """A plan made once per program and key; like J, it depends on nothing else."""
     plans = program.__dict__.setdefault("_sweep_plans", {})
     if key not in plans:
@@ -91,16 +114,18 @@ def cached_plan(program: Program, key, build) -> SweepPlan:
     return plans[key]
 
 
-def node_plan(program: Program, order: np.ndarray, name=None) -> SweepPlan:
-    """One group per node, visited in ``order`` (block Gauss-Seidel).
+def node_plan(program: Program, name, order: Callable[[], np.ndarray]) -> SweepPlan:
+    """One group per node, visited in the order ``order()`` (block Gauss-Seidel).
 
-    ``name`` identifies a named order (such as ``("random", seed)``) for the plan cache;
-    explicit orders are identified by their contents.
+    ``name`` identifies the order in the plan cache, so ``order`` runs only when the plan is
+    built.
     """
-    order = np.ascontiguousarray(order, np.int64)
-    key = ("nodes", order.tobytes() if name is None else name)
-    return cached_plan(program, key,
-                       lambda: make_plan(program, order, np.arange(order.size + 1)))
+
+    def build():
+        nodes = np.asarray(order(), np.int64)
+        return make_plan(program, nodes, np.arange(nodes.size + 1))
+
+    return cached_plan(program, ("nodes", name), build)
 
 
 def jacobi_plan(program: Program) -> SweepPlan:
@@ -123,25 +148,22 @@ def level_plan(program: Program) -> SweepPlan:
     return cached_plan(program, ("levels",), build)
 
 
-def jacobi_update(plan: SweepPlan, lam: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``e_N + J^T lam`` for a Jacobi plan (entries in index order), written into ``out``."""
-    rows_update(plan.indptr, plan.indices, plan.data, plan.rhs, lam, out)
-    return out
+def run_sweep(plan: SweepPlan, cur: np.ndarray, out: np.ndarray, omega: float,
+              acc: np.ndarray) -> tuple[float, float]:
+    """One sweep from ``cur`` into ``out``; returns ``||out||^2`` and ``||res(cur)||^2``.
 
-
-def relax(lam: np.ndarray, entries: np.ndarray, update: np.ndarray, omega: float) -> None:
-    """``lam[entries] <- (1 - omega) lam[entries] + omega update``, in place."""
-    if omega == 1.0:
-        lam[entries] = update  # exact assignment, so settled blocks stay bitwise fixed
-    else:
-        lam[entries] = (1.0 - omega) * lam[entries] + omega * update
+    The residual counts the deferred rows, or every row when ``acc`` is not empty.
+    """
+    norm2, res2 = sweep_partials(plan.row, plan.src, plan.data, plan.earlier, plan.rhs_rows,
+                                 plan.rhs_values, cur, out, omega, acc, plan.deferred)
+    return float(norm2), float(res2)
 
 
 def sweep(plan: SweepPlan, lam: np.ndarray, omega: float = 1.0) -> None:
     """One sweep: every group in turn is updated at once from the current ``lam``, in place."""
-    widest = int(np.max(np.diff(plan.group_ptr), initial=0))
-    sweep_groups(plan.group_ptr, plan.entries, plan.indptr, plan.indices, plan.data, plan.rhs,
-                 lam, float(omega), np.empty(widest))
+    out = np.empty_like(lam)
+    run_sweep(plan, lam, out, float(omega), np.empty(0))
+    lam[:] = out
 
 
 def converged_message(method: str, sweeps: int, res: float, tol: float, scale: float) -> str:
@@ -151,34 +173,34 @@ def converged_message(method: str, sweeps: int, res: float, tol: float, scale: f
             f"tol * max(1, ||lam||) = {tol * scale:.3g}")
 
 
-def iterate_sweeps(program: Program, plan: SweepPlan | None, *, omega: float, tol: float,
+def iterate_sweeps(program: Program, plan: SweepPlan, *, omega: float, tol: float,
                    maxiter: int | None, label: str, extra: dict) -> Outcome:
     """Sweep from ``lam = 0`` until the relative KKT residual is at most ``tol``.
 
-    ``plan=None`` means Jacobi: the update ``e_N + J^T lam`` computed for the residual of one
-    sweep is exactly the next Jacobi sweep, so it is reused.
+    The residual of each sweep comes with the next one (see the module docstring), so every
+    sweep but the first also tells whether to stop before it.
     """
-    full = jacobi_plan(program)
     maxiter = default_maxiter(program) if maxiter is None else maxiter
-    lam = np.zeros(program.graph.total_size)
-    update = jacobi_update(full, lam, np.empty_like(lam))
+    n = plan.deferred.size
+    accumulate = omega != 1.0 or plan.mixed
+    ahead = accumulate or bool(plan.deferred.any())
+    acc = np.empty(n if accumulate else 0)
+    cur, out = np.zeros(n), np.empty(n)
+    norm2, _ = run_sweep(plan, cur, out, omega, acc)
+    cur, out = out, cur
     residuals: list[float] = []
     res = scale = float("nan")
-    for _ in range(maxiter):
-        if plan is None:
-            relax(lam, full.entries, update, omega)
-        else:
-            sweep(plan, lam, omega)
-        jacobi_update(full, lam, update)
-        res = float(np.linalg.norm(update - lam))
-        scale = max(1.0, float(np.linalg.norm(lam)))
+    for k in range(1, maxiter + 1):
+        # without rows that wait for the next sweep, the residual is exactly 0 (see above)
+        next_norm2, res2 = run_sweep(plan, cur, out, omega, acc) if ahead else (0.0, 0.0)
+        res, scale = float(np.sqrt(res2)), max(1.0, float(np.sqrt(norm2)))
         residuals.append(res)
-        if res <= tol * scale:
+        if res <= tol * scale or k == maxiter:
             break
+        cur, out, norm2 = out, cur, next_norm2
     sweeps = len(residuals)
-    converged = bool(residuals) and res <= tol * scale
-    return Outcome(lam, iterations=sweeps, converged=converged, residuals=residuals,
-                   multiply_adds=sweeps * full.nnz,
+    return Outcome(cur, iterations=sweeps, converged=res <= tol * scale,
+                   residuals=residuals, multiply_adds=sweeps * plan.nnz,
                    message=converged_message(label, sweeps, res, tol, scale),
                    extra={"omega": omega, **extra})
 

@@ -20,7 +20,8 @@ Stopping rule. Start from ``lam^(0) = 0``; after sweep k compute the KKT residua
 ``res_k = e_N - A^T lam^(k) = (e_N + J^T lam^(k)) - lam^(k)`` and stop at the first k with
 ``||res_k|| <= tol * max(1, ||lam^(k)||)``, or report ``converged=False`` with a message after
 ``maxiter`` sweeps (no exception; default ``max(N + 1, 1000)``). ``iterations`` is the number
-of sweeps and ``residuals`` holds ``||res_k||`` after each one.
+of sweeps and ``residuals`` holds ``||res_k||`` after each one. No pass of its own computes
+``res_k``: it comes exactly with sweep k or k + 1 (`lagrange_ad.schedules.plans`).
 
 Sweep counts on a DAG (``omega = 1``). Say node r *settles* in sweep s(r) when ``lam_r^(k)`` is
 exact for every ``k >= s(r)``. A node that is not an ancestor of N keeps ``lam_r = 0``:
@@ -62,7 +63,7 @@ from numbers import Integral
 import numpy as np
 
 from ..program import Program
-from .plans import iterate_sweeps, iteration_problem, node_plan
+from .plans import SweepPlan, iterate_sweeps, iteration_problem, jacobi_plan, node_plan
 from .registry import Outcome, Schedule, register_schedule
 
 ORDERS = ("forward", "reverse", "random")
@@ -110,24 +111,31 @@ def resolve_order(program: Program, order, seed: int) -> np.ndarray:
     return np.asarray(order, np.int64)
 
 
+def order_plan(program: Program, order, seed: int) -> SweepPlan:
+    """The cached node plan of a named or explicit order; the order is resolved only to build."""
+    if isinstance(order, str):
+        name = (order, seed) if order == "random" else order
+    else:
+        name = np.ascontiguousarray(order, np.int64).tobytes()
+    return node_plan(program, name, lambda: resolve_order(program, order, seed))
+
+
 # ----------------------------------------------------------------- the schedules
 
 
 def _run_gauss_seidel(program: Program, *, order: str | Sequence[int] = "forward",
                       omega: float = 1.0, seed: int = 0, tol: float = 1e-12,
                       maxiter: int | None = None) -> Outcome:
-    nodes = resolve_order(program, order, seed)
-    name = None if not isinstance(order, str) else (order, seed if order == "random" else None)
-    plan = node_plan(program, nodes, name)
     shown = order if isinstance(order, str) else "explicit"
-    return iterate_sweeps(program, plan, omega=float(omega), tol=float(tol), maxiter=maxiter,
-                          label="gauss-seidel", extra={"order": shown})
+    return iterate_sweeps(program, order_plan(program, order, seed), omega=float(omega),
+                          tol=float(tol), maxiter=maxiter, label="gauss-seidel",
+                          extra={"order": shown})
 
 
 def _run_jacobi(program: Program, *, omega: float = 1.0, tol: float = 1e-12,
                 maxiter: int | None = None) -> Outcome:
-    return iterate_sweeps(program, None, omega=float(omega), tol=float(tol), maxiter=maxiter,
-                          label="jacobi", extra={})
+    return iterate_sweeps(program, jacobi_plan(program), omega=float(omega), tol=float(tol),
+                          maxiter=maxiter, label="jacobi", extra={})
 
 
 def _refuses_gauss_seidel(program: Program, options: dict) -> str | None:
