@@ -238,7 +238,6 @@ class GraphBuilder:
         if rows.size and rows.dtype.kind not in "iu":
             raise GraphError(f"add_many: parents must be an integer array of node indices; got "
                              f"dtype {rows.dtype}")
-        rows = rows.astype(np.int64)
         if rows.ndim == 1:
             rows = rows[:, None]
         if rows.ndim != 2:
@@ -249,10 +248,15 @@ class GraphBuilder:
         first = len(self)
         if k == 0:
             return np.zeros(0, np.int64)
-        new = first + np.arange(k, dtype=np.int64)
-        rows = np.where(rows < 0, new[:, None] + rows, rows)
-        if rows.size and (rows.min() < 0 or np.any(rows >= new[:, None])):
-            r = int(np.argwhere((rows < 0) | (rows >= new[:, None]))[0][0])
+        new = np.arange(first, first + k, dtype=np.int64)
+        # the table keeps this copy; relative entries -m become new - m in place
+        rows = np.array(rows, dtype=np.int64, order="C")
+        np.add(rows, new[:, None], out=rows, where=rows < 0)
+        # a parent must satisfy 0 <= p < new; as unsigned numbers negatives are huge, so one
+        # comparison tests both ends
+        bad = rows.view(np.uint64) >= new.view(np.uint64)[:, None]
+        if bad.any():
+            r = int(np.flatnonzero(bad.any(axis=1))[0])
             raise GraphError(f"add_many: row {r} names parents {rows[r].tolist()}, which are not "
                              f"earlier nodes (the row becomes node v{first + r})")
         shape = self._batch_shape(primitive, rule, rows, params, first)
@@ -267,12 +271,17 @@ class GraphBuilder:
         Row 0 only names earlier nodes, so it fixes the batch's shape; rows that name new nodes
         of the batch are then checked with that shape standing in for them.
         """
-        known = self._nodes.shape_ids().astype(np.int64)
-        new_rows = rows >= first
-        first_shapes = [self._shapes[known[p]] for p in rows[0]] if rows.size else []
+        known = self._nodes.shape_ids()
+        first_shapes = [self._shapes[known[p]] for p in rows[0]]
         result = self._checked_shape(primitive, rule, first_shapes, params)
-        codes = np.where(new_rows, self._shape_code(result), known[np.minimum(rows, first - 1)]
-                         if first else 0)
+        if len(self._shapes) == 1 and self._shapes[0] == result:
+            # every node, old or new, has this one shape: each row is row 0 over again
+            return result
+        # row 0 names earlier nodes, so there is at least one
+        earlier = known[np.minimum(rows, first - 1)]
+        codes = np.where(rows >= first, self._shape_code(result), earlier)
+        if codes.min() == codes.max():
+            return result  # one shape throughout: row 0 was the only combination
         for combo in distinct_rows(*codes.T):
             out = self._checked_shape(primitive, rule, [self._shapes[c] for c in combo], params)
             if out != result:

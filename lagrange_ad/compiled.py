@@ -7,8 +7,11 @@ loop in topological order computes every value and every local partial:
 
 The loop is not written by hand: its source is generated from the registry, one branch per
 elementwise primitive calling that primitive's own ``evaluate`` and ``partials`` rules, so a
-primitive is still defined in one place. The generated module is written to a cache directory
-and compiled by numba with on-disk caching, so the compilation cost is paid once per machine.
+primitive is still defined in one place (inside the loop the rules see every operand as a
+scalar, so their ``np.where`` is a plain select). Constants and exponents are read from the
+graph's small parameter table, so nothing per node is prepared in Python. The generated
+module is written to a cache directory and compiled by numba with on-disk caching, so the
+compilation cost is paid once per machine.
 Domain checks do not run inside the loop: a point outside a domain shows up as a NaN or an
 infinity, and then the checked Python loop is run instead to report it by name.
 """
@@ -42,6 +45,10 @@ def compilable(name: str) -> bool:
             and set(primitive.param_names) <= {"exponent"})
 
 
+# the loop's codes: 0 for an input (nothing to compute), 1 for a constant, then one per primitive
+INPUT, CONST, FIRST_PRIMITIVE = 0, 1, 2
+
+
 def _source(names: tuple[str, ...]) -> str:
     lines = [
         "import numba",
@@ -49,48 +56,97 @@ def _source(names: tuple[str, ...]) -> str:
         "from lagrange_ad.compiled import rule",
         "",
     ]
-    for code, name in enumerate(names, start=1):
+    for code, name in enumerate(names, start=FIRST_PRIMITIVE):
         lines.append(f"E{code} = rule({name!r}, 'evaluate')")
         lines.append(f"P{code} = rule({name!r}, 'partials')")
-    lines += [
+    lines += _loop("forward", names, with_partials=True)
+    lines += _loop("values", names, with_partials=False)
+    return "\n".join(lines) + "\n"
+
+
+def _loop(function: str, names: tuple[str, ...], with_partials: bool) -> list[str]:
+    """One loop over the nodes, a branch per primitive; with or without the partials.
+
+    Two loops rather than one with a flag: when a rule and its partials sit in one branch
+    without a test between them, the compiler can share their work (sin and cos of one
+    operand become one sincos).
+    """
+    arguments = "order, op, code, ptr, idx, param_id, param_value, v"
+    lines = [
         "",
         "",
         "@numba.njit(cache=True, nogil=True, error_model='numpy')",
-        "def forward(order, op, ptr, idx, exponent, v, partials, with_partials):",
+        f"def {function}({arguments}{', partials' if with_partials else ''}):",
         "    for k in range(order.shape[0]):",
         "        i = order[k]",
-        "        o = op[i]",
+        "        o = code[op[i]]",
         "        e = ptr[i]",
-        "        if o == 0:",
+        f"        if o == {INPUT}:",
         "            continue",
+        f"        elif o == {CONST}:",
+        "            v[i] = param_value[param_id[i]]",
     ]
-    for code, name in enumerate(names, start=1):
+    for code, name in enumerate(names, start=FIRST_PRIMITIVE):
         primitive = PRIMITIVES[name]
-        xs = ", ".join(f"v[idx[e + {k}]]" for k in range(primitive.arity))
-        extra = ", exponent[i]" if "exponent" in primitive.param_names else ""
-        lines += [
-            f"        elif o == {code}:  # {name}",
-            f"            a = E{code}({xs}{extra})",
-            "            v[i] = a",
-            "            if with_partials:",
-            f"                d = P{code}(a, {xs}{extra})",
-        ]
-        lines += [f"                partials[e + {k}] = d[{k}]" for k in range(primitive.arity)]
+        xs = ", ".join(f"x{k}" for k in range(primitive.arity))
+        extra = ", param_value[param_id[i]]" if "exponent" in primitive.param_names else ""
+        lines.append(f"        elif o == {code}:  # {name}")
+        lines += [f"            x{k} = v[idx[e + {k}]]" for k in range(primitive.arity)]
+        lines.append(f"            a = E{code}({xs}{extra})")
+        if with_partials:
+            lines.append(f"            d = P{code}(a, {xs}{extra})")
+            lines += [f"            partials[e + {k}] = d[{k}]" for k in range(primitive.arity)]
+        lines.append("            v[i] = a")
     lines += [
         "        if not np.isfinite(v[i]):",
         "            return i",
         "    return -1",
-        "",
     ]
-    return "\n".join(lines)
+    return lines
+
+
+@cache
+def _numpy_on_scalars() -> types.ModuleType:
+    """numpy as the rules see it inside the loop, where every operand is a scalar.
+
+    On scalars ``np.where`` is a plain select. numba's own ``np.where`` returns a 0-d array,
+    an allocation per node that costs more than the rule itself (sigmoid, maximum, minimum).
+    """
+    module = types.ModuleType("numpy_on_scalars")
+    module.__dict__.update(vars(np))
+    module.where = numba.njit(inline="always")(lambda condition, x, y: x if condition else y)
+    return module
 
 
 def rule(name: str, which: str):
     """A primitive's rule as something numba can call from the generated loop."""
     function = getattr(PRIMITIVES[name], which)
     if isinstance(function, types.FunctionType):
-        return numba.njit(cache=False, error_model="numpy")(function)
+        # the same code, reading ``np`` as numpy on scalars
+        scalar = types.FunctionType(function.__code__,
+                                    {**function.__globals__, "np": _numpy_on_scalars()},
+                                    function.__name__, function.__defaults__,
+                                    function.__closure__)
+        return numba.njit(cache=False, error_model="numpy")(scalar)
     return function  # numpy ufuncs are understood by numba as they are
+
+
+def _rule_sources(names: tuple[str, ...]) -> str:
+    """The text of every module defining a rule of the loop: a changed rule changes the key."""
+    files = []
+    for name in names:
+        for which in ("evaluate", "partials"):
+            function = getattr(PRIMITIVES[name], which)
+            path = getattr(getattr(function, "__code__", None), "co_filename", None)
+            if path is not None and path not in files:
+                files.append(path)
+    texts = []
+    for path in files:
+        try:
+            texts.append(Path(path).read_text())
+        except OSError:  # pragma: no cover - rules defined without a source file
+            texts.append(path)
+    return "\n".join(texts)
 
 
 def _cache_dir() -> Path:
@@ -120,10 +176,14 @@ def kernel_names() -> tuple[str, ...]:
 
 @cache
 def _kernel():
-    """The compiled loop and the primitive names it knows, in code order (codes from 1)."""
+    """The compiled loops (values and partials; values only) and the primitives they know.
+
+    The names are in code order, from `FIRST_PRIMITIVE` on.
+    """
     names = kernel_names()
     source = _source(names)
-    digest = hashlib.sha256((source + numba.__version__).encode()).hexdigest()[:16]
+    key = source + numba.__version__ + _rule_sources(names)
+    digest = hashlib.sha256(key.encode()).hexdigest()[:16]
     path = _cache_dir() / f"forward_{digest}.py"
     if not path.exists():
         partial = path.with_suffix(f".{os.getpid()}.tmp")
@@ -133,7 +193,7 @@ def _kernel():
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    return module.forward, names
+    return module.forward, module.values, names
 
 
 def available(graph: Graph) -> bool:
@@ -153,24 +213,26 @@ def forward_scalar(graph: Graph, point,
     ``with_partials=False`` only the values are computed (the partials stay zero): the
     forward evaluation alone, against which the cost of the gradient is measured.
     """
-    forward, names = _kernel()
-    code_of = {name: code for code, name in enumerate(names, start=1)}
-    codes = np.array([code_of.get(name, 0) for name in graph.op_names], np.int64)
-    op = codes[graph.op]
-    n = len(graph)
-    v = np.zeros(n)
+    forward, values, names = _kernel()
+    code_of = {name: code for code, name in enumerate(names, start=FIRST_PRIMITIVE)}
+    code_of["const"] = CONST
+    # small tables indexed inside the loop, so that nothing per node is made here
+    code = np.array([code_of.get(name, INPUT) for name in graph.op_names], np.int64)
+    param_value = np.array([_scalar_param(params) for params in graph.param_table], np.float64)
+    v = np.zeros(len(graph))
     v[:graph.n_inputs] = [float(x) for x in point]
-    exponent = np.zeros(n)
-    for k, params in enumerate(graph.param_table):
-        nodes = None
-        for key, value in params.items():
-            if key in ("value", "exponent"):
-                nodes = np.flatnonzero(graph.param_id == k) if nodes is None else nodes
-                target = v if key == "value" else exponent
-                target[nodes] = float(value)
     partials = np.zeros(graph.parent_idx.size)
-    stopped = forward(graph.topological_order(), op, graph.parent_ptr, graph.parent_idx,
-                      exponent, v, partials, with_partials)
+    arguments = (graph.topological_order(), graph.op, code, graph.parent_ptr, graph.parent_idx,
+                 graph.param_id, param_value, v)
+    stopped = forward(*arguments, partials) if with_partials else values(*arguments)
     if stopped >= 0 or not np.all(np.isfinite(partials)):
         return None
     return v, partials
+
+
+def _scalar_param(params) -> float:
+    """The one number of a parameter set the loop reads: a constant's value or an exponent."""
+    for key in ("value", "exponent"):
+        if key in params:
+            return float(params[key])
+    return 0.0

@@ -44,8 +44,9 @@ def distinct_rows(*columns: np.ndarray) -> list[tuple[int, ...]]:
     return rows
 
 
-def _frozen(array, dtype) -> np.ndarray:
-    out = np.array(array, dtype=dtype)
+def _frozen(array, dtype, copy: bool = True) -> np.ndarray:
+    """A read-only array of ``dtype``; with ``copy=False`` an array of that dtype is kept."""
+    out = np.array(array, dtype=dtype, copy=True if copy else None)
     out.flags.writeable = False
     return out
 
@@ -120,7 +121,8 @@ class Graph:
         (zeros when absent).
     checked : bool, optional
         Set by `GraphBuilder`, which checks every node as it is added, so that freezing a
-        large graph does not check it twice. Leave it False for arrays made elsewhere.
+        large graph does not check it twice, and which hands over node arrays made for this
+        graph alone, kept without a copy. Leave it False for arrays made elsewhere.
     """
 
     op_names: tuple[str, ...]
@@ -140,11 +142,12 @@ class Graph:
 
     def __post_init__(self):
         set_ = object.__setattr__
-        set_(self, "op", _frozen(self.op, np.int32))
-        set_(self, "parent_ptr", _frozen(self.parent_ptr, np.int64))
-        set_(self, "parent_idx", _frozen(self.parent_idx, np.int64))
-        set_(self, "shape_id", _frozen(self.shape_id, np.int32))
-        set_(self, "param_id", _frozen(self.param_id, np.int32))
+        copy = not self.checked  # a builder's arrays belong to this graph alone
+        set_(self, "op", _frozen(self.op, np.int32, copy))
+        set_(self, "parent_ptr", _frozen(self.parent_ptr, np.int64, copy))
+        set_(self, "parent_idx", _frozen(self.parent_idx, np.int64, copy))
+        set_(self, "shape_id", _frozen(self.shape_id, np.int32, copy))
+        set_(self, "param_id", _frozen(self.param_id, np.int32, copy))
         set_(self, "op_names", tuple(self.op_names))
         set_(self, "shape_table", tuple(tuple(int(n) for n in s) for s in self.shape_table))
         # read-only views and copies, so that nothing reachable from a graph can change it

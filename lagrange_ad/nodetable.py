@@ -54,13 +54,17 @@ class NodeTable:
         return len(self) - 1
 
     def extend(self, op: int, shape_id: int, param_id: int, rows: np.ndarray) -> None:
-        """Add one node per row of ``rows`` (their parents), all of one primitive and shape."""
+        """Add one node per row of ``rows`` (their parents), all of one primitive and shape.
+
+        The table keeps ``rows`` itself (an int64 array the caller no longer changes); the
+        columns shared by the whole batch are stored as one value each, not one per node.
+        """
         self._seal()
-        k = rows.shape[0]
+        k, arity = rows.shape
         self._starts.append(self.tail_start)
-        self._chunks.append((np.full(k, op, np.int32), np.full(k, shape_id, np.int32),
-                             np.full(k, param_id, np.int32),
-                             np.full(k, rows.shape[1], np.int64), rows.ravel().astype(np.int64)))
+        self._chunks.append((_repeated(op, k, np.int32), _repeated(shape_id, k, np.int32),
+                             _repeated(param_id, k, np.int32), _repeated(arity, k, np.int64),
+                             np.ascontiguousarray(rows, np.int64).reshape(-1)))
         self.tail_start += k
 
     def _tail(self) -> tuple[np.ndarray, ...]:
@@ -145,10 +149,32 @@ class NodeTable:
         return op, param_id, parents
 
     def arrays(self) -> tuple[np.ndarray, ...]:
-        """``(op, shape_id, param_id, parent_ptr, parent_idx)`` of every node."""
-        tail = self._tail()
-        columns = [np.concatenate([chunk[k] for chunk in self._chunks] + [tail[k]])
-                   for k in range(5)] if self._chunks else tail
-        ptr = np.zeros(columns[3].size + 1, np.int64)
-        np.cumsum(columns[3], out=ptr[1:])
-        return columns[0], columns[1], columns[2], ptr, columns[4]
+        """``(op, shape_id, param_id, parent_ptr, parent_idx)`` of every node, freshly made.
+
+        Each column is written once, chunk by chunk, into an array of its final size.
+        """
+        chunks = self._chunks + [self._tail()]
+        n = sum(chunk[0].size for chunk in chunks)
+        columns = [np.empty(n, np.int32) for _ in range(3)]
+        ptr = np.zeros(n + 1, np.int64)
+        idx = np.empty(sum(chunk[4].size for chunk in chunks), np.int64)
+        node = edge = 0
+        for op, shape_id, param_id, counts, parents in chunks:
+            k = op.size
+            for column, values in zip(columns, (op, shape_id, param_id)):
+                column[node:node + k] = values
+            pointers = ptr[node + 1:node + k + 1]
+            if k and counts.strides == (0,):
+                # a batch of one arity: its parent pointers step evenly, no running sum needed
+                pointers[:] = np.arange(1, k + 1, dtype=np.int64) * counts[0]
+            else:
+                np.cumsum(counts, out=pointers)
+            pointers += edge
+            idx[edge:edge + parents.size] = parents
+            node, edge = node + k, edge + parents.size
+        return columns[0], columns[1], columns[2], ptr, idx
+
+
+def _repeated(value: int, k: int, dtype) -> np.ndarray:
+    """``value`` k times, as a read-only view of one number (no memory per node)."""
+    return np.broadcast_to(np.array(value, dtype), (k,))

@@ -7,6 +7,7 @@ import lagrange_ad as la
 from lagrange_ad import compiled
 from lagrange_ad.assembly import assemble_jacobian
 from lagrange_ad.forward import forward_propagate
+from lagrange_ad.primitives import PRIMITIVES
 
 pytestmark = pytest.mark.skipif(compiled.numba is None, reason="numba is not installed")
 
@@ -65,3 +66,75 @@ def test_a_domain_error_inside_the_loop_is_reported_by_name():
     graph = la.trace(lambda x: la.log(x - 1.0) + x, 3.0)
     with pytest.raises(la.DomainError, match=r"log .*positive"):
         la.Program(graph, 0.5)
+
+
+# ----------------------------------------------------------------- one rule at a time
+
+POSITIVE = ("log", "sqrt", "pow")  # primitives whose domain is (a part of) x > 0
+UNARY_POINTS = {"any": (-1.3, 0.0, 0.7, 3.1), "positive": (0.7, 2.3)}
+BINARY_POINTS = ((0.7, 0.7), (-1.3, 0.4), (0.4, -1.3), (2.0, -0.5))  # ties: max/min split
+
+
+def rule_cases():
+    for name in compiled.kernel_names():
+        arity = PRIMITIVES[name].arity
+        if arity == 2:
+            yield from ((name, point) for point in BINARY_POINTS)
+        else:
+            kind = "positive" if name in POSITIVE else "any"
+            yield from ((name, (x,)) for x in UNARY_POINTS[kind])
+
+
+@pytest.mark.parametrize("name, point", list(rule_cases()))
+def test_each_rule_in_the_loop_equals_the_numpy_rule(name, point):
+    primitive = PRIMITIVES[name]
+    params = {"exponent": 2.5} if "exponent" in primitive.param_names else {}
+    builder = la.GraphBuilder()
+    xs = [builder.input() for _ in point]
+    builder.add(name, *xs, **params)
+    graph = builder.build()
+    operands = [np.float64(x) for x in point]
+    ans = primitive.evaluate(*operands, **params)
+    expected = primitive.partials(ans, *operands, **params)
+    values, partials = compiled.forward_scalar(graph, point)
+    np.testing.assert_allclose(values[-1], ans, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(partials, np.broadcast_arrays(*expected), rtol=1e-15, atol=0)
+    only, untouched = compiled.forward_scalar(graph, point, with_partials=False)
+    assert only[-1] == values[-1] and not untouched.any()
+
+
+@pytest.mark.parametrize("name, which, x", [("sigmoid", "evaluate", (-2.0,)),
+                                            ("maximum", "partials", (1.0, 1.0, 1.0)),
+                                            ("minimum", "partials", (1.0, 2.0, 1.0))])
+def test_rules_in_the_loop_select_scalars_instead_of_making_arrays(name, which, x):
+    # np.where on scalars is a select there, so no rule allocates an array per node
+    got = compiled.rule(name, which)(*x)
+    want = getattr(PRIMITIVES[name], which)(*x)
+    leaves = got if isinstance(got, tuple) else (got,)
+    assert all(isinstance(leaf, float) for leaf in leaves)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_constants_and_exponents_come_from_the_parameter_tables():
+    def many_constants(x):
+        total = x
+        for k in range(60):
+            total = total + (x * (k + 0.5)) ** (1.0 + k % 3) - 0.25 * k
+        return total
+
+    graph = la.trace(many_constants, 0.8)
+    assert compiled.available(graph) and len(graph.param_table) > 60
+    fast = forward_propagate(graph, graph.point)
+    slow = forward_propagate(graph, graph.point, compiled=False)
+    np.testing.assert_allclose(fast.values.flat, slow.values.flat, rtol=1e-15, atol=0)
+
+
+def test_a_nonfinite_partial_sends_the_graph_to_the_checked_loop():
+    builder = la.GraphBuilder()
+    builder.add("sqrt", builder.input())
+    graph = builder.build()
+    assert compiled.forward_scalar(graph, [0.0]) is None  # d sqrt(x) / dx is infinite at 0
+    values, _ = compiled.forward_scalar(graph, [0.0], with_partials=False)
+    assert values.tolist() == [0.0, 0.0]
+    with pytest.raises(la.NonFiniteError, match=r"v1 = sqrt\(v0\).*not finite"):
+        la.Program(graph, 0.0).local_jacobian()

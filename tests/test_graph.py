@@ -563,6 +563,42 @@ def test_add_many_accepts_declared_parents_of_the_right_shape():
     assert str(b.build()) == "v0 = input\nv1 = cos(v0)\nv2 = sin(v1)\nv3 = sin(v2)\noutput: v3"
 
 
+def test_batches_between_single_nodes_freeze_to_the_arrays_add_gives():
+    rng = np.random.default_rng(3)
+    batched, single = la.GraphBuilder(), la.GraphBuilder()
+    for b in (batched, single):
+        b.input()
+        b.input()
+    for name, arity, k in [("sin", 1, 5), ("mul", 2, 4), ("tanh", 1, 1), ("add", 2, 6)]:
+        first = len(batched)
+        # absolute parents, some of them new nodes of the same batch
+        rows = np.stack([rng.integers(0, first + r, arity) for r in range(k)])
+        batched.add_many(name, rows)
+        for row in rows.tolist():
+            single.add(name, *row)
+        for b in (batched, single):
+            b.add("cos", first)
+    one, other = batched.build(), single.build()
+    for field in ("op", "parent_ptr", "parent_idx", "shape_id", "param_id"):
+        np.testing.assert_array_equal(getattr(one, field), getattr(other, field))
+        assert getattr(one, field).dtype == getattr(other, field).dtype
+    assert str(one) == str(other)
+    np.testing.assert_array_equal(la.Program(one, 0.3, -0.8).values.flat,
+                                  la.Program(other, 0.3, -0.8).values.flat)
+
+
+def test_add_many_copies_the_parents_it_is_given():
+    b = la.GraphBuilder()
+    x = b.input()
+    parents = np.array([[x], [-1], [-2]])
+    b.add_many("sin", parents)
+    assert parents.tolist() == [[0], [-1], [-2]]  # relative entries resolved in the copy
+    parents[:] = 0
+    graph = b.build()
+    assert graph.parent_idx.tolist() == [0, 1, 1] and not graph.parent_idx.flags.writeable
+    assert b.build().parent_idx is not graph.parent_idx
+
+
 def builder_with_inputs():
     b = la.GraphBuilder()
     b.input((3,))
