@@ -26,6 +26,7 @@ from .assembly import assemble_jacobian, scalar_elementwise_nodes, scalar_partia
 from .errors import GraphError, LagrangeADError, NonFiniteError, NonScalarOutputError
 from .forward import Forward, apply_primitive, check_point, forward_propagate
 from .graph import Graph
+from .kernels import merge_repeated_columns
 from .trace import traced_program
 from .vectors import NodeVector
 
@@ -331,18 +332,12 @@ class Program:
                 f"the local Jacobian has about {self.partial_count} nonzeros, more "
                 f"than max_entries={max_entries}; use the matrix-free kkt_operator() instead")
         if self._edge_partials is not None:
-            # scalar graph: one entry per edge, rows and columns are node indices
-            graph = self.graph
-            n = len(graph)
-            # elementwise scalar nodes have at most two operands: a duplicate entry is a node
-            # using one parent twice (x * x), and only then must entries be summed
-            ptr, idx = graph.parent_ptr, graph.parent_idx
-            pairs = np.flatnonzero(np.diff(ptr) == 2)
-            if np.any(idx[ptr[pairs]] == idx[ptr[pairs] + 1]):
-                jac = sp.csr_array((self._edge_partials, idx.copy(), ptr.copy()), shape=(n, n))
-                jac.sum_duplicates()
-            else:
-                jac = sp.csr_array((self._edge_partials, idx, ptr), shape=(n, n), copy=False)
+            # scalar graph: one entry per edge, rows and columns are node indices; a node using
+            # one parent twice (x * x) has its two entries summed
+            n = len(self.graph)
+            ptr, idx, data = merge_repeated_columns(self.graph.parent_ptr, self.graph.parent_idx,
+                                                    self._edge_partials)
+            jac = sp.csr_array((data, idx, ptr), shape=(n, n), copy=False)
         else:
             jac = assemble_jacobian(self.values)
         self.__dict__["_jacobian"] = jac

@@ -492,3 +492,19 @@ def test_all_finite_survives_a_sum_that_overflows():
     assert not all_finite(np.array([1e308, np.nan]))
     assert not all_finite(np.array([1.0, -np.inf]))
     assert all_finite(np.zeros(0)) and all_finite(2.5)
+
+
+def test_a_node_using_one_parent_twice_has_one_entry_in_j():
+    graph = la.trace(lambda x, y: la.sin(x * x) + y * x + y * y, 0.7, -1.2)
+    program = la.Program(graph)
+    jac = program.local_jacobian()
+    dense = jac.toarray()
+    for i in range(len(graph)):
+        columns = jac.indices[jac.indptr[i]:jac.indptr[i + 1]]
+        assert len(set(columns.tolist())) == len(columns)
+    square = next(i for i in range(len(graph)) if graph.describe(i) == "v2 = v0 * v0")
+    assert dense[square, 0] == pytest.approx(2 * 0.7, rel=1e-15)
+    unmerged = la.Program(la.trace(lambda x, y: la.sin(x * y), 0.7, -1.2)).local_jacobian()
+    assert unmerged.nnz == 3  # no repeated parent: the graph's own index arrays
+    np.testing.assert_allclose(la.solve(program).gradient, [2 * 0.7 * np.cos(0.49) - 1.2,
+                                                            0.7 - 2.4], rtol=1e-14)
