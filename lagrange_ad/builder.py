@@ -82,6 +82,10 @@ class GraphBuilder:
         return self._code(self._shapes, self._shape_index, shape, shape)
 
     def _param_code(self, params: dict) -> int:
+        if any(isinstance(v, np.ndarray) and v.size > 64 for v in params.values()):
+            # comparing large arrays (a captured data matrix) costs more than a table entry
+            self._params.append(dict(params))
+            return len(self._params) - 1
         try:
             key = _freeze(params)
             hash(key)

@@ -118,7 +118,7 @@ class Forward(NamedTuple):
 
 
 def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = None,
-                      compiled: bool = True) -> Forward:
+                      compiled: bool = True, point_checked: bool = False) -> Forward:
     """All node values, as a `NodeVector` (flat for scalar graphs).
 
     On a DAG this is the lecture's loop in topological order; scalar graphs of elementwise
@@ -126,9 +126,10 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
     partial. On a graph with cycles the strongly connected components are visited in
     topological order of the condensation and each cyclic one is solved as a fixed point
     (`lagrange_ad.fixedpoint`), with the options in ``fixed_point`` (method, tol, maxiter,
-    memory). ``compiled=False`` forces the checked Python loop.
+    memory). ``compiled=False`` forces the checked Python loop. ``point_checked`` says the
+    caller has already checked the point (float64 arrays of the inputs' shapes, all finite).
     """
-    checked = check_point(graph, point)
+    checked = list(point) if point_checked else check_point(graph, point)
     if compiled and kernels.available(graph):
         result = kernels.forward_scalar(graph, checked)
         if result is not None:

@@ -477,7 +477,7 @@ def traced_program(f: Callable, *args, names: list[str] | None = None):
         return graph, Forward(node_vector(graph, tape.values), (), None)
     # the values recorded lazily are computed here, compiled where possible, with every
     # domain check
-    return graph, forward_propagate(graph, graph.point)
+    return graph, forward_propagate(graph, graph.point, point_checked=True)
 
 
 @contextlib.contextmanager
