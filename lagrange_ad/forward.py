@@ -118,7 +118,8 @@ class Forward(NamedTuple):
 
 
 def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = None,
-                      compiled: bool = True, point_checked: bool = False) -> Forward:
+                      compiled: bool = True, point_checked: bool = False,
+                      partials: bool = True) -> Forward:
     """All node values, as a `NodeVector` (flat for scalar graphs).
 
     On a DAG this is the lecture's loop in topological order; scalar graphs of elementwise
@@ -128,12 +129,14 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
     (`lagrange_ad.fixedpoint`), with the options in ``fixed_point`` (method, tol, maxiter,
     memory). ``compiled=False`` forces the checked Python loop. ``point_checked`` says the
     caller has already checked the point (float64 arrays of the inputs' shapes, all finite).
+    ``partials=False`` skips the local partials the compiled loop would also return.
     """
     checked = list(point) if point_checked else check_point(graph, point)
     if compiled and kernels.available(graph):
-        result = kernels.forward_scalar(graph, checked)
+        result = kernels.forward_scalar(graph, checked, with_partials=partials)
         if result is not None:
-            return Forward(NodeVector(graph, result[0], copy=False), (), result[1])
+            return Forward(NodeVector(graph, result[0], copy=False), (),
+                           result[1] if partials else None)
         # a value or partial is not finite: the checked loop below names the node
     evaluate = NodeEvaluator(graph)
     values: list = [None] * len(graph)

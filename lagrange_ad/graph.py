@@ -20,6 +20,7 @@ from functools import cached_property
 import numpy as np
 
 from .errors import CyclicGraphError, GraphError, ShapeError
+from .kernels import distinct_columns
 from .primitives import Primitive, lookup
 
 
@@ -234,6 +235,18 @@ class Graph:
         """The number of scalar entries of each node."""
         table = np.array([int(np.prod(s, dtype=np.int64)) for s in self.shape_table], np.int64)
         return _frozen(table[self.shape_id], np.int64)
+
+    @cached_property
+    def distinct_parents(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Parent lists without repeats, or None when no node uses a parent twice.
+
+        ``(ptr, idx, slot)``: node i's distinct parents are ``idx[ptr[i]:ptr[i + 1]]``, and
+        edge e (an entry of ``parent_idx``) is ``slot[e]`` among them; ``x * x`` has one.
+        """
+        ptr, idx, slot, repeated = distinct_columns(self.parent_ptr, self.parent_idx)
+        if not repeated:
+            return None
+        return _frozen(ptr, np.int64, False), _frozen(idx, np.int64), _frozen(slot, np.int64, False)
 
     @cached_property
     def offsets(self) -> np.ndarray:

@@ -56,24 +56,16 @@ def back_substitute_rows(indptr, indices, data, lam):  # pragma: no cover
 
 
 @_compiled
-def merge_repeated_columns(indptr, indices, data):  # pragma: no cover
-    """A CSR matrix with each row's entries of one column summed into one entry.
+def distinct_columns(indptr, indices):  # pragma: no cover
+    """Each row's distinct columns in first-seen order, and every entry's position among them.
 
-    Rows are short (a scalar node's operands), so each entry is compared with the row's
-    earlier ones. Returns ``(indptr, indices, data)``: the inputs themselves when no row
-    repeats a column, else new arrays.
+    Returns ``(ptr, idx, slot, repeated)``: the CSR structure without repeats, the position
+    ``slot[e]`` of entry e in it, and whether some row repeats a column. Rows are short (a
+    scalar node's operands), so each entry is compared with the row's earlier ones.
     """
-    repeated = False
-    for r in range(indptr.shape[0] - 1):
-        for e in range(indptr[r] + 1, indptr[r + 1]):
-            for f in range(indptr[r], e):
-                if indices[f] == indices[e]:
-                    repeated = True
-    if not repeated:
-        return indptr, indices, data
     ptr = np.empty_like(indptr)
     idx = np.empty_like(indices)
-    out = np.empty_like(data)
+    slot = np.empty_like(indices)
     ptr[0] = 0
     k = 0
     for r in range(indptr.shape[0] - 1):
@@ -84,13 +76,13 @@ def merge_repeated_columns(indptr, indices, data):  # pragma: no cover
                 if idx[f] == indices[e]:
                     known = f
             if known >= 0:
-                out[known] += data[e]
+                slot[e] = known
             else:
                 idx[k] = indices[e]
-                out[k] = data[e]
+                slot[e] = k
                 k += 1
         ptr[r + 1] = k
-    return ptr, idx[:k].copy(), out[:k].copy()
+    return ptr, idx[:k], slot, k < indices.shape[0]
 
 
 @_compiled
@@ -145,7 +137,7 @@ def warm_up() -> None:
     ints, one = np.zeros(2, np.int64), np.zeros(1, np.int64)
     back_substitute(np.zeros(0, np.int64), ints, ints, one, np.zeros(1), np.zeros(1))
     back_substitute_rows(one, one, np.zeros(1), np.zeros(0))
-    merge_repeated_columns(one, one, np.zeros(1))
+    distinct_columns(ints, one)
     flags = np.zeros(1, np.bool_)
     sweep_partials(one, one, np.zeros(1), flags, one, np.zeros(1), np.zeros(1), np.zeros(1), 1.0,
                    np.zeros(0), flags)

@@ -26,7 +26,6 @@ from .assembly import assemble_jacobian, scalar_elementwise_nodes, scalar_partia
 from .errors import GraphError, LagrangeADError, NonFiniteError, NonScalarOutputError
 from .forward import Forward, apply_primitive, check_point, forward_propagate
 from .graph import Graph
-from .kernels import merge_repeated_columns
 from .trace import traced_program
 from .vectors import NodeVector
 
@@ -333,11 +332,13 @@ class Program:
                 f"than max_entries={max_entries}; use the matrix-free kkt_operator() instead")
         if self._edge_partials is not None:
             # scalar graph: one entry per edge, rows and columns are node indices; a node using
-            # one parent twice (x * x) has its two entries summed
-            n = len(self.graph)
-            ptr, idx, data = merge_repeated_columns(self.graph.parent_ptr, self.graph.parent_idx,
-                                                    self._edge_partials)
-            jac = sp.csr_array((data, idx, ptr), shape=(n, n), copy=False)
+            # one parent twice (x * x) has its two partials summed into one entry
+            graph, data = self.graph, self._edge_partials
+            ptr, idx = graph.parent_ptr, graph.parent_idx
+            if graph.distinct_parents is not None:
+                ptr, idx, slot = graph.distinct_parents
+                data = np.bincount(slot, weights=data, minlength=idx.size)
+            jac = sp.csr_array((data, idx, ptr), shape=(len(graph), len(graph)), copy=False)
         else:
             jac = assemble_jacobian(self.values)
         self.__dict__["_jacobian"] = jac

@@ -123,7 +123,10 @@ def fast_unary(name: str) -> Callable:
                     node = len(kinds)
                     kinds.append(kind)
                     tape.parents.append(x.node)
-                    return Tracer(tape, node)
+                    out = new_tracer(Tracer)
+                    out.tape = tape
+                    out.node = node
+                    return out
             return function(x)
         return traced
     return decorate
@@ -444,11 +447,14 @@ def trace(f: Callable, *args, names: list[str] | None = None) -> Graph:
     v8 = v2 + v7
     output: v8
     """
-    return traced_program(f, *args, names=names)[0]
+    return traced_program(f, *args, names=names, partials=False)[0]
 
 
-def traced_program(f: Callable, *args, names: list[str] | None = None):
-    """The graph of ``f`` at ``args`` and its forward propagation (computed once, checked)."""
+def traced_program(f: Callable, *args, names: list[str] | None = None, partials: bool = True):
+    """The graph of ``f`` at ``args`` and its forward propagation (computed once, checked).
+
+    ``partials=False`` leaves out the local partials (a trace that only wants the graph).
+    """
     if not callable(f):
         raise LagrangeADError(f"trace needs a function; got {type(f).__name__}")
     names = _argument_names(f, len(args)) if names is None else [str(n) for n in names]
@@ -477,7 +483,7 @@ def traced_program(f: Callable, *args, names: list[str] | None = None):
         return graph, Forward(node_vector(graph, tape.values), (), None)
     # the values recorded lazily are computed here, compiled where possible, with every
     # domain check
-    return graph, forward_propagate(graph, graph.point, point_checked=True)
+    return graph, forward_propagate(graph, graph.point, point_checked=True, partials=partials)
 
 
 @contextlib.contextmanager
