@@ -125,10 +125,15 @@ class Program:
 
     def rhs(self) -> np.ndarray:
         """``e_N``: the gradient of the objective v_N (requires a scalar output)."""
-        self.require_scalar_output()
         e = np.zeros(self.graph.total_size)
-        e[self.graph.offsets[self.graph.output]] = 1.0
+        e[self._output_entry] = 1.0
         return e
+
+    @cached_property
+    def _output_entry(self) -> int:
+        """Where v_N sits in the flat vectors (checked once to be a single entry)."""
+        self.require_scalar_output()
+        return int(self.graph.offsets[self.graph.output])
 
     def require_scalar_output(self) -> None:
         """Raise `NonScalarOutputError` unless v_N has exactly one entry."""
