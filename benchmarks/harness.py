@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 
 REFERENCE = "lagrange_ad"
+BATCH = 2e-3  # seconds: calls shorter than this are timed in batches
 
 
 class PeerMissing(Exception):
@@ -55,12 +56,18 @@ class Timing:
 
 def measure(run: Callable[..., object], units: int, repeat: int,
             setup: Callable[[], tuple] | None = None, budget: float = 20.0) -> Timing:
-    """Time ``run(*setup())``: a warm-up call, then up to ``repeat`` timed calls.
+    """Time ``run(*setup())``: a warm-up call, then up to ``repeat`` timed samples.
 
     ``setup`` (untimed) makes fresh arguments before every call, for work that consumes its
-    input. Timed calls stop early once their total exceeds ``budget`` seconds.
+    input. A call shorter than `BATCH` seconds is timed in batches of calls that together
+    last about that long (as ``timeit`` does), so that the clock's resolution and the cost
+    of reading it do not dominate; a sample is then a batch's time over its calls. Samples
+    stop early once their total exceeds ``budget`` seconds.
     """
+    start = time.perf_counter()
     run(*(setup() if setup else ()))
+    warm = time.perf_counter() - start
+    calls = 1 if setup or warm >= BATCH else min(1000, int(BATCH / max(warm, 1e-7)) + 1)
     seconds: list[float] = []
     # one collection before the timed calls, none during them: a collection right before
     # every call would also evict caches and make small workloads look slow
@@ -70,9 +77,10 @@ def measure(run: Callable[..., object], units: int, repeat: int,
         while len(seconds) < max(repeat, 1):
             args = setup() if setup else ()
             start = time.perf_counter()
-            run(*args)
-            seconds.append(time.perf_counter() - start)
-            if sum(seconds) > budget and (len(seconds) >= 2 or seconds[0] > budget):
+            for _ in range(calls):
+                run(*args)
+            seconds.append((time.perf_counter() - start) / calls)
+            if sum(seconds) * calls > budget and (len(seconds) >= 2 or seconds[0] > budget):
                 break
     finally:
         gc.enable()

@@ -366,7 +366,7 @@ def scaling_workload(ctx: Context) -> list[Table]:
             ("reverse_sweep: the schedule's sweep (lagrange_ad.schedules.reverse.reverse_sweep), "
              "J given, returning the multipliers. la.solve: the same sweep plus what every solve "
              "adds (option and refusal checks, the finiteness check of the multipliers, the "
-             "Solution with gradient and timings), a fixed cost of about 10 us that flattens the "
+             "Solution with gradient and timings), a fixed cost of 10-20 us that flattens the "
              "slope at N = 10^3. Slope: least squares of log(median time) on log(N).",)))
     return tables
 
