@@ -2,6 +2,7 @@
 
 import importlib.util
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -107,9 +108,22 @@ def test_features_not_yet_there_are_reported_as_not_available(monkeypatch):
 
 def test_measure_warms_up_then_repeats():
     calls = []
-    timing = harness.measure(lambda: calls.append(1), units=10, repeat=4)
+
+    def slow():  # longer than a batch: one call per sample
+        calls.append(1)
+        time.sleep(harness.BATCH)
+
+    timing = harness.measure(slow, units=10, repeat=4)
     assert len(calls) == 5 and timing.runs == 4
-    assert 0 < timing.best <= timing.median
+    assert harness.BATCH / 10 <= timing.best <= timing.median
+
+
+def test_measure_times_short_calls_in_batches():
+    calls = []
+    timing = harness.measure(lambda: calls.append(1), units=1, repeat=3)
+    batch = (len(calls) - 1) // 3
+    assert timing.runs == 3 and batch > 1 and len(calls) == 1 + 3 * batch
+    assert 0 < timing.best <= timing.median < harness.BATCH
 
 
 def test_timing_table_ratios_and_missing_rows():
