@@ -55,6 +55,10 @@ def broadcast_sources(shape: tuple, out_shape: tuple) -> np.ndarray:
     return np.broadcast_to(np.arange(size).reshape(shape), out_shape).ravel()
 
 
+def _is_one(d) -> bool:
+    return np.ndim(d) == 0 and d == 1.0
+
+
 def elementwise(
     name: str,
     arity: int,
@@ -75,7 +79,8 @@ def elementwise(
 
     def vjp(g, ans, *xs, **params):
         ds = partials(ans, *xs, **params)
-        return tuple(unbroadcast(g * d, np.shape(x)) for d, x in zip(ds, xs))
+        # a unit partial (add, sub) passes g on as it is: callers never write into cotangents
+        return tuple(unbroadcast(g if _is_one(d) else g * d, np.shape(x)) for d, x in zip(ds, xs))
 
     def jvp(ts, ans, *xs, **params):
         ds = partials(ans, *xs, **params)
