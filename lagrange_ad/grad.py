@@ -26,7 +26,15 @@ def grad(f: Callable, method: str = "reverse", **options) -> Callable[..., tuple
     -------
     callable
         ``g(*args)`` returns a tuple with one array per argument, shaped like it: the
-        multipliers of the input constraints of ``f``'s program at ``args``.
+        multipliers of the input constraints of ``f``'s program at ``args`` (read-only
+        arrays; copy one to change it).
+
+    Notes
+    -----
+    With a schedule that has the options, ``check=False`` (no KKT residual) and
+    ``gradient_only=True`` (no multipliers for nodes that depend on no input, such as data
+    matrices) are the defaults; pass ``check=True`` for the residual. The arguments are read
+    in place during the call, not copied.
 
     Examples
     --------

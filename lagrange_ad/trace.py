@@ -431,6 +431,12 @@ def trace(f: Callable, *args, names: list[str] | None = None) -> Graph:
     Graph
         The graph, whose output is the value ``f`` returns and whose ``point`` is ``args``.
 
+    Notes
+    -----
+    Python's cyclic garbage collector is paused while ``f`` runs (see `collector_paused`):
+    on long traces its passes over the growing set of tracers would cost more than the
+    recording. Reference counting still frees everything that is not in a cycle.
+
     Examples
     --------
     >>> import lagrange_ad as la
