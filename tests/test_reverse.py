@@ -59,11 +59,13 @@ def test_multiply_adds_count_the_local_partials():
 
 
 DATA = np.random.default_rng(3).standard_normal((5, 4))
+WEIGHTS = np.linspace(0.5, 1.5, 3)
 
 
 def data_layer(w, b):
-    # X @ W with X data: the multiplier of X is one product the gradient does not need
-    return la.sum(la.tanh(DATA @ w + b) ** 2.0) + la.sum(w * w)
+    # X @ W with X data: the multiplier of X is one product the gradient does not need; the
+    # weights' multiplier comes with the product's rule (mul has no per-operand rule)
+    return la.sum(la.tanh(DATA @ w + b) ** 2.0 * WEIGHTS) + la.sum(w * w)
 
 
 def test_tensor_graphs_keep_multipliers_node_by_node_and_agree_with_j():
@@ -90,7 +92,8 @@ def test_gradient_only_skips_the_multipliers_of_data():
         short.multipliers[data]
     with pytest.raises(la.LagrangeADError, match=r"was not computed"):
         _ = short.multipliers.flat
-    # the product X @ W spends half its multiply-adds: only W's cotangent is formed
+    # the product X @ W spends half its multiply-adds: only W's cotangent is formed; the
+    # multiplication by WEIGHTS forms both cotangents and is paid in full
     product = DATA.shape[0] * DATA.shape[1] * w.shape[1]
     assert full.stats.multiply_adds - short.stats.multiply_adds == product
     with pytest.raises(la.MethodNotApplicableError, match=r"gradient_only=True .* pass "

@@ -102,12 +102,14 @@ def rules_sweep(program: Program, order: np.ndarray,
         if g is None or is_source[i] or not needed[i] or not g.any():
             continue
         parents = graph.parents(i).tolist()
-        wanted = needed[parents]
-        for j, ct in zip(parents, program.node_vjp(i, g, wanted=wanted)):
+        cts = program.node_vjp(i, g, wanted=needed[parents])
+        for j, ct in zip(parents, cts):
             if ct is not None and needed[j]:
                 lam[j] = ct if lam[j] is None else lam[j] + ct
-        # products, the only rules given per operand, cost the same for each operand
-        spent += int(cost[i]) * int(wanted.sum()) // len(parents)
+        # a cotangent left out (None) is not paid for; products, the only rules given per
+        # operand, cost the same for each operand
+        formed = sum(ct is not None for ct in cts)
+        spent += int(cost[i]) * formed // len(parents)
     for j in np.flatnonzero(needed).tolist():
         if lam[j] is None:
             lam[j] = np.zeros(graph.shape(j))
