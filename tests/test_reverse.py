@@ -211,3 +211,13 @@ def test_traced_chain_of_a_million_nodes():
     assert len(graph) > 10**6
     g = la.solve(la.Program(graph), check=False).gradient[0]
     assert np.isfinite(g) and 0 < float(g) < 1
+
+
+@pytest.mark.parametrize("options, pattern", [
+    ({"via": "dense"}, r"via='dense' is unknown; use one of 'auto', 'jacobian', 'rules'"),
+    ({"blocks": "rows"}, r"blocks='rows' is unknown; use one of 'nodes', 'levels'"),
+])
+def test_unknown_choices_are_refused_by_name(options, pattern):
+    program = la.examples.lecture().program()
+    with pytest.raises(la.MethodNotApplicableError, match=pattern):
+        la.solve(program, **options)

@@ -35,7 +35,7 @@ import scipy.sparse.linalg as spla
 
 from ..program import Program
 from .plans import converged_message, iteration_problem
-from .registry import Outcome, Schedule, register_schedule
+from .registry import Outcome, Schedule, choice_problem, register_schedule
 
 ALGORITHMS = ("cg", "gradient")
 OPERATORS = ("matrix-free", "sparse")
@@ -91,13 +91,9 @@ def _run(program: Program, *, algorithm: str = "cg", operator: str = "matrix-fre
 
 
 def _refuses(program: Program, options: dict) -> str | None:
-    algorithm = options.get("algorithm", "cg")
-    if algorithm not in ALGORITHMS:
-        return f"algorithm={algorithm!r} is unknown; use one of {', '.join(map(repr, ALGORITHMS))}"
-    operator = options.get("operator", "matrix-free")
-    if operator not in OPERATORS:
-        return f"operator={operator!r} is unknown; use one of {', '.join(map(repr, OPERATORS))}"
-    return iteration_problem(options)
+    return (choice_problem("algorithm", options.get("algorithm", "cg"), ALGORITHMS)
+            or choice_problem("operator", options.get("operator", "matrix-free"), OPERATORS)
+            or iteration_problem(options))
 
 
 DUAL_DESCENT = register_schedule(Schedule(

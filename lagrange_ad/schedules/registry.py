@@ -82,6 +82,14 @@ def register_schedule(schedule: Schedule) -> Schedule:
     return schedule
 
 
+def choice_problem(option: str, value, choices: tuple[str, ...], otherwise: str = "") -> str | None:
+    """Why ``option=value`` is not one of ``choices`` (for a schedule's ``refuses``), or None."""
+    if value in choices:
+        return None
+    return (f"{option}={value!r} is unknown; use one of {', '.join(map(repr, choices))}"
+            + (f" or {otherwise}" if otherwise else ""))
+
+
 def _origin(function) -> tuple[str, str]:
     return getattr(function, "__module__", ""), getattr(function, "__qualname__", "")
 

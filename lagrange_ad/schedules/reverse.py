@@ -38,15 +38,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..checkpointing import checkpointed_sweep
-from ..errors import LagrangeADError
 from ..kernels import back_substitute, back_substitute_rows
 from ..program import Program
 from ..vectors import NodeVector
 from .condensation import condensation_sweep
 from .plans import level_plan, sweep
-from .registry import Outcome, Schedule, register_schedule
+from .registry import Outcome, Schedule, choice_problem, register_schedule
 
 BLOCKS = ("nodes", "levels")
+VIAS = ("auto", "jacobian", "rules")
 
 
 def prefers_jacobian(program: Program) -> bool:
@@ -78,8 +78,6 @@ def reverse_sweep(program: Program, order: np.ndarray | None = None, via: str = 
             spent = back_substitute(np.ascontiguousarray(order, dtype=np.int64), graph.offsets,
                                     jac.indptr, jac.indices, jac.data, lam)
         return NodeVector(graph, lam, copy=False), int(spent)
-    if via not in ("auto", "rules"):
-        raise LagrangeADError(f"via must be 'auto', 'jacobian' or 'rules'; got {via!r}")
     order = graph.topological_order()[::-1] if order is None else np.asarray(order, np.int64)
     return rules_sweep(program, order, gradient_only)
 
@@ -153,8 +151,10 @@ def _refuses(program: Program, options: dict) -> str | None:
         return ("gradient_only=True leaves the multipliers of nodes that depend on no input "
                 "uncomputed, and the KKT residual needs all of them; pass check=False")
     blocks = options.get("blocks", "nodes")
-    if blocks not in BLOCKS:
-        return f"blocks={blocks!r} is unknown; use one of {', '.join(map(repr, BLOCKS))}"
+    problem = (choice_problem("blocks", blocks, BLOCKS)
+               or choice_problem("via", options.get("via", "auto"), VIAS))
+    if problem:
+        return problem
     if not program.graph.is_acyclic and blocks == "levels":
         return f"blocks='levels' needs topological levels, but {program.graph._cycle_message()}"
     if options.get("checkpoints") is not None:

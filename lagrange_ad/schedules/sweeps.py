@@ -64,7 +64,7 @@ import numpy as np
 
 from ..program import Program
 from .plans import SweepPlan, iterate_sweeps, iteration_problem, jacobi_plan, node_plan
-from .registry import Outcome, Schedule, register_schedule
+from .registry import Outcome, Schedule, choice_problem, register_schedule
 
 ORDERS = ("forward", "reverse", "random")
 
@@ -75,8 +75,7 @@ def order_problem(program: Program, order) -> str | None:
     n = len(graph)
     if isinstance(order, str):
         if order not in ORDERS:
-            return (f"order={order!r} is unknown; use one of {', '.join(map(repr, ORDERS))} or "
-                    f"a list of every node index exactly once")
+            return choice_problem("order", order, ORDERS, "a list of every node index exactly once")
         if order != "random" and not graph.is_acyclic:
             return (f"order={order!r} needs a topological order, and the graph has a cycle; "
                     f"use order='random', an explicit order, or method='jacobi'")
