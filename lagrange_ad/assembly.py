@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from .errors import NonFiniteError
 from .primitives import dense_jacobian
+from .vectors import all_finite
 
 
 def source_nodes(graph) -> np.ndarray:
@@ -115,7 +116,7 @@ def assemble_jacobian(values, nodes: np.ndarray | None = None) -> sp.csr_array:
     rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     cols = np.concatenate(cols) if cols else np.zeros(0, np.int64)
     vals = np.concatenate(vals) if vals else np.zeros(0)
-    if not np.all(np.isfinite(vals)):
+    if not all_finite(vals):
         _report_nonfinite(values, rows, cols, vals)
     jac = sp.coo_array((vals, (rows, cols)), shape=(n, n)).tocsr()
     jac.sum_duplicates()

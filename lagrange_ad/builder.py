@@ -17,6 +17,7 @@ from .errors import GraphError, NonFiniteError, ShapeError
 from .graph import Graph, distinct_rows
 from .nodetable import NodeTable
 from .primitives import lookup
+from .vectors import all_finite
 
 
 def _freeze(value):
@@ -144,7 +145,7 @@ class GraphBuilder:
         except (TypeError, ValueError):
             raise GraphError(f"const: expected a number or an array of numbers, got "
                              f"{type(value).__name__} {value!r}") from None
-        if not np.all(np.isfinite(value)):
+        if not all_finite(value):
             raise NonFiniteError(f"const v{len(self)}: the value contains NaN or infinity")
         value.flags.writeable = False
         return self._append("const", value.shape, {"value": value}, (), name)

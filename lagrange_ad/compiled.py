@@ -31,6 +31,7 @@ import numpy as np
 
 from .graph import Graph
 from .primitives import PRIMITIVES
+from .vectors import all_finite
 
 try:
     import numba
@@ -225,7 +226,7 @@ def forward_scalar(graph: Graph, point,
     arguments = (graph.topological_order(), graph.op, code, graph.parent_ptr, graph.parent_idx,
                  graph.param_id, param_value, v)
     stopped = forward(*arguments, partials) if with_partials else values(*arguments)
-    if stopped >= 0 or not np.all(np.isfinite(partials)):
+    if stopped >= 0 or not all_finite(partials):
         return None
     return v, partials
 
