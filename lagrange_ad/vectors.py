@@ -2,7 +2,8 @@
 
 It is stored either flat (scalar graphs: one buffer, the layout of the rows and columns of J
 and A) or as one array per node (tensor graphs, whose large blocks would otherwise be copied
-into and out of one buffer); the other form is made when first asked for.
+into and out of one buffer); the other form is made when first asked for. `all_finite` is
+the finiteness test used on such vectors and on every large array the library checks.
 """
 
 from __future__ import annotations
