@@ -19,24 +19,6 @@ from .primitives import dense_jacobian
 from .vectors import all_finite
 
 
-def source_nodes(graph) -> np.ndarray:
-    """Whether each node is an input or a constant (a row of J that is zero)."""
-    return np.array([name in ("input", "const") for name in graph.op_names], bool)[graph.op]
-
-
-def scalar_elementwise_nodes(graph) -> np.ndarray:
-    """Nodes whose value and operands are scalars and whose primitive has a partials rule."""
-    sizes = graph.sizes
-    has_rule = np.array([p.partials is not None for p in graph.primitives], bool)[graph.op]
-    counts = np.diff(graph.parent_ptr)
-    widest = np.zeros(len(graph), np.int64)
-    nonempty = counts > 0
-    if graph.parent_idx.size:
-        widest[nonempty] = np.maximum.reduceat(sizes[graph.parent_idx],
-                                               graph.parent_ptr[:-1][nonempty])
-    return np.flatnonzero(has_rule & ~source_nodes(graph) & (sizes == 1) & (widest == 1))
-
-
 def _grouped(graph, nodes: np.ndarray):
     """Split nodes by (primitive, parameter set), in a deterministic order."""
     key = graph.op[nodes].astype(np.int64) * (len(graph.param_table) + 1) + graph.param_id[nodes]
@@ -90,9 +72,9 @@ def assemble_jacobian(values, nodes: np.ndarray | None = None) -> sp.csr_array:
     """
     graph, offsets = values.graph, values.graph.offsets
     wanted = np.ones(len(graph), bool) if nodes is None else np.isin(np.arange(len(graph)), nodes)
-    wanted &= ~source_nodes(graph)
+    wanted &= ~graph.is_source
     rows, cols, vals = [], [], []
-    fast = scalar_elementwise_nodes(graph)
+    fast = graph.scalar_elementwise
     fast = fast[wanted[fast]]
     for group in scalar_partials(values, fast):
         for k, d in enumerate(group.partials):

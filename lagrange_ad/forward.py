@@ -69,8 +69,10 @@ def check_point(graph: Graph, point: Sequence) -> list[np.ndarray]:
             if x.dtype.kind not in "biuf":
                 raise TypeError
             # a copy, so that later changes to the caller's array leave the values alone; the
-            # graph's own (read-only) point needs none
-            x = x if i < len(own) and given is own[i] else x.astype(np.float64)
+            # graph's own point and other read-only float64 arrays (see `la.grad`) need none
+            kept = (i < len(own) and given is own[i]) or (
+                x is given and x.dtype == np.float64 and not x.flags.writeable)
+            x = x if kept else x.astype(np.float64)
         except (TypeError, ValueError):
             raise GraphError(f"input {graph.name(i)}: {given!r} is not a number or array of "
                              f"numbers") from None

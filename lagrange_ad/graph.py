@@ -249,6 +249,65 @@ class Graph:
         return _frozen(ptr, np.int64, False), _frozen(idx, np.int64), _frozen(slot, np.int64, False)
 
     @cached_property
+    def is_source(self) -> np.ndarray:
+        """Whether each node is an input or a constant (a row of J that is zero)."""
+        return _frozen(np.array([name in ("input", "const") for name in self.op_names],
+                                bool)[self.op], bool, False)
+
+    @cached_property
+    def scalar_elementwise(self) -> np.ndarray:
+        """Nodes whose value and operands are scalars and whose primitive has a partials rule.
+
+        Their local partials come from one vectorized call per primitive (see `assembly`).
+        """
+        has_rule = np.array([p.partials is not None for p in self.primitives], bool)[self.op]
+        counts = np.diff(self.parent_ptr)
+        widest = np.zeros(len(self), np.int64)
+        nonempty = counts > 0
+        if self.parent_idx.size:
+            widest[nonempty] = np.maximum.reduceat(self.sizes[self.parent_idx],
+                                                   self.parent_ptr[:-1][nonempty])
+        return _frozen(np.flatnonzero(has_rule & ~self.is_source & (self.sizes == 1)
+                                      & (widest == 1)), np.int64, False)
+
+    @cached_property
+    def depends_on_input(self) -> np.ndarray:
+        """Whether each node is an input or has one among its ancestors.
+
+        Only these multipliers reach the gradient: multipliers flow from a node to its parents,
+        and a node that depends on no input has no input among its ancestors.
+        """
+        depends = np.zeros(len(self), bool)
+        depends[:self.n_inputs] = True
+        ptr, idx = self.parent_ptr, self.parent_idx
+        for i in self.topological_order().tolist():
+            if not depends[i]:
+                depends[i] = depends[idx[ptr[i]:ptr[i + 1]]].any()
+        return _frozen(depends, bool, False)
+
+    @cached_property
+    def partial_counts(self) -> np.ndarray:
+        """Per node, the number of local partials its VJP or JVP applies (nonzeros of J_i,Pa(i)).
+
+        One per operand for scalar elementwise nodes; otherwise the primitive's ``cost`` of the
+        node's shapes and parameters, computed once per distinct combination.
+        """
+        counts = np.zeros(len(self), np.int64)
+        fast = self.scalar_elementwise
+        counts[fast] = np.diff(self.parent_ptr)[fast]
+        rest = ~self.is_source
+        rest[fast] = False
+        cache: dict = {}
+        for i in np.flatnonzero(rest).tolist():
+            key = (self.op[i], self.shape_id[i], self.param_id[i],
+                   tuple(self.shape_id[self.parents(i)].tolist()))
+            if key not in cache:
+                shapes = [self.shape(int(j)) for j in self.parents(i)]
+                cache[key] = self.primitive(i).cost(self.shape(i), *shapes, **self.params(i))
+            counts[i] = cache[key]
+        return _frozen(counts, np.int64, False)
+
+    @cached_property
     def offsets(self) -> np.ndarray:
         """Where each node's entries start in a flat vector over all entries; length N + 1."""
         return _frozen(np.concatenate([[0], np.cumsum(self.sizes)]), np.int64)

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
-from .assembly import assemble_jacobian, scalar_elementwise_nodes, scalar_partials, source_nodes
+from .assembly import assemble_jacobian, scalar_partials
 from .errors import GraphError, LagrangeADError, NonFiniteError, NonScalarOutputError
 from .forward import Forward, apply_primitive, check_point, forward_propagate
 from .graph import Graph
@@ -38,7 +38,8 @@ class Program:
     graph : Graph
         The computation graph.
     *point : array_like
-        One value per input. When omitted, the point recorded by `trace` is used.
+        One value per input. When omitted, the point recorded by `trace` is used. Values are
+        copied, except read-only float64 arrays, which are kept as they are.
     fixed_point : dict, optional
         For graphs with cycles: options of the fixed-point solver of each cyclic component
         (``method`` "picard", "anderson" or "newton", ``tol``, ``maxiter``, ``memory``).
@@ -80,7 +81,8 @@ class Program:
                                  "Program(graph, x1, x2, ...)")
             point = graph.point
         checked = tuple(check_point(graph, point))
-        self._set(graph, checked, forward_propagate(graph, checked, fixed_point))
+        self._set(graph, checked, forward_propagate(graph, checked, fixed_point,
+                                                    point_checked=True))
 
     def _set(self, graph: Graph, point: tuple, forward: Forward) -> None:
         self.graph = graph
@@ -110,10 +112,10 @@ class Program:
         """The objective ``v_N`` at the point."""
         return self.values[self.graph.output]
 
-    @cached_property
+    @property
     def is_source(self) -> np.ndarray:
         """Whether each node is an input or a constant (a row of J that is zero)."""
-        return source_nodes(self.graph)
+        return self.graph.is_source
 
     def value(self, i: int) -> np.ndarray:
         """Node i's value, shaped like the node."""
@@ -204,7 +206,7 @@ class Program:
     @cached_property
     def _scalar_groups(self):
         """Partials of the scalar elementwise nodes, grouped by primitive (see assembly)."""
-        fast = scalar_elementwise_nodes(self.graph)
+        fast = self.graph.scalar_elementwise
         rest = ~self.is_source
         rest[fast] = False
         return scalar_partials(self.values, fast), np.flatnonzero(rest).tolist()
@@ -274,21 +276,10 @@ class Program:
         for j, ct in zip(self.graph.parents(i).tolist(), self.node_vjp(i, g, ans, operands)):
             out[offsets[j]:offsets[j + 1]] += np.ravel(ct)
 
-    @cached_property
+    @property
     def depends_on_input(self) -> np.ndarray:
-        """Whether each node is an input or has one among its ancestors.
-
-        Only these multipliers reach the gradient: multipliers flow from a node to its parents,
-        and a node that depends on no input has no input among its ancestors.
-        """
-        graph = self.graph
-        depends = np.zeros(len(graph), bool)
-        depends[:graph.n_inputs] = True
-        ptr, idx = graph.parent_ptr, graph.parent_idx
-        for i in graph.topological_order().tolist():
-            if not depends[i]:
-                depends[i] = depends[idx[ptr[i]:ptr[i + 1]]].any()
-        return depends
+        """Whether each node is an input or depends on one (`Graph.depends_on_input`)."""
+        return self.graph.depends_on_input
 
     @cached_property
     def partial_count(self) -> int:
@@ -298,26 +289,10 @@ class Program:
     @cached_property
     def multiply_adds(self) -> np.ndarray:
         """Per node, the number of local partials its VJP or JVP applies (nonzeros of J_i,Pa(i))."""
-        graph = self.graph
         if self._edge_partials is not None:
             # the compiled loop ran: every node is scalar elementwise, one partial per operand
-            return np.diff(graph.parent_ptr)
-        counts = np.zeros(len(graph), np.int64)
-        # a scalar elementwise node has one partial per operand
-        fast = scalar_elementwise_nodes(graph)
-        counts[fast] = np.diff(graph.parent_ptr)[fast]
-        rest = ~self.is_source
-        rest[fast] = False
-        cache: dict = {}
-        for i in np.flatnonzero(rest).tolist():
-            key = (graph.op[i], graph.shape_id[i], graph.param_id[i],
-                   tuple(graph.shape_id[graph.parents(i)].tolist()))
-            if key not in cache:
-                primitive = graph.primitive(i)
-                shapes = [graph.shape(int(j)) for j in graph.parents(i)]
-                cache[key] = primitive.cost(graph.shape(i), *shapes, **graph.params(i))
-            counts[i] = cache[key]
-        return counts
+            return np.diff(self.graph.parent_ptr)
+        return self.graph.partial_counts
 
     def local_jacobian(self, max_entries: int = 50_000_000) -> sp.csr_array:
         """J as a sparse matrix over all scalar entries (rows: nodes' outputs, columns: operands).
