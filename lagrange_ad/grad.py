@@ -6,17 +6,21 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .graph import Graph
 from .program import Program
 from .schedules import get_schedule, solve
 
 
-def grad(f: Callable, method: str = "reverse", **options) -> Callable[..., tuple[np.ndarray, ...]]:
-    """The gradient function of a scalar-valued ``f``.
+def grad(f: Callable | Graph, method: str = "reverse",
+         **options) -> Callable[..., tuple[np.ndarray, ...]]:
+    """The gradient function of a scalar-valued ``f``, or of a traced graph.
 
     Parameters
     ----------
-    f : callable
-        A function of numbers or arrays written with operators and ``la.`` functions.
+    f : callable or Graph
+        A function of numbers or arrays written with operators and ``la.`` functions, traced
+        anew at every call; or a graph (from `trace`), whose program is evaluated at each
+        point given, without tracing again.
     method : str
         The schedule that solves the KKT system (``"reverse"`` is backpropagation).
     **options
@@ -32,9 +36,14 @@ def grad(f: Callable, method: str = "reverse", **options) -> Callable[..., tuple
     Notes
     -----
     With a schedule that has the options, ``check=False`` (no KKT residual) and
-    ``gradient_only=True`` (no multipliers for nodes that depend on no input, such as data
-    matrices) are the defaults; pass ``check=True`` for the residual. The arguments are read
-    in place during the call, not copied.
+    ``gradient_only=True`` (the multipliers of the inputs alone, and none formed for data
+    matrices, which depend on no input) are the defaults; pass ``check=True`` for the
+    residual. The arguments are read in place during the call, not copied.
+
+    A graph stands for the function it was traced from only where that function takes the
+    same path through its code (no branch on the values). Tracing once and differentiating
+    the graph at many points saves the recording, which is the cost that remains for small
+    tensor programs such as a training step.
 
     Examples
     --------
@@ -42,6 +51,9 @@ def grad(f: Callable, method: str = "reverse", **options) -> Callable[..., tuple
     >>> g = la.grad(lambda x, y, z: z + la.sin(x**2 + y * la.exp(z)))
     >>> [round(float(d), 4) for d in g(2.0, -1.0, 0.0)]
     [-3.96, -0.99, 1.99]
+    >>> graph = la.trace(lambda x, y, z: z + la.sin(x**2 + y * la.exp(z)), 2.0, -1.0, 0.0)
+    >>> [round(float(d), 4) for d in la.grad(graph)(1.0, 1.0, 0.0)]
+    [-0.8323, -0.4161, 0.5839]
     """
 
     schedule = get_schedule(method)
@@ -50,14 +62,22 @@ def grad(f: Callable, method: str = "reverse", **options) -> Callable[..., tuple
     shortcuts = {"check": False, "gradient_only": not options.get("check", False)}
     options = {**{k: v for k, v in shortcuts.items() if k in schedule.options}, **options}
 
+    if isinstance(f, Graph):
+        def program_at(*args) -> Program:
+            return Program(f, *map(_read_only, args))
+        name = "graph"
+    else:
+        def program_at(*args) -> Program:
+            return Program.from_function(f, *map(_read_only, args))
+        name = getattr(f, "__name__", "f")
+
     def gradient(*args) -> tuple[np.ndarray, ...]:
         # the program lives only for this call and never writes to its point, so float64
-        # arguments are traced as read-only views instead of copies
-        return solve(Program.from_function(f, *map(_read_only, args)), schedule,
-                     **options).gradient
+        # arguments are read through read-only views instead of copies
+        return solve(program_at(*args), schedule, **options).gradient
 
-    gradient.__name__ = f"grad_{getattr(f, '__name__', 'f')}"
-    gradient.__doc__ = f"Gradient of {getattr(f, '__name__', 'f')} by the {method!r} schedule."
+    gradient.__name__ = f"grad_{name}"
+    gradient.__doc__ = f"Gradient of {name} by the {method!r} schedule."
     return gradient
 
 

@@ -103,6 +103,12 @@ class NodeVector(Mapping):
         """Whether every block was computed."""
         return self._blocks is None or all(b is not None for b in self._blocks)
 
+    def blocks(self) -> list:
+        """Every node's block, shaped like the node, as a list (None where not computed)."""
+        if self._blocks is not None:
+            return list(self._blocks)
+        return [self[i] for i in range(len(self.graph))]
+
     def first_nonfinite(self) -> int | None:
         """The first node with a NaN or infinite entry (computed blocks only), or None."""
         if self._blocks is None:

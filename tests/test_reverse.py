@@ -87,9 +87,10 @@ def test_gradient_only_skips_the_multipliers_of_data():
     for got, want in zip(short.gradient, full.gradient):
         np.testing.assert_allclose(got, want, rtol=1e-14)
     data = next(i for i in range(len(program.graph)) if program.graph.shape(i) == DATA.shape)
-    with pytest.raises(la.LagrangeADError, match=rf"v{data} was not computed: it depends on no "
-                                                 r"input"):
-        short.multipliers[data]
+    for node in (data, program.graph.output):
+        with pytest.raises(la.LagrangeADError, match=rf"v{node} was not computed: the sweep "
+                                                     r"was asked for the gradient only"):
+            short.multipliers[node]
     with pytest.raises(la.LagrangeADError, match=r"was not computed"):
         _ = short.multipliers.flat
     # the product X @ W spends half its multiply-adds: only W's cotangent is formed; the
@@ -111,6 +112,52 @@ def test_grad_neither_copies_nor_changes_its_arguments():
     assert w.flags.writeable and np.array_equal(w, before)
     assert not gw.flags.writeable  # read-only views of the multipliers
     w += 1.0  # the caller's array is still theirs to change
+
+
+def test_grad_of_a_graph_differentiates_its_program_at_new_points():
+    rng = np.random.default_rng(5)
+    w, b = rng.standard_normal((4, 3)), np.linspace(-1, 1, 3)
+    grad = la.grad(la.trace(data_layer, w, b))
+    for _ in range(3):
+        w, b = rng.standard_normal((4, 3)), rng.standard_normal(3)
+        for got, want in zip(grad(w, b), la.grad(data_layer)(w, b)):
+            np.testing.assert_allclose(got, want, rtol=1e-14)
+    # without a point, the one recorded by the trace
+    graph = la.trace(data_layer, w, b)
+    for got, want in zip(la.grad(graph)(), la.grad(data_layer)(w, b)):
+        np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+@pytest.mark.parametrize("point, error, pattern", [
+    ((np.ones((4, 3)),), la.GraphError, r"2 input\(s\) but 1 value\(s\)"),
+    ((np.ones((3, 4)), np.ones(3)), la.ShapeError, r"input v0 \(w\) has shape \(4, 3\)"),
+    ((np.full((4, 3), np.nan), np.ones(3)), la.NonFiniteError, r"input v0 \(w\) contains NaN"),
+])
+def test_grad_of_a_graph_checks_the_point(point, error, pattern):
+    grad = la.grad(la.trace(data_layer, np.ones((4, 3)), np.ones(3)))
+    with pytest.raises(error, match=pattern):
+        grad(*point)
+
+
+def test_programs_of_one_graph_share_its_structure():
+    w, b = np.random.default_rng(4).standard_normal((4, 3)), np.linspace(-1, 1, 3)
+    graph = la.trace(data_layer, w, b)
+    first, second = la.Program(graph), la.Program(graph, w + 1.0, b)
+    assert first.depends_on_input is second.depends_on_input is graph.depends_on_input
+    assert first.multiply_adds is second.multiply_adds
+    assert first.is_source is graph.is_source
+    data = next(i for i in range(len(graph)) if graph.shape(i) == DATA.shape)
+    assert not graph.depends_on_input[data] and graph.is_source[data]
+
+
+def test_program_keeps_read_only_float64_values_and_copies_the_rest():
+    w, b = np.random.default_rng(4).standard_normal((4, 3)), np.linspace(-1, 1, 3)
+    graph = la.trace(data_layer, w, b)
+    frozen = w.copy()
+    frozen.flags.writeable = False
+    program = la.Program(graph, frozen, b)
+    assert program.point[0] is frozen
+    assert program.point[1] is not b and np.array_equal(program.point[1], b)
 
 
 def check_stationary(graph, point, recipe):

@@ -30,7 +30,9 @@ Tensor graphs (large dense blocks, such as matrix products) apply each node's VJ
 keep every multiplier as its own array. With ``gradient_only=True`` (what `la.grad` asks for)
 that sweep leaves out the multipliers of nodes that depend on no input, such as a data matrix
 X in ``X @ W``: the gradient never needs them, and for ``X @ W`` skipping them saves a product
-as large as the forward one. Reading a multiplier left out raises an error that says so.
+as large as the forward one. It also lets go of every other multiplier once its node has sent
+its cotangents, so the result holds the gradient alone and the sweep's memory stays near that
+of the values. Reading a multiplier left out raises an error that says so.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ import numpy as np
 from ..checkpointing import checkpointed_sweep
 from ..kernels import back_substitute, back_substitute_rows
 from ..program import Program
-from ..vectors import NodeVector
+from ..vectors import NodeVector, all_finite
 from .condensation import condensation_sweep
 from .plans import level_plan, sweep
 from .registry import Outcome, Schedule, choice_problem, register_schedule
@@ -64,8 +66,8 @@ def reverse_sweep(program: Program, order: np.ndarray | None = None, via: str = 
     ``via="jacobian"`` runs the compiled loop over the assembled sparse J, ``via="rules"``
     calls each node's VJP rule; ``"auto"`` picks by `prefers_jacobian`. With
     ``gradient_only`` the rules skip the multipliers of nodes that depend on no input
-    (`Program.depends_on_input`), which the gradient does not need. Returns the multipliers
-    and the multiply-adds spent.
+    (`Program.depends_on_input`), which the gradient does not need, and keep only those of
+    the inputs. Returns the multipliers and the multiply-adds spent.
     """
     graph = program.graph
     if via == "jacobian" or (via == "auto" and prefers_jacobian(program)):
@@ -90,28 +92,40 @@ def rules_sweep(program: Program, order: np.ndarray,
     zero. Nothing is added in place, so a rule may return its incoming cotangent itself.
     """
     graph = program.graph
-    needed = program.depends_on_input if gradient_only else np.ones(len(graph), bool)
-    is_source, cost = program.is_source, program.multiply_adds
+    needed = graph.depends_on_input if gradient_only else np.ones(len(graph), bool)
+    # plain lists: the loop reads single entries, where numpy scalars are slow
+    skipped = (graph.is_source | ~needed).tolist()
+    needed, cost = needed.tolist(), program.multiply_adds.tolist()
+    ptr, idx = graph.parent_ptr.tolist(), graph.parent_idx.tolist()
+    values = program.values.blocks()
     lam: list = [None] * len(graph)
     lam[graph.output] = np.ones(graph.shape(graph.output))
     spent = 0
     for i in order.tolist():
         g = lam[i]
-        if g is None or is_source[i] or not needed[i] or not g.any():
+        if g is None or skipped[i] or not g.any():
             continue
-        parents = graph.parents(i).tolist()
-        cts = program.node_vjp(i, g, wanted=needed[parents])
+        parents = idx[ptr[i]:ptr[i + 1]]
+        cts = program.node_vjp(i, g, values[i], [values[j] for j in parents],
+                               wanted=[needed[j] for j in parents])
+        formed = 0
         for j, ct in zip(parents, cts):
-            if ct is not None and needed[j]:
-                lam[j] = ct if lam[j] is None else lam[j] + ct
+            if ct is not None:
+                formed += 1
+                if needed[j]:
+                    lam[j] = ct if lam[j] is None else lam[j] + ct
         # a cotangent left out (None) is not paid for; products, the only rules given per
         # operand, cost the same for each operand
-        formed = sum(ct is not None for ct in cts)
-        spent += int(cost[i]) * formed // len(parents)
-    for j in np.flatnonzero(needed).tolist():
+        spent += cost[i] * formed // len(parents)
+        if gradient_only and all_finite(g):
+            # sent on and not wanted: freeing it now keeps the sweep's memory near that of
+            # the values (a non-finite one stays, for the caller's check to report)
+            lam[i] = None
+    for j in (graph.inputs if gradient_only else range(len(graph))):
         if lam[j] is None:
             lam[j] = np.zeros(graph.shape(j))
-    missing = "it depends on no input, and the sweep was asked for the gradient only"
+    missing = ("the sweep was asked for the gradient only (gradient_only=True keeps the "
+               "multipliers of the inputs alone)")
     return NodeVector.from_blocks(graph, lam, missing), spent
 
 
