@@ -19,6 +19,14 @@ from .primitives import dense_jacobian
 from .vectors import all_finite
 
 
+def jacobian_is_sparse(graph) -> bool:
+    """Whether J is sparse enough to assemble: few partials per scalar entry, as in scalar graphs.
+
+    Nodes with large dense blocks (matrix products) are cheaper through their VJP rules.
+    """
+    return int(graph.partial_counts.sum()) <= 8 * graph.total_size + 1024
+
+
 def _grouped(graph, nodes: np.ndarray):
     """Split nodes by (primitive, parameter set), in a deterministic order."""
     key = graph.op[nodes].astype(np.int64) * (len(graph.param_table) + 1) + graph.param_id[nodes]

@@ -18,8 +18,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import compiled as kernels
-from .assembly import assemble_jacobian
-from .errors import DomainError, GraphError, NonFiniteError, ShapeError
+from .assembly import assemble_jacobian, jacobian_is_sparse
+from .errors import DomainError, GraphError, LagrangeADError, NonFiniteError, ShapeError
 from .fixedpoint import ComponentMap, solve_component
 from .graph import Graph
 from .primitives import Primitive
@@ -100,14 +100,15 @@ class NodeEvaluator:
                         lambda: f"node {self.graph.describe(i)}")
 
 
-def node_vector(graph: Graph, values: list) -> NodeVector:
+def node_vector(graph: Graph, values: list, missing: str = "") -> NodeVector:
     """One node value per entry of a list, as a `NodeVector`.
 
     Scalar graphs become one flat vector; other graphs keep their arrays node by node, since
-    copying large blocks into one buffer would cost as much as computing them.
+    copying large blocks into one buffer would cost as much as computing them. ``missing``
+    says why a None entry was not kept.
     """
     if graph.shape_table != ((),):
-        return NodeVector.from_blocks(graph, values)
+        return NodeVector.from_blocks(graph, values, missing)
     return NodeVector(graph, np.array(values, np.float64).reshape(len(graph)), copy=False)
 
 
@@ -119,9 +120,29 @@ class Forward(NamedTuple):
     partials: np.ndarray | None  # per edge, when the compiled loop computed them
 
 
+KEEPS = ("all", "gradient")
+DROPPED = ("the program keeps only the values that the gradient-only reverse sweep reads "
+           "(keep='gradient')")
+
+
+def kept_values(graph: Graph, keep: str) -> np.ndarray | None:
+    """Which node values a forward pass keeps: all (None), or with ``keep="gradient"`` those
+    that the reverse sweep by VJP rules reads for the gradient (`Graph.gradient_reads`).
+
+    Graphs swept over the assembled J (`jacobian_is_sparse`) and graphs with cycles keep all.
+    """
+    if keep not in KEEPS:
+        raise LagrangeADError(f"keep={keep!r} is unknown; use one of: "
+                              f"{', '.join(map(repr, KEEPS))}")
+    if keep == "all" or graph.shape_table == ((),) or not graph.is_acyclic \
+            or jacobian_is_sparse(graph):
+        return None
+    return graph.gradient_reads
+
+
 def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = None,
                       compiled: bool = True, point_checked: bool = False,
-                      partials: bool = True) -> Forward:
+                      partials: bool = True, keep: np.ndarray | None = None) -> Forward:
     """All node values, as a `NodeVector` (flat for scalar graphs).
 
     On a DAG this is the lecture's loop in topological order; scalar graphs of elementwise
@@ -132,6 +153,9 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
     memory). ``compiled=False`` forces the checked Python loop. ``point_checked`` says the
     caller has already checked the point (float64 arrays of the inputs' shapes, all finite).
     ``partials=False`` skips the local partials the compiled loop would also return.
+
+    ``keep`` (one flag per node, see `kept_values`) lets the loop over a DAG of arrays free
+    each other value after its last use: those come back missing from the `NodeVector`.
     """
     checked = list(point) if point_checked else check_point(graph, point)
     if compiled and kernels.available(graph):
@@ -148,11 +172,14 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
     reports = []
     with np.errstate(all="ignore"):
         if graph.is_acyclic:
-            for i in graph.topological_order().tolist():
+            freed = _freed_after(graph, keep)
+            for position, i in enumerate(graph.topological_order().tolist()):
                 if i >= graph.n_inputs:
                     ans = evaluate(i, values)
                     values[i] = ans if shapes is None else np.reshape(ans, shapes[i])
-            return Forward(node_vector(graph, values), (), None)
+                for j in freed.get(position, ()):
+                    values[j] = None
+            return Forward(node_vector(graph, values, DROPPED), (), None)
         for component in graph.strongly_connected_components():
             i = int(component[0])
             if component.size == 1 and i not in graph.parents(i):
@@ -166,6 +193,15 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
                 cycle, jacobian=lambda c=component: component_jacobian(graph, values, c),
                 **(fixed_point or {})))
     return Forward(node_vector(graph, values), tuple(reports), None)
+
+
+def _freed_after(graph: Graph, keep: np.ndarray | None) -> dict:
+    """Position in topological order -> the values not kept whose last use is there."""
+    freed: dict = {}
+    if keep is not None:
+        for j in np.flatnonzero(~keep).tolist():
+            freed.setdefault(int(graph.last_use[j]), []).append(j)
+    return freed
 
 
 def component_jacobian(graph: Graph, values: list, component: np.ndarray):

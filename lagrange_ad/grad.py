@@ -61,14 +61,17 @@ def grad(f: Callable | Graph, method: str = "reverse",
     # the multipliers no input depends on
     shortcuts = {"check": False, "gradient_only": not options.get("check", False)}
     options = {**{k: v for k, v in shortcuts.items() if k in schedule.options}, **options}
+    # the plain gradient-only sweep reads few values: keep only those (less memory to touch)
+    keep = "gradient" if schedule.name == "reverse" and options.get("gradient_only") \
+        and set(options) <= set(shortcuts) else "all"
 
     if isinstance(f, Graph):
         def program_at(*args) -> Program:
-            return Program(f, *map(_read_only, args))
+            return Program(f, *map(_read_only, args), keep=keep)
         name = "graph"
     else:
         def program_at(*args) -> Program:
-            return Program.from_function(f, *map(_read_only, args))
+            return Program.from_function(f, *map(_read_only, args), keep=keep)
         name = getattr(f, "__name__", "f")
 
     def gradient(*args) -> tuple[np.ndarray, ...]:

@@ -286,6 +286,35 @@ class Graph:
         return _frozen(depends, bool, False)
 
     @cached_property
+    def gradient_reads(self) -> np.ndarray:
+        """Whether the gradient-only reverse sweep reads each node's value.
+
+        The sweep applies the VJP of every node that depends on an input; the value of node j
+        is read when j's own rule reads its value, or a child's rule reads its operands (see
+        `Primitive.vjp_reads`). Inputs, constants and the output always count as read.
+        """
+        runs = self.depends_on_input & ~self.is_source
+        reads_ans = np.array(["ans" in p.vjp_reads for p in self.primitives], bool)[self.op]
+        reads_operands = np.array(["operands" in p.vjp_reads for p in self.primitives],
+                                  bool)[self.op]
+        read = self.is_source | (runs & reads_ans)
+        owner = np.repeat(np.arange(len(self)), np.diff(self.parent_ptr))
+        read[self.parent_idx[(runs & reads_operands)[owner]]] = True
+        read[self.output] = True
+        return _frozen(read, bool, False)
+
+    @cached_property
+    def last_use(self) -> np.ndarray:
+        """Per node, the position in `topological_order` of its last child (or its own)."""
+        order = self.topological_order()
+        position = np.empty(len(self), np.int64)
+        position[order] = np.arange(len(self))
+        last = position.copy()
+        owner = np.repeat(np.arange(len(self)), np.diff(self.parent_ptr))
+        np.maximum.at(last, self.parent_idx, position[owner])
+        return _frozen(last, np.int64, False)
+
+    @cached_property
     def partial_counts(self) -> np.ndarray:
         """Per node, the number of local partials its VJP or JVP applies (nonzeros of J_i,Pa(i)).
 

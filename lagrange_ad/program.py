@@ -24,7 +24,7 @@ from scipy.sparse.linalg import LinearOperator
 
 from .assembly import assemble_jacobian, scalar_partials
 from .errors import GraphError, LagrangeADError, NonFiniteError, NonScalarOutputError
-from .forward import Forward, apply_primitive, check_point, forward_propagate
+from .forward import Forward, apply_primitive, check_point, forward_propagate, kept_values
 from .graph import Graph
 from .trace import traced_program
 from .vectors import NodeVector
@@ -43,6 +43,11 @@ class Program:
     fixed_point : dict, optional
         For graphs with cycles: options of the fixed-point solver of each cyclic component
         (``method`` "picard", "anderson" or "newton", ``tol``, ``maxiter``, ``memory``).
+    keep : {"all", "gradient"}
+        Which values to keep. ``"gradient"`` keeps, on a DAG of arrays swept by VJP rules,
+        only the values that the reverse sweep with ``gradient_only=True`` reads (less
+        memory, as in `grad`); reading another raises an error that says so, and schedules
+        other than that sweep cannot run.
 
     Attributes
     ----------
@@ -71,7 +76,8 @@ class Program:
     array([-3.96, -0.99,  1.99])
     """
 
-    def __init__(self, graph: Graph, *point, fixed_point: dict | None = None):
+    def __init__(self, graph: Graph, *point, fixed_point: dict | None = None,
+                 keep: str = "all"):
         if not isinstance(graph, Graph):
             raise GraphError(f"Program needs a Graph (from la.trace or GraphBuilder); got "
                              f"{type(graph).__name__}")
@@ -80,9 +86,10 @@ class Program:
                 raise GraphError("this graph records no point: pass one value per input, "
                                  "Program(graph, x1, x2, ...)")
             point = graph.point
+        kept = kept_values(graph, keep)
         checked = tuple(check_point(graph, point))
         self._set(graph, checked, forward_propagate(graph, checked, fixed_point,
-                                                    point_checked=True))
+                                                    point_checked=True, keep=kept))
 
     def _set(self, graph: Graph, point: tuple, forward: Forward) -> None:
         self.graph = graph
@@ -92,12 +99,13 @@ class Program:
         self._edge_partials = forward.partials
 
     @classmethod
-    def from_function(cls, f, *args) -> Program:
+    def from_function(cls, f, *args, keep: str = "all") -> Program:
         """Trace ``f`` at ``args`` and make its program, propagating forward only once.
 
-        Equivalent to ``Program(la.trace(f, *args))``, which evaluates the graph twice.
+        Equivalent to ``Program(la.trace(f, *args), keep=keep)``, which evaluates the graph
+        twice.
         """
-        graph, forward = traced_program(f, *args)
+        graph, forward = traced_program(f, *args, keep=keep)
         program = cls.__new__(cls)
         program._set(graph, graph.point, forward)
         return program
@@ -255,6 +263,9 @@ class Program:
 
     def nonfinite_partial(self) -> str | None:
         """Which node has a local derivative that is NaN or infinite (None when all are finite)."""
+        if not self.values.complete:
+            # the search reads every value: evaluate them all again (a rare, failing path)
+            return Program(self.graph, *self.point).nonfinite_partial()
         graph = self.graph
         order = graph.topological_order().tolist() if graph.is_acyclic else range(len(graph))
         for i in order:

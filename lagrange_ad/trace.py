@@ -21,7 +21,7 @@ import numpy as np
 
 from .builder import GraphBuilder
 from .errors import GraphError, LagrangeADError, NonFiniteError
-from .forward import Forward, apply_primitive, forward_propagate, node_vector
+from .forward import Forward, apply_primitive, forward_propagate, kept_values, node_vector
 from .graph import Graph
 from .vectors import all_finite
 
@@ -456,10 +456,12 @@ def trace(f: Callable, *args, names: list[str] | None = None) -> Graph:
     return traced_program(f, *args, names=names, partials=False)[0]
 
 
-def traced_program(f: Callable, *args, names: list[str] | None = None, partials: bool = True):
+def traced_program(f: Callable, *args, names: list[str] | None = None, partials: bool = True,
+                   keep: str = "all"):
     """The graph of ``f`` at ``args`` and its forward propagation (computed once, checked).
 
-    ``partials=False`` leaves out the local partials (a trace that only wants the graph).
+    ``partials=False`` leaves out the local partials (a trace that only wants the graph);
+    ``keep`` chooses the values kept (`forward.kept_values`).
     """
     if not callable(f):
         raise LagrangeADError(f"trace needs a function; got {type(f).__name__}")
@@ -489,7 +491,8 @@ def traced_program(f: Callable, *args, names: list[str] | None = None, partials:
         return graph, Forward(node_vector(graph, tape.values), (), None)
     # the values recorded lazily are computed here, compiled where possible, with every
     # domain check
-    return graph, forward_propagate(graph, graph.point, point_checked=True, partials=partials)
+    return graph, forward_propagate(graph, graph.point, point_checked=True, partials=partials,
+                                    keep=kept_values(graph, keep))
 
 
 @contextlib.contextmanager

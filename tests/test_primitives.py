@@ -137,6 +137,34 @@ def test_rules(name, case):
         sum(len(block.vals) for block in blocks)
 
 
+@pytest.mark.parametrize("name, case", list(cases()))
+def test_vjp_reads_only_what_it_declares(name, case):
+    # a gradient-only sweep hands a rule NaN stand-ins (of the right shape) for the values it
+    # does not declare; the cotangents must come out the same, bit for bit
+    primitive = lookup(name)
+    assert set(primitive.vjp_reads) <= {"ans", "operands"}
+    xs, params = unpack(case)
+    ans = np.asarray(primitive.evaluate(*xs, **params))
+    g = RNG.standard_normal(ans.shape)
+    expected = primitive.vjp(g, ans, *xs, **params)
+
+    def stand_in(x, kept):
+        return x if kept else np.broadcast_to(np.float64(np.nan), np.shape(x))
+
+    reads = primitive.vjp_reads
+    got = primitive.vjp(g, stand_in(ans, "ans" in reads),
+                        *[stand_in(x, "operands" in reads) for x in xs], **params)
+    for ct, want in zip(got, expected):
+        np.testing.assert_array_equal(ct, want)
+
+
+def test_vjp_reads_are_declared_narrowly_where_it_matters():
+    # the values a training step keeps: products read operands, tanh its value, add nothing
+    assert lookup("matmul").vjp_reads == ("operands",)
+    assert lookup("tanh").vjp_reads == ("ans",)
+    assert lookup("add").vjp_reads == () and lookup("sum").vjp_reads == ()
+
+
 @pytest.mark.parametrize("name", ["sin", "matmul", "softmax", "getitem"])
 def test_dense_jacobian_fallback_matches_explicit(name):
     primitive = lookup(name)

@@ -160,6 +160,74 @@ def test_program_keeps_read_only_float64_values_and_copies_the_rest():
     assert program.point[1] is not b and np.array_equal(program.point[1], b)
 
 
+WIDE = np.random.default_rng(6).standard_normal((30, 40))
+
+
+def wide_layer(w, b):
+    # large enough that the sweep goes by VJP rules rather than an assembled J
+    return la.sum(la.tanh(WIDE @ w + b) * 0.5) + la.sum(la.exp(w) * w)
+
+
+def wide_point(seed=7):
+    rng = np.random.default_rng(seed)
+    return 0.1 * rng.standard_normal((40, 30)), rng.standard_normal(30)
+
+
+def test_keep_gradient_keeps_only_the_values_the_sweep_reads():
+    point = wide_point()
+    full = la.Program.from_function(wide_layer, *point)
+    lean = la.Program.from_function(wide_layer, *point, keep="gradient")
+    graph = lean.graph
+    dropped = [i for i in range(len(graph)) if not graph.gradient_reads[i]]
+    # WIDE @ w, its sum with b, the product by 0.5, the sum and exp(w) * w are read by no rule
+    assert [graph.primitive(i).name for i in dropped] == ["matmul", "add", "mul", "sum", "mul",
+                                                           "sum"]
+    for i in range(len(graph)):
+        if i in dropped:
+            with pytest.raises(la.LagrangeADError, match=rf"v{i} was not computed: the program "
+                                                         r"keeps only .* \(keep='gradient'\)"):
+                lean.values[i]
+        else:
+            np.testing.assert_array_equal(lean.values[i], full.values[i])
+    got = la.solve(lean, gradient_only=True, check=False).gradient
+    for g, want in zip(got, la.solve(full).gradient):
+        np.testing.assert_allclose(g, want, rtol=1e-13, atol=1e-15)
+    with pytest.raises(la.LagrangeADError, match=r"keep='gradient'"):
+        la.solve(lean, "forward")
+
+
+def test_grad_keeps_only_what_its_sweep_reads_and_agrees_with_the_full_program():
+    point = wide_point(8)
+    for got, want in zip(la.grad(wide_layer)(*point),
+                         la.solve(la.Program.from_function(wide_layer, *point)).gradient):
+        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+    # options beyond the shortcut's keep every value, as the sweep they ask for needs them
+    for options in ({"blocks": "levels"}, {"via": "jacobian"}, {"checkpoints": 2}):
+        for got, want in zip(la.grad(wide_layer, **options)(*point),
+                             la.grad(wide_layer)(*point)):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+
+
+def test_keep_gradient_leaves_scalar_and_small_graphs_whole():
+    lecture = la.examples.lecture().graph
+    assert la.Program(lecture, keep="gradient").values.complete
+    assert la.Program(la.trace(data_layer, np.ones((4, 3)), np.ones(3)),
+                      keep="gradient").values.complete
+    with pytest.raises(la.LagrangeADError, match=r"keep='values' is unknown; use one of: "
+                                                 r"'all', 'gradient'"):
+        la.Program(lecture, keep="values")
+
+
+def test_a_nonfinite_gradient_is_traced_to_its_node_with_values_dropped():
+    # sqrt'(0) is infinite: the multiplier check fails, and the search for the culprit
+    # evaluates the values that the lean program did not keep
+    def root_layer(w):
+        return la.sum(la.sqrt(la.tanh(WIDE @ w) ** 2.0))
+
+    with pytest.raises(la.NonFiniteError, match=r"sqrt .* is not finite"):
+        la.grad(root_layer)(np.zeros((40, 30)))
+
+
 def check_stationary(graph, point, recipe):
     program = la.Program(graph)
     solution = la.solve(program)

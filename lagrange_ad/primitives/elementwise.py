@@ -12,6 +12,7 @@ import numpy as np
 from .structure import elementwise, first_offender
 
 ONE = np.float64(1.0)
+ANS, OPERANDS = ("ans",), ("operands",)  # what each VJP reads (see Primitive.vjp_reads)
 
 
 def _nonzero_divisor(x, y):
@@ -74,25 +75,27 @@ def _sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 
 
-elementwise("add", 2, np.add, lambda ans, x, y: (ONE, ONE), template="{0} + {1}")
-elementwise("sub", 2, np.subtract, lambda ans, x, y: (ONE, -ONE), template="{0} - {1}")
-elementwise("mul", 2, np.multiply, lambda ans, x, y: (y, x), template="{0} * {1}")
+elementwise("add", 2, np.add, lambda ans, x, y: (ONE, ONE), template="{0} + {1}", reads=())
+elementwise("sub", 2, np.subtract, lambda ans, x, y: (ONE, -ONE), template="{0} - {1}", reads=())
+elementwise("mul", 2, np.multiply, lambda ans, x, y: (y, x), template="{0} * {1}", reads=OPERANDS)
 elementwise("div", 2, np.divide, lambda ans, x, y: (1.0 / y, -ans / y),
             domain=_nonzero_divisor, template="{0} / {1}")
-elementwise("maximum", 2, np.maximum, _max_partials)
-elementwise("minimum", 2, np.minimum, _min_partials)
-elementwise("neg", 1, np.negative, lambda ans, x: (-ONE,), template="-{0}")
+elementwise("maximum", 2, np.maximum, _max_partials, reads=OPERANDS)
+elementwise("minimum", 2, np.minimum, _min_partials, reads=OPERANDS)
+elementwise("neg", 1, np.negative, lambda ans, x: (-ONE,), template="-{0}", reads=())
 elementwise("pow", 1, lambda x, exponent: np.power(x, float(exponent)), _power_partial,
-            domain=_power_domain, template="{0} ** {exponent!r}", param_names=("exponent",))
-elementwise("square", 1, np.square, lambda ans, x: (2.0 * x,))
-elementwise("sqrt", 1, np.sqrt, lambda ans, x: (0.5 / ans,), domain=_nonnegative)
-elementwise("exp", 1, np.exp, lambda ans, x: (ans,))
-elementwise("log", 1, np.log, lambda ans, x: (1.0 / x,), domain=_positive("log"))
-elementwise("sin", 1, np.sin, lambda ans, x: (np.cos(x),))
-elementwise("cos", 1, np.cos, lambda ans, x: (-np.sin(x),))
-elementwise("tan", 1, np.tan, lambda ans, x: (1.0 + ans * ans,))
-elementwise("tanh", 1, np.tanh, lambda ans, x: (1.0 - ans * ans,))
-elementwise("sigmoid", 1, _sigmoid, lambda ans, x: (ans * (1.0 - ans),))
+            domain=_power_domain, template="{0} ** {exponent!r}", param_names=("exponent",),
+            reads=OPERANDS)
+elementwise("square", 1, np.square, lambda ans, x: (2.0 * x,), reads=OPERANDS)
+elementwise("sqrt", 1, np.sqrt, lambda ans, x: (0.5 / ans,), domain=_nonnegative, reads=ANS)
+elementwise("exp", 1, np.exp, lambda ans, x: (ans,), reads=ANS)
+elementwise("log", 1, np.log, lambda ans, x: (1.0 / x,), domain=_positive("log"), reads=OPERANDS)
+elementwise("sin", 1, np.sin, lambda ans, x: (np.cos(x),), reads=OPERANDS)
+elementwise("cos", 1, np.cos, lambda ans, x: (-np.sin(x),), reads=OPERANDS)
+elementwise("tan", 1, np.tan, lambda ans, x: (1.0 + ans * ans,), reads=ANS)
+elementwise("tanh", 1, np.tanh, lambda ans, x: (1.0 - ans * ans,), reads=ANS)
+elementwise("sigmoid", 1, _sigmoid, lambda ans, x: (ans * (1.0 - ans),), reads=ANS)
 # relu'(0) = 0 and abs'(0) = 0: the subgradients that numpy's sign and a strict test give
-elementwise("relu", 1, lambda x: np.maximum(x, 0.0), lambda ans, x: ((x > 0) * ONE,))
-elementwise("abs", 1, np.abs, lambda ans, x: (np.sign(x),))
+elementwise("relu", 1, lambda x: np.maximum(x, 0.0), lambda ans, x: ((x > 0) * ONE,),
+            reads=OPERANDS)
+elementwise("abs", 1, np.abs, lambda ans, x: (np.sign(x),), reads=OPERANDS)

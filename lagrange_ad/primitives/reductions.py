@@ -40,8 +40,12 @@ def _expand(g, x, axis):
     return np.broadcast_to(np.expand_dims(g, axes), np.shape(x))
 
 
-def reduction(name: str, evaluate, weights) -> Primitive:
-    """Register an axis reduction from its evaluation and its weights ``w(ans, x, axis)``."""
+def reduction(name: str, evaluate, weights,
+              reads: tuple[str, ...] = ("ans", "operands")) -> Primitive:
+    """Register an axis reduction from its evaluation and its weights ``w(ans, x, axis)``.
+
+    ``reads`` says which of ans and x the weights read (see `Primitive.vjp_reads`).
+    """
 
     def vjp(g, ans, x, axis=None):
         return (_expand(g, x, axis) * weights(ans, x, axis),)
@@ -62,7 +66,7 @@ def reduction(name: str, evaluate, weights) -> Primitive:
     return register(Primitive(
         name=name, arity=1, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, param_names=("axis",),
-        count=lambda ans_shape, x_shape, axis=None: size_of(x_shape),
+        count=lambda ans_shape, x_shape, axis=None: size_of(x_shape), vjp_reads=reads,
     ))
 
 
@@ -81,9 +85,11 @@ def _softmax_weights(ans, x, axis):
     return np.exp(x - _expand(ans, x, axis))
 
 
-reduction("sum", lambda x, axis=None: np.sum(x, axis=axis), lambda ans, x, axis: 1.0)
+# the weights of sum and mean depend on the operand's shape alone
+reduction("sum", lambda x, axis=None: np.sum(x, axis=axis), lambda ans, x, axis: 1.0,
+          reads=())
 reduction("mean", lambda x, axis=None: np.mean(x, axis=axis),
-          lambda ans, x, axis: 1.0 / _count(x, axis))
+          lambda ans, x, axis: 1.0 / _count(x, axis), reads=())
 reduction("logsumexp", _logsumexp, _softmax_weights)
 
 
@@ -140,6 +146,7 @@ def _normalizer(name: str, evaluate, probabilities, couple):
     return register(Primitive(
         name=name, arity=1, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, param_names=("axis",), count=count,
+        vjp_reads=("ans",),  # the probabilities come from the value
     ))
 
 

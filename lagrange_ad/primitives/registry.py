@@ -84,6 +84,10 @@ class Primitive:
         ``vjp_operand(k, g, ans, *xs, **params)``: the cotangent of operand k alone, for
         primitives whose cotangents cost separately (products), so that a sweep needing only
         some of them skips the rest.
+    vjp_reads : tuple of str
+        Which values the VJP rule reads: ``"ans"``, ``"operands"``, both (the default) or
+        neither. Of the others it uses the shapes alone, so a gradient-only sweep need not
+        keep them (``d tanh = 1 - ans^2`` reads ans; ``add`` reads nothing).
     """
 
     name: str
@@ -99,6 +103,7 @@ class Primitive:
     count: Callable[..., int] | None = None
     partials: Callable[..., tuple] | None = None
     vjp_operand: Callable[..., np.ndarray] | None = None
+    vjp_reads: tuple[str, ...] = ("ans", "operands")
 
     @cached_property
     def required_params(self) -> tuple[str, ...]:

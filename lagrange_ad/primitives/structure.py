@@ -68,11 +68,13 @@ def elementwise(
     domain: Callable[..., str | None] | None = None,
     template: str | None = None,
     param_names: tuple[str, ...] = (),
+    reads: tuple[str, ...] = ("ans", "operands"),
 ) -> Primitive:
     """Register an elementwise primitive (operands broadcast) from its partial derivatives.
 
     ``partials(ans, *xs, **params)`` returns ``d ans / d x_k`` for every operand as arrays that
-    broadcast to ``ans``. Then, entrywise and summed back over broadcast axes,
+    broadcast to ``ans``; ``reads`` says which of ans and the operands it reads (see
+    `Primitive`). Then, entrywise and summed back over broadcast axes,
 
         vjp_k = g * d_k,      jvp = sum_k t_k * d_k,      J_k = diag(d_k) (broadcast).
     """
@@ -107,7 +109,7 @@ def elementwise(
         name=name, arity=arity, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, domain=domain, template=template, param_names=param_names,
         count=lambda ans_shape, *shapes, **params: size_of(ans_shape) * len(shapes),
-        partials=partials,
+        partials=partials, vjp_reads=reads,
     ))
 
 
@@ -161,6 +163,7 @@ def selection(
         name=name, arity=arity, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, template=template, param_names=param_names,
         count=lambda ans_shape, *shapes, **params: size_of(ans_shape),
+        vjp_reads=(),  # moving entries back needs the operands' shapes only
     ))
 
 

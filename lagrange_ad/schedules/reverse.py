@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..assembly import jacobian_is_sparse
 from ..checkpointing import checkpointed_sweep
 from ..kernels import back_substitute, back_substitute_rows
 from ..program import Program
@@ -52,11 +53,11 @@ VIAS = ("auto", "jacobian", "rules")
 
 
 def prefers_jacobian(program: Program) -> bool:
-    """Whether J is sparse enough to assemble: few partials per scalar entry, as in scalar graphs.
+    """Whether to sweep over the assembled J rather than by VJP rules (`jacobian_is_sparse`).
 
-    Nodes with large dense blocks (matrix products) are cheaper through their VJP rules.
+    A program that kept only the values the rules read (``keep="gradient"``) sweeps by rules.
     """
-    return program.partial_count <= 8 * program.graph.total_size + 1024
+    return program.values.complete and jacobian_is_sparse(program.graph)
 
 
 def reverse_sweep(program: Program, order: np.ndarray | None = None, via: str = "auto",
@@ -97,30 +98,37 @@ def rules_sweep(program: Program, order: np.ndarray,
     skipped = (graph.is_source | ~needed).tolist()
     needed, cost = needed.tolist(), program.multiply_adds.tolist()
     ptr, idx = graph.parent_ptr.tolist(), graph.parent_idx.tolist()
-    values = program.values.blocks()
+    # a value the program did not keep is read by no rule here (`Graph.gradient_reads`) but
+    # for its shape: a NaN stand-in of that shape, which costs no memory and could not go
+    # unnoticed if a rule read it after all
+    values = [np.broadcast_to(np.float64(np.nan), graph.shape(i)) if v is None else v
+              for i, v in enumerate(program.values.blocks())]
     lam: list = [None] * len(graph)
     lam[graph.output] = np.ones(graph.shape(graph.output))
     spent = 0
-    for i in order.tolist():
-        g = lam[i]
-        if g is None or skipped[i] or not g.any():
-            continue
-        parents = idx[ptr[i]:ptr[i + 1]]
-        cts = program.node_vjp(i, g, values[i], [values[j] for j in parents],
-                               wanted=[needed[j] for j in parents])
-        formed = 0
-        for j, ct in zip(parents, cts):
-            if ct is not None:
-                formed += 1
-                if needed[j]:
-                    lam[j] = ct if lam[j] is None else lam[j] + ct
-        # a cotangent left out (None) is not paid for; products, the only rules given per
-        # operand, cost the same for each operand
-        spent += cost[i] * formed // len(parents)
-        if gradient_only and all_finite(g):
-            # sent on and not wanted: freeing it now keeps the sweep's memory near that of
-            # the values (a non-finite one stays, for the caller's check to report)
-            lam[i] = None
+    # a NaN or infinity is found by the caller's check of the multipliers, which names its
+    # cause; numpy's warnings about it on the way would only repeat that
+    with np.errstate(all="ignore"):
+        for i in order.tolist():
+            g = lam[i]
+            if g is None or skipped[i] or not g.any():
+                continue
+            parents = idx[ptr[i]:ptr[i + 1]]
+            cts = program.node_vjp(i, g, values[i], [values[j] for j in parents],
+                                   wanted=[needed[j] for j in parents])
+            formed = 0
+            for j, ct in zip(parents, cts):
+                if ct is not None:
+                    formed += 1
+                    if needed[j]:
+                        lam[j] = ct if lam[j] is None else lam[j] + ct
+            # a cotangent left out (None) is not paid for; products, the only rules given per
+            # operand, cost the same for each operand
+            spent += cost[i] * formed // len(parents)
+            if gradient_only and all_finite(g):
+                # sent on and not wanted: freeing it now keeps the sweep's memory near that of
+                # the values (a non-finite one stays, for the caller's check to report)
+                lam[i] = None
     for j in (graph.inputs if gradient_only else range(len(graph))):
         if lam[j] is None:
             lam[j] = np.zeros(graph.shape(j))
