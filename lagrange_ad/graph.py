@@ -326,13 +326,17 @@ class Graph:
         counts[fast] = np.diff(self.parent_ptr)[fast]
         rest = ~self.is_source
         rest[fast] = False
+        # plain lists: the loop reads single entries, where numpy scalars are slow
+        op, shape_id, param_id = self.op.tolist(), self.shape_id.tolist(), self.param_id.tolist()
+        ptr, idx = self.parent_ptr.tolist(), self.parent_idx.tolist()
         cache: dict = {}
         for i in np.flatnonzero(rest).tolist():
-            key = (self.op[i], self.shape_id[i], self.param_id[i],
-                   tuple(self.shape_id[self.parents(i)].tolist()))
+            parents = idx[ptr[i]:ptr[i + 1]]
+            key = (op[i], shape_id[i], param_id[i], *[shape_id[j] for j in parents])
             if key not in cache:
-                shapes = [self.shape(int(j)) for j in self.parents(i)]
-                cache[key] = self.primitive(i).cost(self.shape(i), *shapes, **self.params(i))
+                shapes = [self.shape_table[shape_id[j]] for j in parents]
+                cache[key] = self.primitives[op[i]].cost(self.shape_table[shape_id[i]], *shapes,
+                                                         **self.param_table[param_id[i]])
             counts[i] = cache[key]
         return _frozen(counts, np.int64, False)
 
