@@ -20,14 +20,20 @@ from .graph import Graph
 def all_finite(x) -> bool:
     """Whether every entry of ``x`` is finite.
 
-    The sum is NaN or infinite whenever an entry is, and summing needs no temporary array;
-    only when the sum itself overflows are the entries checked one by one.
+    A sum is NaN or infinite whenever an entry is, and summing needs no temporary array; only
+    when the sum itself overflows are the entries checked one by one. For contiguous float64
+    arrays the sum is ``x . x`` (terms that are never negative, so no infinities cancel),
+    which the BLAS dot product computes two to three times faster than ``x.sum()``.
     """
     x = np.asarray(x)
     if x.size <= 4096:  # small: the direct check costs less than the floating-point setup
         return bool(np.isfinite(x).all())
     with np.errstate(over="ignore", invalid="ignore"):
-        total = x.sum()
+        if x.dtype == np.float64 and x.flags.c_contiguous:
+            flat = x.reshape(-1)
+            total = np.dot(flat, flat)
+        else:
+            total = x.sum()
     return math.isfinite(total) or bool(np.isfinite(x).all())
 
 

@@ -494,6 +494,23 @@ def test_all_finite_survives_a_sum_that_overflows():
     assert all_finite(np.zeros(0)) and all_finite(2.5)
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "float32"])
+def test_all_finite_on_large_arrays(layout):
+    # above 4096 entries the test is one sum (x . x for contiguous float64): it must see every
+    # NaN and infinity, and fall back to the entries when only the sum overflows
+    def arranged(x):
+        return x.T if layout == "transposed" else x.astype(np.float32) \
+            if layout == "float32" else x
+
+    base = np.random.default_rng(0).standard_normal((100, 90))
+    assert all_finite(arranged(base))
+    assert all_finite(arranged(np.full((100, 90), 1e300 if layout != "float32" else 1e38)))
+    for bad in (np.nan, np.inf, -np.inf):
+        x = base.copy()
+        x[57, 31] = bad
+        assert not all_finite(arranged(x))
+
+
 def test_a_node_using_one_parent_twice_has_one_entry_in_j():
     graph = la.trace(lambda x, y: la.sin(x * x) + y * x + y * y, 0.7, -1.2)
     program = la.Program(graph)
