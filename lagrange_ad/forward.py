@@ -12,6 +12,7 @@ Every primitive application is guarded: a point outside the primitive's domain r
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
@@ -33,13 +34,18 @@ def apply_primitive(primitive: Primitive, xs: Sequence, params: dict,
         return _checked(primitive, xs, params, where)
 
 
-def _checked(primitive: Primitive, xs: Sequence, params: dict, where: Callable[[], str]):
-    """`apply_primitive` without the floating-point state change (the caller sets it once)."""
+def _checked(primitive: Primitive, xs: Sequence, params: dict, where: Callable[[], str],
+             out: np.ndarray | None = None):
+    """`apply_primitive` without the floating-point state change (the caller sets it once).
+
+    ``out``, for primitives evaluated by a numpy ufunc, is an array to write the value into.
+    """
     if primitive.domain is not None:
         problem = primitive.domain(*xs, **params)
         if problem is not None:
             raise DomainError(f"{where()}: {problem}")
-    ans = primitive.evaluate(*xs, **params)
+    ans = primitive.evaluate(*xs, **params) if out is None else \
+        primitive.evaluate(*xs, out=out, **params)
     finite = math.isfinite(ans) if np.ndim(ans) == 0 else all_finite(ans)
     if not finite:
         bad = "NaN" if np.any(np.isnan(ans)) else "infinity"
@@ -94,10 +100,15 @@ class NodeEvaluator:
         self.primitives = list(graph.primitives)
         self.op, self.param_id = graph.op.tolist(), graph.param_id.tolist()
 
-    def __call__(self, i: int, values: list):
+    def __call__(self, i: int, values: list, out: np.ndarray | None = None):
         xs = [values[j] for j in self.idx[self.ptr[i]:self.ptr[i + 1]]]
         return _checked(self.primitives[self.op[i]], xs, self.graph.param_table[self.param_id[i]],
-                        lambda: f"node {self.graph.describe(i)}")
+                        lambda: f"node {self.graph.describe(i)}", out)
+
+    def writes_in_place(self, i: int) -> bool:
+        """Whether node i's primitive is a numpy ufunc, which can write into an array given."""
+        evaluate = self.primitives[self.op[i]].evaluate
+        return isinstance(evaluate, np.ufunc) and evaluate.nout == 1
 
 
 def node_vector(graph: Graph, values: list, missing: str = "") -> NodeVector:
@@ -173,12 +184,24 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
     with np.errstate(all="ignore"):
         if graph.is_acyclic:
             freed = _freed_after(graph, keep)
-            for position, i in enumerate(graph.topological_order().tolist()):
-                if i >= graph.n_inputs:
-                    ans = evaluate(i, values)
-                    values[i] = ans if shapes is None else np.reshape(ans, shapes[i])
-                for j in freed.get(position, ()):
-                    values[j] = None
+            try:
+                for position, i in enumerate(graph.topological_order().tolist()):
+                    last = freed.get(position, ())
+                    if i >= graph.n_inputs:
+                        # an operand freed right after this node lends it its memory, as
+                        # numpy does with temporaries in ``a @ b + c`` (no name is bound to
+                        # values here: `_spare` counts references)
+                        values[i] = _node_value(evaluate(i, values, _spare(
+                            values, last, shapes[i]) if last and evaluate.writes_in_place(i)
+                            else None), shapes, i)
+                    for j in last:
+                        values[j] = None
+            except NonFiniteError:
+                if keep is None:
+                    raise
+                # the report shows the operands, one of which may have been overwritten: the
+                # loop keeping every value raises it again, with them
+                return forward_propagate(graph, checked, point_checked=True, compiled=False)
             return Forward(node_vector(graph, values, DROPPED), (), None)
         for component in graph.strongly_connected_components():
             i = int(component[0])
@@ -193,6 +216,29 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
                 cycle, jacobian=lambda c=component: component_jacobian(graph, values, c),
                 **(fixed_point or {})))
     return Forward(node_vector(graph, values), tuple(reports), None)
+
+
+def _node_value(ans, shapes: list | None, i: int):
+    """A primitive's result as node i's value: an array of the node's shape (scalar graphs:
+    as it is). An array that already has the shape is kept, not viewed."""
+    if shapes is None or (isinstance(ans, np.ndarray) and ans.shape == shapes[i]):
+        return ans
+    return np.reshape(ans, shapes[i])
+
+
+def _spare(values: list, candidates: Sequence[int], shape: tuple) -> np.ndarray | None:
+    """A value among ``candidates`` (about to be freed) that can take a result of ``shape``.
+
+    It must be a float64 array of that shape owning its memory (not a view of a value that
+    is kept), and referenced by the list alone: ``getrefcount`` counts the list, the name
+    here and its own argument.
+    """
+    for j in candidates:
+        x = values[j]
+        if isinstance(x, np.ndarray) and x.shape == shape and x.dtype == np.float64 \
+                and x.flags.writeable and x.flags.owndata and sys.getrefcount(x) <= 3:
+            return x
+    return None
 
 
 def _freed_after(graph: Graph, keep: np.ndarray | None) -> dict:

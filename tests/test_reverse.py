@@ -208,11 +208,14 @@ def test_grad_keeps_only_what_its_sweep_reads_and_agrees_with_the_full_program()
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
 
 
-def test_keep_gradient_leaves_scalar_and_small_graphs_whole():
+def test_keep_gradient_leaves_graphs_swept_over_j_whole():
+    # scalar graphs, and graphs mostly of scalar nodes, sweep over the assembled J
     lecture = la.examples.lecture().graph
     assert la.Program(lecture, keep="gradient").values.complete
-    assert la.Program(la.trace(data_layer, np.ones((4, 3)), np.ones(3)),
-                      keep="gradient").values.complete
+    mostly_scalar = la.trace(lambda x, y: la.sin(x) * y + la.sum(la.stack([x, y])), 1.0, 2.0)
+    assert la.Program(mostly_scalar, keep="gradient").values.complete
+    assert not la.Program(la.trace(data_layer, np.ones((4, 3)), np.ones(3)),
+                          keep="gradient").values.complete
     with pytest.raises(la.LagrangeADError, match=r"keep='values' is unknown; use one of: "
                                                  r"'all', 'gradient'"):
         la.Program(lecture, keep="values")

@@ -26,7 +26,7 @@ On a graph with cycles the sweep runs over the condensation instead, solving eac
 block by the implicit function theorem (`lagrange_ad.schedules.condensation`; options
 ``inner``, ``tol``, ``maxiter``).
 
-Tensor graphs (large dense blocks, such as matrix products) apply each node's VJP rule and
+Graphs of arrays (matrix products, elementwise functions of vectors) apply each node's VJP rule and
 keep every multiplier as its own array. With ``gradient_only=True`` (what `la.grad` asks for)
 that sweep leaves out the multipliers of nodes that depend on no input, such as a data matrix
 X in ``X @ W``: the gradient never needs them, and for ``X @ W`` skipping them saves a product
