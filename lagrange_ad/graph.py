@@ -62,12 +62,17 @@ def _frozen_point(x) -> np.ndarray:
     return _frozen(x, np.float64)
 
 
-def _frozen_param(value):
-    """A read-only copy of a parameter value (arrays, also inside tuples, are copied)."""
+def _frozen_param(value, copy: bool = True):
+    """A read-only copy of a parameter value (arrays, also inside tuples, are copied).
+
+    With ``copy=False`` a read-only array is kept as it is (a builder's constants).
+    """
     if isinstance(value, np.ndarray):
+        if not copy and not value.flags.writeable:
+            return value
         return _frozen(value, value.dtype)
     if isinstance(value, tuple):
-        return tuple(_frozen_param(v) for v in value)
+        return tuple(_frozen_param(v, copy) for v in value)
     return value
 
 
@@ -156,7 +161,7 @@ class Graph:
             raise GraphError("param_table must hold one mapping of parameter names to values "
                              "per entry")
         set_(self, "param_table", tuple(
-            _ReadOnlyDict({k: _frozen_param(v) for k, v in p.items()})
+            _ReadOnlyDict({k: _frozen_param(v, copy) for k, v in p.items()})
             for p in self.param_table))
         set_(self, "names", _ReadOnlyDict(self.names))
         set_(self, "initial", _ReadOnlyDict(
