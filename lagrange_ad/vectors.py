@@ -26,6 +26,8 @@ def all_finite(x) -> bool:
     which the BLAS dot product computes two to three times faster than ``x.sum()``.
     """
     x = np.asarray(x)
+    if x.size == 1:
+        return math.isfinite(x.item())
     if x.size <= 4096:  # small: the direct check costs less than the floating-point setup
         return bool(np.isfinite(x).all())
     with np.errstate(over="ignore", invalid="ignore"):

@@ -30,6 +30,8 @@ def _promoted(a, b):
 
 
 def _matmul_vjp_operand(k, g, ans, a, b):
+    if np.ndim(a) == 2 and np.ndim(b) == 2:  # the common case needs no promotion
+        return np.matmul(g, b.T) if k == 0 else np.matmul(a.T, g)
     a2, b2 = _promoted(a, b)
     g2 = np.reshape(g, np.shape(np.matmul(a2[..., :1, :], b2[..., :, :1]))[:-2]
                     + (a2.shape[-2], b2.shape[-1]))

@@ -37,6 +37,8 @@ of the values. Reading a multiplier left out raises an error that says so.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..assembly import jacobian_is_sparse
@@ -101,7 +103,7 @@ def rules_sweep(program: Program, order: np.ndarray,
     # a value the program did not keep is read by no rule here (`Graph.gradient_reads`) but
     # for its shape: a NaN stand-in of that shape, which costs no memory and could not go
     # unnoticed if a rule read it after all
-    values = [np.broadcast_to(np.float64(np.nan), graph.shape(i)) if v is None else v
+    values = [_stand_in(graph.shape(i)) if v is None else v
               for i, v in enumerate(program.values.blocks())]
     lam: list = [None] * len(graph)
     lam[graph.output] = np.ones(graph.shape(graph.output))
@@ -135,6 +137,12 @@ def rules_sweep(program: Program, order: np.ndarray,
     missing = ("the sweep was asked for the gradient only (gradient_only=True keeps the "
                "multipliers of the inputs alone)")
     return NodeVector.from_blocks(graph, lam, missing), spent
+
+
+@functools.lru_cache(maxsize=256)
+def _stand_in(shape: tuple) -> np.ndarray:
+    """A read-only NaN array of ``shape`` taking no memory (one entry, broadcast)."""
+    return np.broadcast_to(np.float64(np.nan), shape)
 
 
 def level_sweep(program: Program) -> tuple[np.ndarray, int]:
