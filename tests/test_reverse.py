@@ -208,6 +208,33 @@ def test_grad_keeps_only_what_its_sweep_reads_and_agrees_with_the_full_program()
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
 
 
+def test_the_forward_reuses_only_memory_nobody_else_holds():
+    # b is a view of the kept tanh value a; b + 1 must not be written into it
+    def viewed(w):
+        a = la.tanh(WIDE @ w)
+        b = a.reshape((a.shape[1], a.shape[0]))
+        return la.sum(la.exp(b + 1.0)) + la.sum(a * a)
+
+    w = wide_point()[0]
+    full = la.Program.from_function(viewed, w)
+    lean = la.Program.from_function(viewed, w, keep="gradient")
+    tanh = next(i for i in range(len(full.graph)) if full.graph.primitive(i).name == "tanh")
+    np.testing.assert_array_equal(lean.values[tanh], full.values[tanh])
+    np.testing.assert_allclose(la.solve(lean, gradient_only=True, check=False).gradient[0],
+                               la.solve(full).gradient[0], rtol=1e-13)
+
+
+def test_an_overflow_in_place_is_reported_with_the_operands_it_overwrote():
+    # exp writes into the memory of its operand (freed right after): the report still shows
+    # that operand, from the loop that keeps every value
+    def overflowing(w):
+        return la.sum(la.exp(WIDE @ w + 800.0) * 0.5)
+
+    with pytest.raises(la.NonFiniteError, match=r"exp\(v4\).*: exp produced infinity from "
+                                                 r"operands array of shape \(30, 30\) \(min 7"):
+        la.Program.from_function(overflowing, np.ones((40, 30)), keep="gradient")
+
+
 def test_keep_gradient_leaves_graphs_swept_over_j_whole():
     # scalar graphs, and graphs mostly of scalar nodes, sweep over the assembled J
     lecture = la.examples.lecture().graph
