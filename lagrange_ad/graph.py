@@ -285,9 +285,15 @@ class Graph:
         depends = np.zeros(len(self), bool)
         depends[:self.n_inputs] = True
         ptr, idx = self.parent_ptr, self.parent_idx
-        for i in self.topological_order().tolist():
-            if not depends[i]:
-                depends[i] = depends[idx[ptr[i]:ptr[i + 1]]].any()
+        if self.is_acyclic:
+            for i in self.topological_order().tolist():
+                if not depends[i]:
+                    depends[i] = depends[idx[ptr[i]:ptr[i + 1]]].any()
+            return _frozen(depends, bool, False)
+        # on a cycle every node depends on every other: components, in topological order
+        for component in self.strongly_connected_components():
+            parents = np.concatenate([idx[ptr[i]:ptr[i + 1]] for i in component.tolist()])
+            depends[component] = depends[component].any() or depends[parents].any()
         return _frozen(depends, bool, False)
 
     @cached_property

@@ -36,8 +36,8 @@ class Tape:
     primitive name) straight to those lists. Tracers of different traces cannot be mixed.
     """
 
-    __slots__ = ("builder", "kinds", "parents", "values", "known", "constants", "fast",
-                 "scalar_only")
+    __slots__ = ("builder", "kinds", "parents", "values", "known", "constants", "arrays",
+                 "fast", "scalar_only")
 
     def __init__(self):
         self.builder = GraphBuilder()
@@ -47,6 +47,7 @@ class Tape:
         self.values: list = []  # values of nodes 0, 1, ... as far as computed
         self.known: dict[int, np.ndarray] = {}  # values of inputs, constants, declared nodes
         self.constants: dict[float, int] = {}  # Python numbers seen, by value
+        self.arrays: dict[int, tuple] = {}  # id -> (array, node) of large array constants
         self.fast: dict[str, int] = {}
         self.scalar_only = True
 
@@ -90,16 +91,32 @@ class Tape:
         self.known.pop(last, None)
 
     def constant(self, x, what: str) -> int:
-        """The node of a constant operand; one node per distinct Python number."""
+        """The node of a constant operand; one node per distinct Python number.
+
+        A large array used again (a weight matrix applied at every step of a loop) gets its
+        node back when it still holds the values it had: comparing reads it once, where a
+        new constant would copy and check it.
+        """
         if type(x) in (float, int):
             node = self.constants.get(x)
             if node is None:
-                value = finite_array(x, what)
-                node = self.constants[x] = self.add(self.builder.const(value), value)
+                node = self.constants[x] = self._new_constant(x, what)
             return node
-        value = finite_array(x, what)
-        return self.add(self.builder.const(value), value)
+        seen = self.arrays.get(id(x)) if isinstance(x, np.ndarray) else None
+        if seen is not None and seen[0] is x and np.array_equal(x, self.known[seen[1]]):
+            return seen[1]
+        node = self._new_constant(x, what)
+        if isinstance(x, np.ndarray) and x.size > LARGE_CONSTANT:
+            self.arrays[id(x)] = (x, node)  # x is held, so its id is not reused
+        return node
 
+    def _new_constant(self, x, what: str) -> int:
+        node = self.builder.const(finite_array(x, what))
+        # the builder's read-only copy, not x: later changes to x must not reach the trace
+        return self.add(node, self.builder.step(node)[1]["value"])
+
+
+LARGE_CONSTANT = 1024  # entries: smaller arrays are copied at every use, which costs less
 
 # a tracer made without calling __init__: a Python call fewer per node on the fast paths
 new_tracer = object.__new__

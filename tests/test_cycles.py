@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from zoo import random_cyclic_graph, singular_cycle
 
 import lagrange_ad as la
+from lagrange_ad.assembly import jacobian_is_sparse
 
 CLOSED_FORMS = ["fixed_cos", "jacobi_solve", "pagerank"]
 INNER = ["fixed-point", "direct", "gmres"]
@@ -27,6 +28,29 @@ def test_closed_forms(name, inner):
     for got, expected in zip(solution.gradient, example.gradient):
         assert relative_error(got, expected) < 1e-9
     assert solution.stats.extra["cycles"][0]["spectral_radius"] < 1
+
+
+@pytest.mark.parametrize("name", ["jacobi_solve", "pagerank", "equilibrium"])
+@pytest.mark.parametrize("inner", INNER)
+def test_cycles_of_arrays_are_solved_by_vjp_rules_like_the_whole_system(name, inner):
+    # these graphs sweep by VJP rules (no J assembled outside inner="direct"); a sparse
+    # direct solve of the whole KKT system is the reference
+    program = la.examples.get(name).program()
+    assert not jacobian_is_sparse(program.graph)
+    solution = la.solve(program, "reverse", inner=inner, tol=1e-14)
+    reference = la.solve(program, "spsolve")
+    scale = np.max(np.abs(reference.multipliers.flat))
+    assert np.max(np.abs(solution.multipliers.flat - reference.multipliers.flat)) \
+        <= 1e-10 * scale
+    assert solution.kkt_residual <= 1e-10 * scale
+    short = la.solve(program, "reverse", inner=inner, tol=1e-14, gradient_only=True,
+                     check=False)
+    for got, want in zip(short.gradient, reference.gradient):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12 * scale)
+    constant = next(i for i in range(len(program.graph))
+                    if not program.graph.depends_on_input[i])
+    with pytest.raises(la.LagrangeADError, match=rf"v{constant} was not computed"):
+        short.multipliers[constant]
 
 
 @pytest.mark.parametrize("method", ["picard", "anderson", "newton"])

@@ -563,3 +563,38 @@ def test_tracing_pauses_the_garbage_collector_and_restores_it():
         assert not gc.isenabled()  # left as the caller had it
     finally:
         gc.enable()
+
+
+def constants_of(graph):
+    return [i for i in range(len(graph)) if graph.primitive(i).name == "const"]
+
+
+def test_a_large_array_used_again_is_one_constant_until_it_changes():
+    weights = np.linspace(-1.0, 1.0, 40 * 40).reshape(40, 40)
+
+    def steps(h):
+        for _ in range(5):
+            h = la.tanh(weights @ h)
+        return la.sum(h)
+
+    graph = la.trace(steps, np.ones(40))
+    assert len(constants_of(graph)) == 1
+
+    # changed between two uses: the second use is a constant of its own, with the new values
+    def changed(w):
+        before = la.sum(weights @ w)
+        weights[0, 0] += 5.0
+        after = la.sum(weights @ w)
+        weights[0, 0] -= 5.0
+        return before + 2.0 * after
+
+    graph = la.trace(changed, np.ones(40))
+    first, second = constants_of(graph)[:2]
+    assert graph.params(second)["value"][0, 0] == graph.params(first)["value"][0, 0] + 5.0
+    expected = 3.0 * weights.sum(axis=0)
+    expected[0] += 10.0
+    np.testing.assert_allclose(la.grad(changed)(np.ones(40))[0], expected, rtol=1e-13, atol=1e-12)
+    # small arrays are copied at each use
+    small = np.ones(3)
+    assert len(constants_of(la.trace(lambda x: la.sum(small * x) + la.sum(small * x),
+                                     np.ones(3)))) == 2

@@ -31,10 +31,13 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ..assembly import jacobian_is_sparse
 from ..errors import ConvergenceError, LagrangeADError, SingularKKTError
 from ..fixedpoint import error_bound, observed_rate, spectral_radius
+from ..forward import component_jacobian
 from ..kernels import back_substitute
 from ..program import Program
+from ..vectors import NodeVector
 
 INNER = ("fixed-point", "direct", "gmres")
 
@@ -49,14 +52,19 @@ def _describe(graph, nodes) -> str:
     return shown + ("" if len(nodes) <= 6 else f" (+{len(nodes) - 6} more)")
 
 
-def solve_block(jac_cc, b: np.ndarray, *, inner: str, tol: float, maxiter: int,
+def solve_block(transposed, b: np.ndarray, *, inner: str, tol: float, maxiter: int,
                 where: str) -> tuple[np.ndarray, dict]:
-    """Solve ``(I - J_CC)^T x = b`` for one cyclic block; returns x and its statistics."""
+    """Solve ``(I - J_CC)^T x = b`` for one cyclic block; returns x and its statistics.
+
+    ``transposed`` is ``J_CC^T``: a sparse matrix, or for the iterative inner solvers any
+    operator with ``@`` and ``shape`` (a `LinearOperator` applying VJP rules).
+    """
     n = b.size
-    transposed = jac_cc.T.tocsr()
     # the fixed-point iteration measures the radius as it goes; the solvers get a short
-    # power iteration, and a failure a longer one for its message
-    radius = float("nan") if inner == "fixed-point" else spectral_radius(transposed, 50)
+    # power iteration (shorter still when each step is a sweep of VJP rules), and a failure a
+    # longer one for its message
+    radius = float("nan") if inner == "fixed-point" else \
+        spectral_radius(transposed, 50 if sp.issparse(transposed) else 20)
     stats = {"nodes": where, "size": n, "spectral_radius": radius, "inner": inner}
     if inner == "direct":
         try:
@@ -69,13 +77,15 @@ def solve_block(jac_cc, b: np.ndarray, *, inner: str, tol: float, maxiter: int,
         return x, stats
     if inner == "gmres":
         history: list[float] = []
-        operator = sp.eye_array(n, format="csr") - transposed
+        operator = spla.LinearOperator((n, n), matvec=lambda v: v - transposed @ v,
+                                       dtype=np.float64)
         x, info = spla.gmres(operator, b, rtol=tol, atol=0.0, maxiter=maxiter,
                              callback=lambda r: history.append(float(r)),
                              callback_type="pr_norm")
         residual = float(np.linalg.norm(operator @ x - b))
         stats.update(iterations=len(history), residuals=history + [residual])
         if info != 0 or residual > max(tol, 1e-14) * max(1.0, np.linalg.norm(b)) * 10:
+            radius = spectral_radius(transposed, 50)
             raise ConvergenceError(
                 f"GMRES on the cycle through {where} stopped with residual {residual:.3g} "
                 f"after {len(history)} iterations (estimated spectral radius of J there "
@@ -107,13 +117,18 @@ def solve_block(jac_cc, b: np.ndarray, *, inner: str, tol: float, maxiter: int,
 
 
 def condensation_sweep(program: Program, *, inner: str = "fixed-point", tol: float = 1e-13,
-                       maxiter: int = 10_000) -> tuple[np.ndarray, int, list[dict]]:
+                       maxiter: int = 10_000, gradient_only: bool = False):
     """Multipliers of a graph with cycles; see the module docstring.
 
     Returns the multipliers, the multiply-adds spent and one statistics dict per cyclic block.
+    Graphs whose J is worth assembling (`jacobian_is_sparse`) sweep over it; the others
+    apply VJP rules (`rules_condensation_sweep`).
     """
     if inner not in INNER:
         raise LagrangeADError(f"inner must be one of {INNER}; got {inner!r}")
+    if not jacobian_is_sparse(program.graph):
+        return rules_condensation_sweep(program, inner=inner, tol=tol, maxiter=maxiter,
+                                        gradient_only=gradient_only)
     graph = program.graph
     jac = program.local_jacobian()
     lam = program.rhs()
@@ -136,8 +151,9 @@ def condensation_sweep(program: Program, *, inner: str = "fixed-point", tol: flo
         flush()
         entries = _entries(graph, component)
         rows = jac[entries]
-        x, stats = solve_block(rows[:, entries], lam[entries].copy(), inner=inner, tol=tol,
-                               maxiter=maxiter, where=_describe(graph, component.tolist()))
+        x, stats = solve_block(rows[:, entries].T.tocsr(), lam[entries].copy(), inner=inner,
+                               tol=tol, maxiter=maxiter,
+                               where=_describe(graph, component.tolist()))
         lam[entries] = x
         outward = rows.T @ x
         outward[entries] = 0.0  # the block's own coupling is inside the solve
@@ -146,3 +162,101 @@ def condensation_sweep(program: Program, *, inner: str = "fixed-point", tol: flo
         blocks.append(stats)
     flush()
     return lam, spent, blocks
+
+
+def rules_condensation_sweep(program: Program, *, inner: str, tol: float, maxiter: int,
+                             gradient_only: bool) -> tuple[NodeVector, int, list[dict]]:
+    """The condensation sweep by VJP rules, with each multiplier kept as its own array.
+
+    A cyclic block's operator ``x -> J_CC^T x`` applies the VJP of every node of the block to
+    its part of x and keeps the cotangents sent inside the block; ``inner="direct"``
+    assembles J_CC instead. With ``gradient_only`` the nodes that depend on no input get no
+    multiplier, as in the acyclic sweep.
+    """
+    graph = program.graph
+    n = len(graph)
+    needed = (graph.depends_on_input if gradient_only else np.ones(n, bool)).tolist()
+    # plain lists: the loops read single entries, where numpy scalars are slow
+    skipped = (graph.is_source | ~np.array(needed)).tolist()
+    cost = program.multiply_adds.tolist()
+    ptr, idx = graph.parent_ptr.tolist(), graph.parent_idx.tolist()
+    values = program.values.blocks()
+    lam: list = [None] * n
+    lam[graph.output] = np.ones(graph.shape(graph.output))
+
+    def cotangents(i: int, g: np.ndarray, wanted: list) -> list:
+        """(parent, cotangent) of node i's VJP applied to g, for the wanted parents."""
+        parents = idx[ptr[i]:ptr[i + 1]]
+        cts = program.node_vjp(i, g, values[i], [values[j] for j in parents], wanted=wanted)
+        return [(j, ct) for j, ct, w in zip(parents, cts, wanted) if w and ct is not None]
+
+    def send(i: int, g: np.ndarray, wanted: list) -> None:
+        for j, ct in cotangents(i, g, wanted):
+            lam[j] = ct if lam[j] is None else lam[j] + ct
+
+    spent = 0
+    blocks = []
+    # a NaN or infinity is found by the caller's check of the multipliers, which names its
+    # cause
+    with np.errstate(all="ignore"):
+        for component in reversed(graph.strongly_connected_components()):
+            nodes = component.tolist()
+            i = nodes[0]
+            if len(nodes) == 1 and i not in idx[ptr[i]:ptr[i + 1]]:
+                if lam[i] is not None and not skipped[i] and lam[i].any():
+                    send(i, lam[i], [needed[j] for j in idx[ptr[i]:ptr[i + 1]]])
+                    spent += cost[i]
+                continue
+            if not any(needed[j] for j in nodes):
+                continue
+            x, stats = _solve_cycle(program, nodes, lam, cotangents, inner=inner, tol=tol,
+                                    maxiter=maxiter)
+            inside = set(nodes)
+            for i in nodes:
+                lam[i] = x[i]
+                if lam[i].any():
+                    # what the block sends to the components upstream of it
+                    send(i, lam[i], [needed[j] and j not in inside
+                                     for j in idx[ptr[i]:ptr[i + 1]]])
+            spent += sum(cost[i] for i in nodes) * max(1, int(stats["iterations"]))
+            blocks.append(stats)
+    for j in range(n):
+        if needed[j] and lam[j] is None:
+            lam[j] = np.zeros(graph.shape(j))
+    missing = ("it depends on no input, and the sweep was asked for the gradient only "
+               "(gradient_only=True)")
+    return NodeVector.from_blocks(graph, lam, missing), spent, blocks
+
+
+def _solve_cycle(program: Program, nodes: list, lam: list, cotangents, *, inner: str,
+                 tol: float, maxiter: int) -> tuple[dict, dict]:
+    """The multipliers of one cyclic block, node by node, and the solve's statistics."""
+    graph = program.graph
+    position = {j: k for k, j in enumerate(nodes)}
+    starts = np.concatenate([[0], np.cumsum([graph.sizes[j] for j in nodes])]).tolist()
+    size = starts[-1]
+
+    def part(x: np.ndarray, k: int) -> np.ndarray:
+        return x[starts[k]:starts[k + 1]].reshape(graph.shape(nodes[k]))
+
+    def apply_transposed(x: np.ndarray) -> np.ndarray:
+        out = np.zeros(size)
+        for k, i in enumerate(nodes):
+            g = part(x, k)
+            if g.any():
+                parents = graph.parents(i).tolist()
+                for j, ct in cotangents(i, g, [j in position for j in parents]):
+                    out[starts[position[j]]:starts[position[j] + 1]] += np.ravel(ct)
+        return out
+
+    b = np.concatenate([np.zeros(graph.sizes[j]) if lam[j] is None else np.ravel(lam[j])
+                        for j in nodes])
+    if inner == "direct":
+        transposed = component_jacobian(graph, program.values.blocks(),
+                                        np.array(nodes)).T.tocsr()
+    else:
+        transposed = spla.LinearOperator((size, size), matvec=apply_transposed,
+                                         dtype=np.float64)
+    x, stats = solve_block(transposed, b, inner=inner, tol=tol, maxiter=maxiter,
+                           where=_describe(graph, nodes))
+    return {i: part(x, k).copy() for k, i in enumerate(nodes)}, stats

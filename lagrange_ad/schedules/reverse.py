@@ -164,7 +164,8 @@ def _run(program: Program, *, via: str = "auto", blocks: str = "nodes",
         return checkpointed_sweep(program, checkpoints=checkpoints, check=check)
     if not program.graph.is_acyclic:
         # the condensation is a DAG of blocks: back-substitution with a solve per cycle
-        lam, spent, cycles = condensation_sweep(program, inner=inner, tol=tol, maxiter=maxiter)
+        lam, spent, cycles = condensation_sweep(program, inner=inner, tol=tol, maxiter=maxiter,
+                                                gradient_only=gradient_only)
         extra["cycles"] = cycles
     elif blocks == "levels":
         # via chooses how the node-by-node sweep applies J; the level sweep always uses J
