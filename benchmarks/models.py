@@ -6,10 +6,11 @@ MLP. Four layers ``h_k = tanh(h_{k-1} W_k + b_k)`` (k = 1, 2, 3) and logits
 system's tanh, log-softmax and sum. The hand-written numpy backprop uses
 ``dloss/dz = (softmax(z) - Y) / batch`` and ``dh/dpre = 1 - h^2``.
 
-Equilibrium layer. ``h* = tanh(W h* + U x + b)`` with ``||W||_2 = 1/2``, so the map is a
-contraction. With ``D = diag(1 - h*^2)`` and the loss ``l = sum(h*) ``, the implicit function
-theorem gives ``dl/db = D lam`` where ``(I - W^T D) lam = 1``; backprop through K unrolled
-steps from ``h_0 = 0`` approaches it as K grows.
+Equilibrium layer. ``h* = tanh(W h* + U x + b)`` with ``||W||_2 < 1``, so the map is a
+contraction (`equilibrium_problem` has a fast and a slow one). With ``D = diag(1 - h*^2)``
+and the loss ``l = sum(h*)``, the implicit function theorem gives ``dl/db = D lam`` where
+``(I - W^T D) lam = 1``; backprop through K unrolled steps from ``h_0 = 0`` approaches it as
+K grows.
 """
 
 from __future__ import annotations
@@ -94,16 +95,28 @@ def numpy_mlp_grad(X, Y, *params) -> tuple[float, list[np.ndarray]]:
 # ----------------------------------------------------------------- the equilibrium layer
 
 
-def equilibrium_problem(n: int, seed: int = 0):
-    """``W`` (spectral norm 1/2), ``U``, ``x`` and ``b`` of size n."""
+def equilibrium_problem(n: int, seed: int = 0, slow: bool = False):
+    """``W``, ``U``, ``x`` and ``b`` of size n.
+
+    By default W is Gaussian with spectral norm 1/2 (its eigenvalues are smaller still, and
+    tanh's saturation shrinks ``W^T D`` further: spectral radius about 0.34). With ``slow``,
+    W is 0.98 times an orthogonal matrix and the inputs are small, so that D is near I and
+    every eigenvalue of ``W^T D`` lies near the circle of radius 0.98: the fixed point, the
+    adjoint and unrolling all converge slowly.
+    """
     rng = np.random.default_rng(seed)
-    W = rng.standard_normal((n, n))
-    W *= 0.5 / np.linalg.norm(W, 2)
-    U = rng.standard_normal((n, n)) / np.sqrt(n)
-    return W, U, rng.standard_normal(n), 0.1 * rng.standard_normal(n)
+    if slow:
+        W = 0.98 * np.linalg.qr(rng.standard_normal((n, n)))[0]
+        scale = 0.1
+    else:
+        W = rng.standard_normal((n, n))
+        W *= 0.5 / np.linalg.norm(W, 2)
+        scale = 1.0
+    U = scale * rng.standard_normal((n, n)) / np.sqrt(n)
+    return W, U, rng.standard_normal(n), 0.1 * scale * rng.standard_normal(n)
 
 
-def equilibrium_state(W, c, tol: float = 1e-14, maxiter: int = 1000) -> np.ndarray:
+def equilibrium_state(W, c, tol: float = 1e-14, maxiter: int = 10_000) -> np.ndarray:
     """``h* = tanh(W h* + c)`` by fixed-point iteration (a contraction here)."""
     h = np.zeros_like(c)
     for _ in range(maxiter):
@@ -137,14 +150,15 @@ def unrolled_loss(W, U, x, steps: int) -> Callable:
     return loss
 
 
-def implicit_loss(W, U, x) -> Callable:
-    """``l(b) = sum(h*)`` with h* from ``la.fixed_point``: a cycle in the traced graph."""
+def implicit_loss(W, U, x, tol: float = 1e-14, maxiter: int = 1000) -> Callable:
+    """``l(b) = sum(h*)`` with h* from ``la.fixed_point`` (to ``tol``): a cycle in the graph."""
     import lagrange_ad as la
 
     ux = U @ x
 
     def loss(b):
-        h = la.fixed_point(lambda h, b: la.tanh(W @ h + ux + b), np.zeros(len(b)), b)
+        h = la.fixed_point(lambda h, b: la.tanh(W @ h + ux + b), np.zeros(len(b)), b, tol=tol,
+                           maxiter=maxiter)
         return la.sum(h)
 
     return loss
