@@ -18,6 +18,7 @@ from .context import (
     reverse_sweep,
 )
 from .harness import (
+    NotAvailable,
     Row,
     Table,
     failed,
@@ -156,6 +157,8 @@ def implicit_row(ctx: Context, W, U, x, b, exact, inner: str) -> Row:
     """la.grad through ``la.fixed_point`` (the KKT system of the cyclic graph)."""
     n = len(b)
     label = f"lagrange_ad implicit (la.fixed_point + la.grad, inner {inner})"
+    if not hasattr(la, "fixed_point"):
+        return failed(label, n, NotAvailable("la.fixed_point"))
     grad = la.grad(models.implicit_loss(W, U, x, IMPLICIT_TOL, FIXED_POINT_STEPS), inner=inner,
                    tol=IMPLICIT_TOL, maxiter=FIXED_POINT_STEPS)
     try:
