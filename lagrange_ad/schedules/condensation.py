@@ -184,17 +184,23 @@ def rules_condensation_sweep(program: Program, *, inner: str, tol: float, maxite
     lam: list = [None] * n
     lam[graph.output] = np.ones(graph.shape(graph.output))
 
+    spent = 0
+
     def cotangents(i: int, g: np.ndarray, wanted: list) -> list:
-        """(parent, cotangent) of node i's VJP applied to g, for the wanted parents."""
+        """(parent, cotangent) of node i's VJP applied to g, for the wanted parents.
+
+        Counts the multiply-adds of the cotangents formed, as the acyclic rules sweep does.
+        """
+        nonlocal spent
         parents = idx[ptr[i]:ptr[i + 1]]
         cts = program.node_vjp(i, g, values[i], [values[j] for j in parents], wanted=wanted)
+        spent += cost[i] * sum(ct is not None for ct in cts) // len(parents)
         return [(j, ct) for j, ct, w in zip(parents, cts, wanted) if w and ct is not None]
 
     def send(i: int, g: np.ndarray, wanted: list) -> None:
         for j, ct in cotangents(i, g, wanted):
             lam[j] = ct if lam[j] is None else lam[j] + ct
 
-    spent = 0
     blocks = []
     # a NaN or infinity is found by the caller's check of the multipliers, which names its
     # cause
@@ -205,12 +211,13 @@ def rules_condensation_sweep(program: Program, *, inner: str, tol: float, maxite
             if len(nodes) == 1 and i not in idx[ptr[i]:ptr[i + 1]]:
                 if lam[i] is not None and not skipped[i] and lam[i].any():
                     send(i, lam[i], [needed[j] for j in idx[ptr[i]:ptr[i + 1]]])
-                    spent += cost[i]
                 continue
             if not any(needed[j] for j in nodes):
                 continue
             x, stats = _solve_cycle(program, nodes, lam, cotangents, inner=inner, tol=tol,
                                     maxiter=maxiter)
+            # an iterative solve counted its VJP applications; LU, the block's entries once
+            spent += stats.get("nonzeros", 0)
             inside = set(nodes)
             for i in nodes:
                 lam[i] = x[i]
@@ -218,7 +225,6 @@ def rules_condensation_sweep(program: Program, *, inner: str, tol: float, maxite
                     # what the block sends to the components upstream of it
                     send(i, lam[i], [needed[j] and j not in inside
                                      for j in idx[ptr[i]:ptr[i + 1]]])
-            spent += sum(cost[i] for i in nodes) * max(1, int(stats["iterations"]))
             blocks.append(stats)
     for j in range(n):
         if needed[j] and lam[j] is None:
@@ -259,4 +265,6 @@ def _solve_cycle(program: Program, nodes: list, lam: list, cotangents, *, inner:
                                          dtype=np.float64)
     x, stats = solve_block(transposed, b, inner=inner, tol=tol, maxiter=maxiter,
                            where=_describe(graph, nodes))
+    if inner == "direct":
+        stats["nonzeros"] = int(transposed.nnz)
     return {i: part(x, k).copy() for k, i in enumerate(nodes)}, stats
