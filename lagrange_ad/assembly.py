@@ -27,6 +27,8 @@ def jacobian_is_sparse(graph) -> bool:
     so are array nodes in general: one vectorized VJP call beats assembling their entries
     (9x on a chain of elementwise functions of 10^5-vectors).
     """
+    if graph.shape_table == ((),):
+        return True  # scalar nodes: one partial per operand
     operations = len(graph) - int(graph.is_source.sum())
     return (2 * len(graph.scalar_elementwise) >= operations
             and int(graph.partial_counts.sum()) <= 8 * graph.total_size + 1024)

@@ -337,11 +337,14 @@ class Graph:
         counts[fast] = np.diff(self.parent_ptr)[fast]
         rest = ~self.is_source
         rest[fast] = False
+        rest = np.flatnonzero(rest).tolist()
+        if not rest:
+            return _frozen(counts, np.int64, False)
         # plain lists: the loop reads single entries, where numpy scalars are slow
         op, shape_id, param_id = self.op.tolist(), self.shape_id.tolist(), self.param_id.tolist()
         ptr, idx = self.parent_ptr.tolist(), self.parent_idx.tolist()
         cache: dict = {}
-        for i in np.flatnonzero(rest).tolist():
+        for i in rest:
             parents = idx[ptr[i]:ptr[i + 1]]
             key = (op[i], shape_id[i], param_id[i], *[shape_id[j] for j in parents])
             if key not in cache:
