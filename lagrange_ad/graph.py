@@ -13,6 +13,7 @@ walk over the graph is a loop, never a recursion.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from functools import cached_property
@@ -238,7 +239,7 @@ class Graph:
     @cached_property
     def sizes(self) -> np.ndarray:
         """The number of scalar entries of each node."""
-        table = np.array([int(np.prod(s, dtype=np.int64)) for s in self.shape_table], np.int64)
+        table = np.array([math.prod(s) for s in self.shape_table], np.int64)
         return _frozen(table[self.shape_id], np.int64)
 
     @cached_property
@@ -286,10 +287,12 @@ class Graph:
         depends[:self.n_inputs] = True
         ptr, idx = self.parent_ptr, self.parent_idx
         if self.is_acyclic:
+            # plain lists: the loop reads single entries, where numpy scalars are slow
+            flags, ptr_list, idx_list = depends.tolist(), ptr.tolist(), idx.tolist()
             for i in self.topological_order().tolist():
-                if not depends[i]:
-                    depends[i] = depends[idx[ptr[i]:ptr[i + 1]]].any()
-            return _frozen(depends, bool, False)
+                if not flags[i]:
+                    flags[i] = any([flags[j] for j in idx_list[ptr_list[i]:ptr_list[i + 1]]])
+            return _frozen(np.array(flags, bool), bool, False)
         # on a cycle every node depends on every other: components, in topological order
         for component in self.strongly_connected_components():
             parents = np.concatenate([idx[ptr[i]:ptr[i + 1]] for i in component.tolist()])
