@@ -61,7 +61,8 @@ def grad(f: Callable | Graph, method: str = "reverse",
     # the multipliers no input depends on
     shortcuts = {"check": False, "gradient_only": not options.get("check", False)}
     options = {**{k: v for k, v in shortcuts.items() if k in schedule.options}, **options}
-    # the plain gradient-only sweep reads few values: keep only those (less memory to touch)
+    # the plain gradient-only reverse sweep reads few values: keep only those (less memory to
+    # touch); any other option (levels, checkpoints, via) asks for a sweep that reads them all
     keep = "gradient" if schedule.name == "reverse" and options.get("gradient_only") \
         and set(options) <= set(shortcuts) else "all"
 

@@ -38,6 +38,7 @@ from ..forward import component_jacobian
 from ..kernels import back_substitute
 from ..program import Program
 from ..vectors import NodeVector
+from .cotangents import CotangentSweep
 
 INNER = ("fixed-point", "direct", "gmres")
 
@@ -174,69 +175,42 @@ def rules_condensation_sweep(program: Program, *, inner: str, tol: float, maxite
     multiplier, as in the acyclic sweep.
     """
     graph = program.graph
-    n = len(graph)
-    needed = (graph.depends_on_input if gradient_only else np.ones(n, bool)).tolist()
-    # plain lists: the loops read single entries, where numpy scalars are slow
-    skipped = (graph.is_source | ~np.array(needed)).tolist()
-    cost = program.multiply_adds.tolist()
-    ptr, idx = graph.parent_ptr.tolist(), graph.parent_idx.tolist()
-    values = program.values.blocks()
-    lam: list = [None] * n
-    lam[graph.output] = np.ones(graph.shape(graph.output))
-
-    spent = 0
-
-    def cotangents(i: int, g: np.ndarray, wanted: list) -> list:
-        """(parent, cotangent) of node i's VJP applied to g, for the wanted parents.
-
-        Counts the multiply-adds of the cotangents formed, as the acyclic rules sweep does.
-        """
-        nonlocal spent
-        parents = idx[ptr[i]:ptr[i + 1]]
-        cts = program.node_vjp(i, g, values[i], [values[j] for j in parents], wanted=wanted)
-        spent += cost[i] * sum(ct is not None for ct in cts) // len(parents)
-        return [(j, ct) for j, ct, w in zip(parents, cts, wanted) if w and ct is not None]
-
-    def send(i: int, g: np.ndarray, wanted: list) -> None:
-        for j, ct in cotangents(i, g, wanted):
-            lam[j] = ct if lam[j] is None else lam[j] + ct
-
+    sweep = CotangentSweep(program, gradient_only)
+    lam, needed = sweep.lam, sweep.needed
+    spent_on_lu = 0
     blocks = []
     # a NaN or infinity is found by the caller's check of the multipliers, which names its
     # cause
     with np.errstate(all="ignore"):
         for component in reversed(graph.strongly_connected_components()):
             nodes = component.tolist()
-            i = nodes[0]
-            if len(nodes) == 1 and i not in idx[ptr[i]:ptr[i + 1]]:
-                if lam[i] is not None and not skipped[i] and lam[i].any():
-                    send(i, lam[i], [needed[j] for j in idx[ptr[i]:ptr[i + 1]]])
+            if len(nodes) == 1 and nodes[0] not in sweep.parents(nodes[0]):
+                if sweep.pending(nodes[0]):
+                    sweep.send(nodes[0], lam[nodes[0]])
                 continue
             if not any(needed[j] for j in nodes):
                 continue
-            x, stats = _solve_cycle(program, nodes, lam, cotangents, inner=inner, tol=tol,
-                                    maxiter=maxiter)
+            x, stats = _solve_cycle(sweep, nodes, inner=inner, tol=tol, maxiter=maxiter)
             # an iterative solve counted its VJP applications; LU, the block's entries once
-            spent += stats.get("nonzeros", 0)
+            spent_on_lu += stats.get("nonzeros", 0)
             inside = set(nodes)
             for i in nodes:
                 lam[i] = x[i]
                 if lam[i].any():
                     # what the block sends to the components upstream of it
-                    send(i, lam[i], [needed[j] and j not in inside
-                                     for j in idx[ptr[i]:ptr[i + 1]]])
+                    sweep.send(i, lam[i], [needed[j] and j not in inside
+                                           for j in sweep.parents(i)])
             blocks.append(stats)
-    for j in range(n):
-        if needed[j] and lam[j] is None:
-            lam[j] = np.zeros(graph.shape(j))
     missing = ("it depends on no input, and the sweep was asked for the gradient only "
                "(gradient_only=True)")
-    return NodeVector.from_blocks(graph, lam, missing), spent, blocks
+    kept = [j for j in range(len(graph)) if needed[j]]
+    return sweep.result(kept, missing), sweep.spent + spent_on_lu, blocks
 
 
-def _solve_cycle(program: Program, nodes: list, lam: list, cotangents, *, inner: str,
-                 tol: float, maxiter: int) -> tuple[dict, dict]:
+def _solve_cycle(sweep: CotangentSweep, nodes: list, *, inner: str, tol: float,
+                 maxiter: int) -> tuple[dict, dict]:
     """The multipliers of one cyclic block, node by node, and the solve's statistics."""
+    program, lam = sweep.program, sweep.lam
     graph = program.graph
     position = {j: k for k, j in enumerate(nodes)}
     starts = np.concatenate([[0], np.cumsum([graph.sizes[j] for j in nodes])]).tolist()
@@ -250,8 +224,7 @@ def _solve_cycle(program: Program, nodes: list, lam: list, cotangents, *, inner:
         for k, i in enumerate(nodes):
             g = part(x, k)
             if g.any():
-                parents = graph.parents(i).tolist()
-                for j, ct in cotangents(i, g, [j in position for j in parents]):
+                for j, ct in sweep.cotangents(i, g, [j in position for j in sweep.parents(i)]):
                     out[starts[position[j]]:starts[position[j] + 1]] += np.ravel(ct)
         return out
 

@@ -37,8 +37,6 @@ of the values. Reading a multiplier left out raises an error that says so.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ..assembly import jacobian_is_sparse
@@ -47,6 +45,7 @@ from ..kernels import back_substitute, back_substitute_rows
 from ..program import Program
 from ..vectors import NodeVector, all_finite
 from .condensation import condensation_sweep
+from .cotangents import CotangentSweep
 from .plans import level_plan, sweep
 from .registry import Outcome, Schedule, choice_problem, register_schedule
 
@@ -89,60 +88,29 @@ def reverse_sweep(program: Program, order: np.ndarray | None = None, via: str = 
 
 def rules_sweep(program: Program, order: np.ndarray,
                 gradient_only: bool) -> tuple[NodeVector, int]:
-    """The sweep by VJP rules, with each multiplier kept as its own array.
+    """The sweep by VJP rules (`CotangentSweep`), with each multiplier kept as its own array.
 
     ``lam_j`` is the sum of the cotangents its children send; a block that receives none is
-    zero. Nothing is added in place, so a rule may return its incoming cotangent itself.
+    zero. With ``gradient_only`` only the input multipliers are kept.
     """
-    graph = program.graph
-    needed = graph.depends_on_input if gradient_only else np.ones(len(graph), bool)
-    # plain lists: the loop reads single entries, where numpy scalars are slow
-    skipped = (graph.is_source | ~needed).tolist()
-    needed, cost = needed.tolist(), program.multiply_adds.tolist()
-    ptr, idx = graph.parent_ptr.tolist(), graph.parent_idx.tolist()
-    # a value the program did not keep is read by no rule here (`Graph.gradient_reads`) but
-    # for its shape: a NaN stand-in of that shape, which costs no memory and could not go
-    # unnoticed if a rule read it after all
-    values = [_stand_in(graph.shape(i)) if v is None else v
-              for i, v in enumerate(program.values.blocks())]
-    lam: list = [None] * len(graph)
-    lam[graph.output] = np.ones(graph.shape(graph.output))
-    spent = 0
+    sweep = CotangentSweep(program, gradient_only)
+    lam = sweep.lam
     # a NaN or infinity is found by the caller's check of the multipliers, which names its
     # cause; numpy's warnings about it on the way would only repeat that
     with np.errstate(all="ignore"):
         for i in order.tolist():
-            g = lam[i]
-            if g is None or skipped[i] or not g.any():
+            if not sweep.pending(i):
                 continue
-            parents = idx[ptr[i]:ptr[i + 1]]
-            cts = program.node_vjp(i, g, values[i], [values[j] for j in parents],
-                                   wanted=[needed[j] for j in parents])
-            formed = 0
-            for j, ct in zip(parents, cts):
-                if ct is not None:
-                    formed += 1
-                    if needed[j]:
-                        lam[j] = ct if lam[j] is None else lam[j] + ct
-            # a cotangent left out (None) is not paid for; products, the only rules given per
-            # operand, cost the same for each operand
-            spent += cost[i] * formed // len(parents)
-            if gradient_only and all_finite(g):
+            sweep.send(i, lam[i])
+            if gradient_only and all_finite(lam[i]):
                 # sent on and not wanted: freeing it now keeps the sweep's memory near that of
                 # the values (a non-finite one stays, for the caller's check to report)
                 lam[i] = None
-    for j in (graph.inputs if gradient_only else range(len(graph))):
-        if lam[j] is None:
-            lam[j] = np.zeros(graph.shape(j))
+    graph = program.graph
     missing = ("the sweep was asked for the gradient only (gradient_only=True keeps the "
                "multipliers of the inputs alone)")
-    return NodeVector.from_blocks(graph, lam, missing), spent
-
-
-@functools.lru_cache(maxsize=256)
-def _stand_in(shape: tuple) -> np.ndarray:
-    """A read-only NaN array of ``shape`` taking no memory (one entry, broadcast)."""
-    return np.broadcast_to(np.float64(np.nan), shape)
+    return (sweep.result(graph.inputs if gradient_only else range(len(graph)), missing),
+            sweep.spent)
 
 
 def level_sweep(program: Program) -> tuple[np.ndarray, int]:
