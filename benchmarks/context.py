@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import lagrange_ad as la
-from lagrange_ad.assembly import assemble_jacobian
+from lagrange_ad.program.assembly import assemble_jacobian
 from lagrange_ad.schedules.reverse import reverse_sweep as schedule_sweep
 
 from . import peers

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import spsolve_triangular
 
 import lagrange_ad as la
-from lagrange_ad.compiled import forward_scalar
+from lagrange_ad.accel.compiled import forward_scalar
 
 from . import peers
 from .context import (

@@ -6,7 +6,6 @@ schedule in ``la.SCHEDULES`` solves it, backpropagation (``"reverse"``) in one s
 """
 
 from . import examples
-from .builder import GraphBuilder
 from .compare import Comparison, ComparisonRow, compare
 from .errors import (
                      CheckpointError,
@@ -24,7 +23,18 @@ from .errors import (
                      UnknownMethodError,
                      UnknownPrimitiveError,
 )
-from .functions import (
+from .grad import grad
+from .graph.builder import GraphBuilder
+from .graph.graph import Graph
+from .graph.unroll import Unrolled, unroll
+from .jacobians.jacobian import jacobian
+from .primitives import PRIMITIVES, Primitive
+from .program.program import Program
+from .program.vectors import NodeVector
+from .schedules import SCHEDULES, Schedule, solve
+from .schedules.solution import Solution, SolveStats
+from .tracing.fixed_point import fixed_point
+from .tracing.functions import (
                      abs,
                      add,
                      concatenate,
@@ -56,17 +66,7 @@ from .functions import (
                      tanh,
                      transpose,
 )
-from .grad import grad
-from .graph import Graph
-from .implicit import fixed_point
-from .jacobian import jacobian
-from .primitives import PRIMITIVES, Primitive
-from .program import Program
-from .schedules import SCHEDULES, Schedule, solve
-from .solution import Solution, SolveStats
-from .trace import Tracer, trace
-from .unroll import Unrolled, unroll
-from .vectors import NodeVector
+from .tracing.tracer import Tracer, trace
 from .verify import Check, VerificationReport, verify
 
 __version__ = "0.1.0"

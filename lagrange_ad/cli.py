@@ -21,9 +21,9 @@ import numpy as np
 from . import examples
 from .compare import compare
 from .errors import LagrangeADError
-from .program import Program
+from .program.program import Program
 from .schedules import SCHEDULES, solve
-from .trace import trace
+from .tracing.tracer import trace
 from .verify import verify
 
 

@@ -24,11 +24,11 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .accel.kernels import warm_up
 from .errors import ConvergenceError, LagrangeADError, MethodNotApplicableError
-from .kernels import warm_up
-from .program import Program
+from .program.program import Program
 from .schedules import SCHEDULES, Schedule, get_schedule, solve
-from .solution import Solution
+from .schedules.solution import Solution
 
 SOLVED, REFUSED, FAILED = "solved", "refused", "failed"
 NORMALIZATION = "max_i |lam_i - lam_ref_i| / max(1, ||lam_ref||_inf)"

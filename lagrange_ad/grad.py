@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .graph import Graph
-from .program import Program
+from .graph.graph import Graph
+from .program.program import Program
 from .schedules import get_schedule, solve
 
 

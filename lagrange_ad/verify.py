@@ -35,7 +35,7 @@ import numpy as np
 
 from .compare import FAILED, REFUSED, Method, compare
 from .errors import LagrangeADError
-from .program import Program
+from .program.program import Program
 from .schedules import SCHEDULES, solve
 
 EPS = float(np.finfo(np.float64).eps)

@@ -7,7 +7,7 @@ import pytest
 from zoo import traced
 
 import lagrange_ad as la
-from lagrange_ad.checkpointing import (
+from lagrange_ad.schedules.checkpointing import (
     CheckpointError,
     checkpointed_sweep,
     optimal_forward_steps,

@@ -61,7 +61,7 @@ def test_verify_fails_with_status_one_on_a_wrong_derivative_rule(capsys, tmp_pat
             elementwise("cli_bad_sin", 1, np.sin, lambda ans, x: (-np.cos(x),))
 
         def f(x=0.7):
-            from lagrange_ad.functions import call
+            from lagrange_ad.tracing.functions import call
             return call("cli_bad_sin", x) * 2.0
     """))
     try:

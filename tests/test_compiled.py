@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import lagrange_ad as la
-from lagrange_ad import compiled
-from lagrange_ad.assembly import assemble_jacobian
-from lagrange_ad.forward import forward_propagate
+from lagrange_ad.accel import compiled
 from lagrange_ad.primitives import PRIMITIVES
+from lagrange_ad.program.assembly import assemble_jacobian
+from lagrange_ad.program.values import forward_propagate
 
 pytestmark = pytest.mark.skipif(compiled.numba is None, reason="numba is not installed")
 

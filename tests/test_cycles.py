@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from zoo import random_cyclic_graph, singular_cycle
 
 import lagrange_ad as la
-from lagrange_ad.assembly import jacobian_is_sparse
+from lagrange_ad.program.assembly import jacobian_is_sparse
 
 CLOSED_FORMS = ["fixed_cos", "jacobi_solve", "pagerank"]
 INNER = ["fixed-point", "direct", "gmres"]

@@ -5,7 +5,7 @@ import pytest
 from zoo import traced
 
 import lagrange_ad as la
-from lagrange_ad.elimination import EliminationOrderError, intermediate_entries
+from lagrange_ad.jacobians.elimination import EliminationOrderError, intermediate_entries
 
 MODES = ("reverse", "forward", "elimination")
 ORDERS = ("forward", "reverse", "markowitz")

@@ -133,7 +133,7 @@ def test_rules(name, case):
     for block, t in zip(blocks, ts):
         np.add.at(applied, block.rows, block.vals * t.ravel()[block.cols])
     np.testing.assert_allclose(applied, jvp.ravel(), rtol=1e-12, atol=1e-12)
-    assert primitive.cost(ans.shape, *[x.shape for x in xs], **params) == \
+    assert primitive.node_multiply_adds(ans.shape, *[x.shape for x in xs], **params) == \
         sum(len(block.vals) for block in blocks)
 
 

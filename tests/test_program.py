@@ -14,7 +14,7 @@ from lagrange_ad.errors import (
     NonScalarOutputError,
     ShapeError,
 )
-from lagrange_ad.vectors import all_finite
+from lagrange_ad.program.vectors import all_finite
 
 RNG = np.random.default_rng(11)
 

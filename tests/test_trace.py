@@ -16,7 +16,7 @@ from lagrange_ad.errors import (
     NonFiniteError,
     ShapeError,
 )
-from lagrange_ad.trace import Tape, Tracer
+from lagrange_ad.tracing.tracer import Tape, Tracer
 
 RNG = np.random.default_rng(7)
 X = RNG.uniform(0.5, 1.5, (2, 3))
@@ -513,7 +513,8 @@ def test_the_fast_path_records_the_same_graph_as_the_checked_path(seed, monkeypa
 
 
 def test_the_fast_path_takes_repeated_scalar_kinds(monkeypatch):
-    modules = [sys.modules["lagrange_ad.trace"], sys.modules["lagrange_ad.functions"]]
+    modules = [sys.modules["lagrange_ad.tracing.tracer"],
+               sys.modules["lagrange_ad.tracing.functions"]]
     checked = []
 
     def counting(*operands, **params):

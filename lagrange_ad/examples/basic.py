@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import functions as la
 from ..errors import LagrangeADError
-from ..graph import Graph
+from ..graph.graph import Graph
 from ..primitives import PRIMITIVES
-from ..trace import trace
+from ..tracing import functions as la
+from ..tracing.tracer import trace
 from .registry import Example, example
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import functions as la
-from ..implicit import fixed_point
-from ..program import Program
-from ..trace import trace
+from ..program.program import Program
+from ..tracing import functions as la
+from ..tracing.fixed_point import fixed_point
+from ..tracing.tracer import trace
 from .registry import Example, example
 
 

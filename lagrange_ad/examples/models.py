@@ -24,9 +24,9 @@ import math
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from .. import functions as la
 from ..errors import LagrangeADError
-from ..trace import trace
+from ..tracing import functions as la
+from ..tracing.tracer import trace
 from .registry import Example, example
 
 MAX_ENUMERATION = 10**6

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import LagrangeADError
-from ..graph import Graph
-from ..program import Program
+from ..graph.graph import Graph
+from ..program.program import Program
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import functions as la
 from ..errors import LagrangeADError
-from ..trace import trace
+from ..tracing import functions as la
+from ..tracing.tracer import trace
 from .registry import Example, example
 
 

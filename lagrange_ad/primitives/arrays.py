@@ -31,13 +31,14 @@ def _input_evaluate(**params):
 register(Primitive(
     name="input", arity=0, evaluate=_input_evaluate, vjp=lambda g, ans, **params: (),
     jvp=_no_jvp, shape=lambda **params: tuple(params["shape"]),
-    jacobian=_no_operands, template="input", param_names=("shape",), count=lambda *a, **k: 0,
+    jacobian=_no_operands, template="input", param_names=("shape",),
+    multiply_adds=lambda *a, **k: 0,
 ))
 register(Primitive(
     name="const", arity=0, evaluate=lambda value: np.asarray(value, dtype=np.float64),
     vjp=lambda g, ans, **params: (), jvp=_no_jvp,
     shape=lambda value: np.shape(value), jacobian=_no_operands, template="const",
-    param_names=("value",), count=lambda *a, **k: 0,
+    param_names=("value",), multiply_adds=lambda *a, **k: 0,
 ))
 
 

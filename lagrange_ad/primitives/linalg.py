@@ -97,11 +97,12 @@ def _matmul_count(ans_shape, a_shape, b_shape):
 
 PRODUCT = register(Primitive(
     name="matmul", arity=2, evaluate=np.matmul, vjp=_matmul_vjp, jvp=_matmul_jvp,
-    shape=_matmul_shape, jacobian=_matmul_jacobian, template="{0} @ {1}", count=_matmul_count,
+    shape=_matmul_shape, jacobian=_matmul_jacobian, template="{0} @ {1}",
+    multiply_adds=_matmul_count,
     vjp_operand=_matmul_vjp_operand, vjp_reads=("operands",),
 ))
 register(Primitive(
     name="dot", arity=2, evaluate=np.dot, vjp=_matmul_vjp, jvp=_matmul_jvp,
-    shape=_dot_shape, jacobian=_matmul_jacobian, count=_matmul_count,
+    shape=_dot_shape, jacobian=_matmul_jacobian, multiply_adds=_matmul_count,
     vjp_operand=_matmul_vjp_operand, vjp_reads=("operands",),
 ))

@@ -66,7 +66,7 @@ def reduction(name: str, evaluate, weights,
     return register(Primitive(
         name=name, arity=1, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, param_names=("axis",),
-        count=lambda ans_shape, x_shape, axis=None: size_of(x_shape), vjp_reads=reads,
+        multiply_adds=lambda ans_shape, x_shape, axis=None: size_of(x_shape), vjp_reads=reads,
     ))
 
 
@@ -145,7 +145,7 @@ def _normalizer(name: str, evaluate, probabilities, couple):
 
     return register(Primitive(
         name=name, arity=1, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
-        jacobian=jacobian, param_names=("axis",), count=count,
+        jacobian=jacobian, param_names=("axis",), multiply_adds=count,
         vjp_reads=("ans",),  # the probabilities come from the value
     ))
 

@@ -23,8 +23,8 @@ Rules:
 ``jacobian(ans, *xs, **params) -> tuple``      one `Block` of explicit entries per operand
 ``shape(*shapes, **params) -> tuple``          the output shape, or `ShapeError`
 ``domain(*xs, **params) -> str | None``        a description of a point outside the domain
-``count(ans_shape, *shapes, **params) -> int``  nonzeros of the local Jacobian (all operands):
-                                               the multiply-adds of one VJP or JVP
+``multiply_adds(ans_shape, *shapes, **params) -> int``  nonzeros of the local Jacobian (all
+                                               operands): the multiply-adds of one VJP or JVP
 ``vjp_operand(k, g, ans, *xs, **params)``     the k-th entry of ``vjp`` alone (optional)
 """
 
@@ -74,8 +74,9 @@ class Primitive:
     param_names : tuple of str
         Every static parameter the primitive takes (the builder refuses others); they are
         shown when the node prints, unless ``template`` says how it prints.
-    count : callable, optional
-        The number of nonzero local partials; dense when absent.
+    multiply_adds : callable, optional
+        The number of nonzero local partials (the multiply-adds of one VJP or JVP); dense
+        when absent.
     partials : callable, optional
         For elementwise primitives, ``partials(ans, *xs, **params)``: the entrywise
         derivatives ``d ans / d x_k``. It lets the local partials of many scalar nodes of one
@@ -100,7 +101,7 @@ class Primitive:
     domain: Callable[..., str | None] | None = None
     template: str | None = None
     param_names: tuple[str, ...] = field(default=())
-    count: Callable[..., int] | None = None
+    multiply_adds: Callable[..., int] | None = None
     partials: Callable[..., tuple] | None = None
     vjp_operand: Callable[..., np.ndarray] | None = None
     vjp_reads: tuple[str, ...] = ("ans", "operands")
@@ -124,10 +125,10 @@ class Primitive:
             return f"needs the parameter {missing[0]!r}"
         return None
 
-    def cost(self, ans_shape: tuple, *shapes: tuple, **params) -> int:
+    def node_multiply_adds(self, ans_shape: tuple, *shapes: tuple, **params) -> int:
         """Multiply-adds of one application of the VJP or JVP rule (nonzeros of the block)."""
-        if self.count is not None:
-            return int(self.count(ans_shape, *shapes, **params))
+        if self.multiply_adds is not None:
+            return int(self.multiply_adds(ans_shape, *shapes, **params))
         return _size(ans_shape) * sum(_size(s) for s in shapes)
 
     def label(self, operands: list[str], params: dict) -> str:

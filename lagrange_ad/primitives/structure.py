@@ -108,7 +108,7 @@ def elementwise(
     return register(Primitive(
         name=name, arity=arity, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, domain=domain, template=template, param_names=param_names,
-        count=lambda ans_shape, *shapes, **params: size_of(ans_shape) * len(shapes),
+        multiply_adds=lambda ans_shape, *shapes, **params: size_of(ans_shape) * len(shapes),
         partials=partials, vjp_reads=reads,
     ))
 
@@ -162,7 +162,7 @@ def selection(
     return register(Primitive(
         name=name, arity=arity, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, template=template, param_names=param_names,
-        count=lambda ans_shape, *shapes, **params: size_of(ans_shape),
+        multiply_adds=lambda ans_shape, *shapes, **params: size_of(ans_shape),
         vjp_reads=(),  # moving entries back needs the operands' shapes only
     ))
 

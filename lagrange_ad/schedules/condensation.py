@@ -31,13 +31,13 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ..assembly import jacobian_is_sparse
+from ..accel.kernels import back_substitute
 from ..errors import ConvergenceError, LagrangeADError, SingularKKTError
-from ..fixedpoint import error_bound, observed_rate, spectral_radius
-from ..forward import component_jacobian
-from ..kernels import back_substitute
-from ..program import Program
-from ..vectors import NodeVector
+from ..program.assembly import jacobian_is_sparse
+from ..program.cycles import error_bound, observed_rate, spectral_radius
+from ..program.program import Program
+from ..program.values import component_jacobian
+from ..program.vectors import NodeVector
 from .cotangents import CotangentSweep
 
 INNER = ("fixed-point", "direct", "gmres")

@@ -40,7 +40,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import LagrangeADError
-from ..program import Program
+from ..program.program import Program
 from .registry import Outcome, Schedule, register_schedule
 
 # solvers in order of preference (accurate duals first) and their tolerance keywords
@@ -92,7 +92,7 @@ def _run(program: Program, *, solver: str | None = None, tol: float = 1e-10,
     iterations = int(getattr(problem.solver_stats, "num_iters", None) or 0)
     message = f"cvxpy/{name} status {status!r}, KKT residual {residual:.3g}"
     return Outcome(lam, iterations=iterations, converged=converged, residuals=[residual],
-                   multiply_adds=2 * (iterations + 1) * program.partial_count,
+                   multiply_adds=2 * (iterations + 1) * program.total_multiply_adds,
                    message=message, extra={"solver": name, "status": status})
 
 

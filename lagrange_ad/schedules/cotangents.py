@@ -17,8 +17,8 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..program import Program
-from ..vectors import NodeVector
+from ..program.program import Program
+from ..program.vectors import NodeVector
 
 
 class CotangentSweep:

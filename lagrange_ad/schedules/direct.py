@@ -25,8 +25,8 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import splu, spsolve_triangular
 
 from ..errors import LagrangeADError, SingularKKTError
-from ..graph import Graph
-from ..program import Program
+from ..graph.graph import Graph
+from ..program.program import Program
 from .registry import Outcome, Schedule, register_schedule
 
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse.linalg as spla
 
-from ..program import Program
+from ..program.program import Program
 from .plans import converged_message, iteration_problem
 from .registry import Outcome, Schedule, choice_problem, register_schedule
 
@@ -82,7 +82,7 @@ def _run(program: Program, *, algorithm: str = "cg", operator: str = "matrix-fre
     res = residuals[-1] if residuals else float(np.linalg.norm(program.rhs()))
     converged = res <= tol * scale
     # one product with A and one with A^T per step, plus the first A res
-    per_product = program.partial_count
+    per_product = program.total_multiply_adds
     return Outcome(lam, iterations=len(residuals), converged=converged, residuals=residuals,
                    multiply_adds=(2 * len(residuals) + 1) * per_product,
                    message=converged_message(f"dual-descent ({algorithm})", len(residuals), res,

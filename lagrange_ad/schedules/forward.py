@@ -40,7 +40,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..program import Program
+from ..program.program import Program
 from .plans import node_entries
 from .registry import Outcome, Schedule, register_schedule
 

@@ -39,7 +39,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, aslinearoperator, bicgstab, gmres, lsqr
 
 from ..errors import ConvergenceError, LagrangeADError
-from ..program import Program
+from ..program.program import Program
 from .registry import Outcome, Schedule, register_schedule
 
 
@@ -95,7 +95,7 @@ def krylov_outcome(program: Program, name: str, call: Callable, matrix_free: boo
         raise ConvergenceError(f"{name} broke down after {iterations} iterations "
                                f"({message}); try another method such as 'spsolve' or "
                                f"'gmres'", residuals=history, iterations=iterations)
-    per_apply = program.partial_count
+    per_apply = program.total_multiply_adds
     return Outcome(lam, iterations=iterations, converged=converged, residuals=history,
                    multiply_adds=op.applications * per_apply, message=message,
                    extra={"operator_applications": op.applications, "info": int(info)})

@@ -35,10 +35,10 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..assembly import assemble_jacobian
 from ..errors import LagrangeADError
-from ..program import Program
-from ..vectors import NodeVector
+from ..program.assembly import assemble_jacobian
+from ..program.program import Program
+from ..program.vectors import NodeVector
 from .registry import Outcome, Schedule, register_schedule
 
 # trust-constr statuses: 1 = optimality and feasibility below gtol, 2 = trust radius below xtol
@@ -98,7 +98,7 @@ def _run(program: Program, *, start: str = "forward", perturbation: float = 1e-3
     message = (f"trust-constr: {result.message} (status {result.status}, constraint "
                f"violation {result.constr_violation:.3g}, KKT residual {residual:.3g})")
     return Outcome(lam, iterations=int(result.nit), converged=converged, residuals=[residual],
-                   multiply_adds=jacobian_calls[0] * program.partial_count,
+                   multiply_adds=jacobian_calls[0] * program.total_multiply_adds,
                    message=message,
                    extra={"status": int(result.status),
                           "constraint_violation": float(result.constr_violation),

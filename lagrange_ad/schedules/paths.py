@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import MethodNotApplicableError
-from ..program import Program
+from ..program.program import Program
 from .direct import entry_permutation
 from .registry import Outcome, Schedule, register_schedule
 

@@ -32,8 +32,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ..kernels import sweep_partials
-from ..program import Program
+from ..accel.kernels import sweep_partials
+from ..program.program import Program
 from .registry import Outcome
 
 

@@ -18,9 +18,9 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import LagrangeADError, MethodNotApplicableError, NonFiniteError, UnknownMethodError
-from ..program import Program
-from ..solution import Solution, SolveStats
-from ..vectors import NodeVector
+from ..program.program import Program
+from ..program.vectors import NodeVector
+from .solution import Solution, SolveStats
 
 
 @dataclass(frozen=True)

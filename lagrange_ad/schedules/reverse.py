@@ -19,7 +19,7 @@ vectorized product with the sparse J::
     lam_L = (e_N + J^T lam)_L      for L = depth, ..., 0
 
 With ``checkpoints=k`` only k states are stored and the values between them are recomputed
-on the binomial (revolve) schedule (`lagrange_ad.checkpointing`): the same multipliers in
+on the binomial (revolve) schedule (`lagrange_ad.schedules.checkpointing`): the same multipliers in
 bounded memory.
 
 On a graph with cycles the sweep runs over the condensation instead, solving each cycle's
@@ -39,11 +39,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..assembly import jacobian_is_sparse
-from ..checkpointing import checkpointed_sweep
-from ..kernels import back_substitute, back_substitute_rows
-from ..program import Program
-from ..vectors import NodeVector, all_finite
+from ..accel.kernels import back_substitute, back_substitute_rows
+from ..program.assembly import jacobian_is_sparse
+from ..program.program import Program
+from ..program.vectors import NodeVector, all_finite
+from .checkpointing import checkpointed_sweep
 from .condensation import condensation_sweep
 from .cotangents import CotangentSweep
 from .plans import level_plan, sweep

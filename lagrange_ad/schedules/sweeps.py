@@ -62,7 +62,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ..program import Program
+from ..program.program import Program
 from .plans import SweepPlan, iterate_sweeps, iteration_problem, jacobi_plan, node_plan
 from .registry import Outcome, Schedule, choice_problem, register_schedule
 

@@ -1,6 +1,6 @@
 """``"unrolled"``: backpropagation through K explicit fixed-point iterations.
 
-The cyclic program is unrolled (`lagrange_ad.unroll`) into a DAG of ``steps`` Gauss-Seidel
+The cyclic program is unrolled (`lagrange_ad.graph.unroll`) into a DAG of ``steps`` Gauss-Seidel
 sweeps starting at the initial values, the DAG is solved by the reverse sweep, and the
 multipliers of each original node are folded back as the sum over its copies. It is the
 baseline that the implicit schedules improve on: its error against the implicit multipliers
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..program import Program
-from ..unroll import unroll
+from ..graph.unroll import unroll
+from ..program.program import Program
 from .registry import Outcome, Schedule, register_schedule
 from .reverse import reverse_sweep
 

@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import LagrangeADError
-from .fixedpoint import ComponentMap, solve_component
-from .forward import NodeEvaluator, component_jacobian
-from .trace import Tracer, as_float_array, record, trace
+from ..errors import LagrangeADError
+from ..program.cycles import ComponentMap, solve_component
+from ..program.values import NodeEvaluator, component_jacobian
+from .tracer import Tracer, as_float_array, record, trace
 
 
 def fixed_point(fn: Callable, init, *params, method: str = "picard", tol: float = 1e-14,
@@ -34,7 +34,7 @@ def fixed_point(fn: Callable, init, *params, method: str = "picard", tol: float 
     *params : array_like or traced values
         The quantities h depends on; traced ones are differentiated through the fixed point.
     method, tol, maxiter, memory
-        The fixed-point solver (see `lagrange_ad.fixedpoint`).
+        The fixed-point solver (see `lagrange_ad.program.cycles`).
 
     Returns
     -------
@@ -61,7 +61,7 @@ def fixed_point(fn: Callable, init, *params, method: str = "picard", tol: float 
     if not traced:
         graph = trace(lambda *args: fixed_point(fn, start, *args, **options),
                       *[as_float_array(p, "a parameter of fixed_point") for p in params])
-        from .program import Program
+        from ..program.program import Program
 
         return Program(graph).output_value
     tape = traced[0].tape

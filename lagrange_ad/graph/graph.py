@@ -20,9 +20,9 @@ from functools import cached_property
 
 import numpy as np
 
-from .errors import CyclicGraphError, GraphError, ShapeError
-from .kernels import distinct_columns
-from .primitives import Primitive, lookup
+from ..accel.kernels import distinct_columns
+from ..errors import CyclicGraphError, GraphError, ShapeError
+from ..primitives import Primitive, lookup
 
 
 def distinct_rows(*columns: np.ndarray) -> list[tuple[int, ...]]:
@@ -329,7 +329,7 @@ class Graph:
         return _frozen(last, np.int64, False)
 
     @cached_property
-    def partial_counts(self) -> np.ndarray:
+    def multiply_adds(self) -> np.ndarray:
         """Per node, the number of local partials its VJP or JVP applies (nonzeros of J_i,Pa(i)).
 
         One per operand for scalar elementwise nodes; otherwise the primitive's ``cost`` of the
@@ -352,8 +352,8 @@ class Graph:
             key = (op[i], shape_id[i], param_id[i], *[shape_id[j] for j in parents])
             if key not in cache:
                 shapes = [self.shape_table[shape_id[j]] for j in parents]
-                cache[key] = self.primitives[op[i]].cost(self.shape_table[shape_id[i]], *shapes,
-                                                         **self.param_table[param_id[i]])
+                cache[key] = self.primitives[op[i]].node_multiply_adds(
+                    self.shape_table[shape_id[i]], *shapes, **self.param_table[param_id[i]])
             counts[i] = cache[key]
         return _frozen(counts, np.int64, False)
 

@@ -36,9 +36,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import CheckpointError
-from .program import Program
-from .schedules.registry import Outcome
+from ..errors import CheckpointError
+from ..program.program import Program
+from .registry import Outcome
 
 ACTIONS = ("advance", "takeshot", "restore", "firsturn", "youturn")
 

@@ -22,11 +22,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
+from ..errors import GraphError, LagrangeADError, NonFiniteError, NonScalarOutputError
+from ..graph.graph import Graph
+from ..tracing.tracer import traced_program
 from .assembly import assemble_jacobian, scalar_partials
-from .errors import GraphError, LagrangeADError, NonFiniteError, NonScalarOutputError
-from .forward import Forward, apply_primitive, check_point, forward_propagate, kept_values
-from .graph import Graph
-from .trace import traced_program
+from .values import Forward, apply_primitive, check_point, forward_propagate, kept_values
 from .vectors import NodeVector
 
 
@@ -293,7 +293,7 @@ class Program:
         return self.graph.depends_on_input
 
     @cached_property
-    def partial_count(self) -> int:
+    def total_multiply_adds(self) -> int:
         """The number of local partials over all nodes (nonzeros of J; one product with J)."""
         return int(self.multiply_adds.sum())
 
@@ -303,7 +303,7 @@ class Program:
         if self._edge_partials is not None:
             # the compiled loop ran: every node is scalar elementwise, one partial per operand
             return np.diff(self.graph.parent_ptr)
-        return self.graph.partial_counts
+        return self.graph.multiply_adds
 
     def local_jacobian(self, max_entries: int = 50_000_000) -> sp.csr_array:
         """J as a sparse matrix over all scalar entries (rows: nodes' outputs, columns: operands).
@@ -317,9 +317,9 @@ class Program:
         cached = self.__dict__.get("_jacobian")
         if cached is not None:
             return cached
-        if self.partial_count > max_entries:
+        if self.total_multiply_adds > max_entries:
             raise LagrangeADError(
-                f"the local Jacobian has about {self.partial_count} nonzeros, more "
+                f"the local Jacobian has about {self.total_multiply_adds} nonzeros, more "
                 f"than max_entries={max_entries}; use the matrix-free kkt_operator() instead")
         if self._edge_partials is not None:
             # scalar graph: one entry per edge, rows and columns are node indices; a node using

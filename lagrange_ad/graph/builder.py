@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import GraphError, NonFiniteError, ShapeError
+from ..errors import GraphError, NonFiniteError, ShapeError
+from ..primitives import lookup
+from ..program.vectors import all_finite
 from .graph import Graph, distinct_rows
 from .nodetable import NodeTable
-from .primitives import lookup
-from .vectors import all_finite
 
 
 def _freeze(value):

@@ -31,7 +31,7 @@ from functools import cached_property
 import numpy as np
 import scipy.optimize
 
-from .errors import ConvergenceError, LagrangeADError
+from ..errors import ConvergenceError, LagrangeADError
 
 METHODS = ("picard", "anderson", "newton")
 

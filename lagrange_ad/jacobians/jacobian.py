@@ -13,7 +13,7 @@ Three ways to form it:
 - ``"forward"``: one tangent solve ``A t = e_x`` per input entry x (a sweep in topological
   order); column x of D is ``t`` at the output entries.
 - ``"elimination"``: vertex elimination on the linearized graph of scalar entries, in any
-  order (see `lagrange_ad.elimination`); forward and reverse mode are two such orders.
+  order (see `lagrange_ad.jacobians.elimination`); forward and reverse mode are two such orders.
 
 Outputs may be any nodes, not only the graph's output v_N, so nothing here needs a scalar
 output; the multipliers of a gradient are the special case ``Y = {N}``.
@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..accel.kernels import back_substitute
+from ..errors import EliminationOrderError, LagrangeADError, UnknownMethodError
+from ..program.program import Program
+from ..schedules.forward import BLOCK_ENTRIES, tangent_sweep
+from ..schedules.plans import node_entries
 from .elimination import eliminate, output_nodes
-from .errors import EliminationOrderError, LagrangeADError, UnknownMethodError
-from .kernels import back_substitute
-from .program import Program
-from .schedules.forward import BLOCK_ENTRIES, tangent_sweep
-from .schedules.plans import node_entries
 
 MODES = ("reverse", "forward", "elimination")
 
@@ -87,7 +87,7 @@ def jacobian(program: Program, outputs: Sequence[int] | int | None = None,
     order : str or sequence of int, optional
         For ``mode="elimination"`` only: ``"forward"`` (the default), ``"reverse"``,
         ``"markowitz"``, or an explicit permutation of the intermediate entries (see
-        `lagrange_ad.elimination.intermediate_entries(program, outputs)`).
+        `lagrange_ad.jacobians.elimination.intermediate_entries(program, outputs)`).
 
     Returns
     -------

@@ -19,11 +19,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .builder import GraphBuilder
-from .errors import GraphError, LagrangeADError, NonFiniteError
-from .forward import Forward, apply_primitive, forward_propagate, kept_values, node_vector
-from .graph import Graph
-from .vectors import all_finite
+from ..errors import GraphError, LagrangeADError, NonFiniteError
+from ..graph.builder import GraphBuilder
+from ..graph.graph import Graph
+from ..program.values import Forward, apply_primitive, forward_propagate, kept_values, node_vector
+from ..program.vectors import all_finite
 
 
 class Tape:

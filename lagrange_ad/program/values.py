@@ -18,12 +18,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import compiled as kernels
+from ..accel import compiled as kernels
+from ..errors import DomainError, GraphError, LagrangeADError, NonFiniteError, ShapeError
+from ..graph.graph import Graph
+from ..primitives import Primitive
 from .assembly import assemble_jacobian, jacobian_is_sparse
-from .errors import DomainError, GraphError, LagrangeADError, NonFiniteError, ShapeError
-from .fixedpoint import ComponentMap, solve_component
-from .graph import Graph
-from .primitives import Primitive
+from .cycles import ComponentMap, solve_component
 from .vectors import NodeVector, all_finite
 
 
@@ -157,10 +157,10 @@ def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = 
     """All node values, as a `NodeVector` (flat for scalar graphs).
 
     On a DAG this is the lecture's loop in topological order; scalar graphs of elementwise
-    primitives run it compiled (`lagrange_ad.compiled`), which also returns every local
+    primitives run it compiled (`lagrange_ad.accel.compiled`), which also returns every local
     partial. On a graph with cycles the strongly connected components are visited in
     topological order of the condensation and each cyclic one is solved as a fixed point
-    (`lagrange_ad.fixedpoint`), with the options in ``fixed_point`` (method, tol, maxiter,
+    (`lagrange_ad.program.cycles`), with the options in ``fixed_point`` (method, tol, maxiter,
     memory). ``compiled=False`` forces the checked Python loop. ``point_checked`` says the
     caller has already checked the point (float64 arrays of the inputs' shapes, all finite).
     ``partials=False`` skips the local partials the compiled loop would also return.

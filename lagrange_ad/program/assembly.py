@@ -14,8 +14,8 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import NonFiniteError
-from .primitives import dense_jacobian
+from ..errors import NonFiniteError
+from ..primitives import dense_jacobian
 from .vectors import all_finite
 
 
@@ -31,7 +31,7 @@ def jacobian_is_sparse(graph) -> bool:
         return True  # scalar nodes: one partial per operand
     operations = len(graph) - int(graph.is_source.sum())
     return (2 * len(graph.scalar_elementwise) >= operations
-            and int(graph.partial_counts.sum()) <= 8 * graph.total_size + 1024)
+            and int(graph.multiply_adds.sum()) <= 8 * graph.total_size + 1024)
 
 
 def _grouped(graph, nodes: np.ndarray):

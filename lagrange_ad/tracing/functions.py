@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import DomainError, LagrangeADError, ShapeError
-from .forward import apply_primitive
-from .primitives import lookup
-from .trace import Tracer, as_float_array, fast_unary, finite_array, record
+from ..errors import DomainError, LagrangeADError, ShapeError
+from ..primitives import lookup
+from ..program.values import apply_primitive
+from .tracer import Tracer, as_float_array, fast_unary, finite_array, record
 
 
 def call(name: str, *operands, **params):

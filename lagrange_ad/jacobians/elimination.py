@@ -36,9 +36,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import EliminationOrderError, GraphError
-from .program import Program
-from .schedules.plans import node_entries
+from ..errors import EliminationOrderError, GraphError
+from ..program.program import Program
+from ..schedules.plans import node_entries
 
 ORDERS = ("forward", "reverse", "markowitz")
 

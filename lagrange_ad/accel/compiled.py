@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .graph import Graph
-from .primitives import PRIMITIVES
-from .vectors import all_finite
+from ..graph.graph import Graph
+from ..primitives import PRIMITIVES
+from ..program.vectors import all_finite
 
 try:
     import numba
@@ -54,7 +54,7 @@ def _source(names: tuple[str, ...]) -> str:
     lines = [
         "import numba",
         "import numpy as np",
-        "from lagrange_ad.compiled import rule",
+        "from lagrange_ad.accel.compiled import rule",
         "",
     ]
     for code, name in enumerate(names, start=FIRST_PRIMITIVE):

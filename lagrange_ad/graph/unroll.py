@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import LagrangeADError
 from .builder import GraphBuilder
-from .errors import LagrangeADError
 from .graph import Graph
 
 

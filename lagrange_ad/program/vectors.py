@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .errors import GraphError, LagrangeADError
-from .graph import Graph
+from ..errors import GraphError, LagrangeADError
+from ..graph.graph import Graph
 
 
 def all_finite(x) -> bool:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .vectors import NodeVector
+from ..program.vectors import NodeVector
 
 
 @dataclass(frozen=True)

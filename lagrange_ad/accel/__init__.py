@@ -1,0 +1,1 @@
+"""Accelerators: compiled kernels and fast paths beside the reference loops."""

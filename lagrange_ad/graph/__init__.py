@@ -1,0 +1,1 @@
+"""The graph layer: the immutable labeled hypergraph, its builder and its drawings."""

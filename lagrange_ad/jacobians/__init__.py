@@ -1,0 +1,1 @@
+"""Jacobians of several outputs: tangent and cotangent sweeps, vertex elimination."""

@@ -1,0 +1,1 @@
+"""Tracing: recording a Python function's operations as graph nodes."""
