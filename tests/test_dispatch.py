@@ -17,6 +17,7 @@ from lagrange_ad.accel.dispatch import (
 def scratch_registry(monkeypatch):
     """An empty registry for the duration of one test (the real one is restored after)."""
     monkeypatch.setattr(dispatch, "_REGISTRY", [])
+    monkeypatch.setattr(dispatch, "_LOADED", [True])
     monkeypatch.delenv(dispatch.ENVIRONMENT_VARIABLE, raising=False)
 
 

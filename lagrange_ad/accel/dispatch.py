@@ -18,14 +18,18 @@ The rule for choosing
    ``serves(*subject)`` is true;
 3. otherwise ``None`` (no accelerator serves the subject: the reference loop runs).
 
-Registration order is therefore priority order: register the most specialized accelerator of
-a task first. An accelerator must return what the reference loop returns (the agreement
+Priority is the order of the modules in `MODULES` (each registers its accelerators when
+imported), then registration order within a module: list and register the most specialized
+accelerator of a task first. The modules are imported on the first query, so importing a
+reference module never imports a compiler; an accelerator module joins the library by adding
+its name to `MODULES`. An accelerator must return what the reference loop returns (the agreement
 tests compare them to 1e-12 relative), so forcing the reference path changes speed and memory,
 never results.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -41,6 +45,9 @@ __all__ = [
 ]
 
 ENVIRONMENT_VARIABLE = "LAGRANGE_AD_REFERENCE"
+
+# the modules that register accelerators, in priority order, imported on the first query
+MODULES: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,21 @@ class Accelerator:
 
 _REGISTRY: list[Accelerator] = []
 _FORCED = threading.local()
+_LOADED: list[bool] = []
+
+
+def _load_modules() -> None:
+    """Import the accelerator modules once (each registers its accelerators on import)."""
+    if not _LOADED:
+        _LOADED.append(True)
+        for name in MODULES:
+            importlib.import_module(name)
+
+
+def _priority(acc: Accelerator) -> int:
+    """The position of the accelerator's module in `MODULES` (others come after them)."""
+    module = getattr(acc.run, "__module__", None)
+    return MODULES.index(module) if module in MODULES else len(MODULES)
 
 
 def register_accelerator(acc: Accelerator) -> Accelerator:
@@ -85,11 +107,14 @@ def register_accelerator(acc: Accelerator) -> Accelerator:
             _REGISTRY[index] = acc
             return acc
     _REGISTRY.append(acc)
+    # priority by module, whatever the order in which the modules happened to be imported
+    _REGISTRY.sort(key=_priority)
     return acc
 
 
 def accelerators(task: str | None = None) -> tuple[Accelerator, ...]:
     """The registered accelerators (of ``task`` when given), in priority order."""
+    _load_modules()
     return tuple(acc for acc in _REGISTRY if task is None or acc.task == task)
 
 
@@ -124,6 +149,7 @@ def accelerator_for(task: str, *subject: object) -> Accelerator | None:
     """
     if reference_only():
         return None
+    _load_modules()
     for acc in _REGISTRY:
         if acc.task == task and acc.serves(*subject):
             return acc
