@@ -15,11 +15,9 @@ beside these numbers, not instead of them.
 
 from __future__ import annotations
 
-import importlib
-import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import numpy as np
@@ -27,13 +25,13 @@ import numpy as np
 from .accel.kernels import warm_up
 from .errors import ConvergenceError, LagrangeADError, MethodNotApplicableError
 from .program.program import Program
+from .report import plots, tables
+from .report.formatting import duration as _time
 from .schedules import SCHEDULES, Schedule, get_schedule, solve
 from .schedules.solution import Solution
 
 SOLVED, REFUSED, FAILED = "solved", "refused", "failed"
 NORMALIZATION = "max_i |lam_i - lam_ref_i| / max(1, ||lam_ref||_inf)"
-HEADERS = ("method", "status", "iterations", "multiply-adds", "time", "peak memory",
-           "KKT residual", "max rel diff", "converged", "note")
 
 Method = str | Schedule | tuple[str, str | Schedule, Mapping[str, object]]
 
@@ -111,82 +109,33 @@ class Comparison:
         raise KeyError(f"no row {label!r}; rows are: {', '.join(r.label for r in self.rows)}")
 
     def __str__(self) -> str:
-        table = [HEADERS] + [_cells(row) for row in self.rows]
-        widths = [max(len(line[k]) for line in table) for k in range(len(HEADERS))]
-        lines = [self._caption()]
-        for n, line in enumerate(table):
-            lines.append("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
-            if n == 0:
-                lines.append("  ".join("-" * w for w in widths))
-        return "\n".join(lines)
+        return tables.text(self)
 
     def to_markdown(self) -> str:
         """The table in GitHub markdown, with the caption above it."""
-        lines = [self._caption(), "", "| " + " | ".join(HEADERS) + " |",
-                 "|" + "|".join("---" for _ in HEADERS) + "|"]
-        for row in self.rows:
-            cells = [cell.replace("|", "\\|") for cell in _cells(row)]
-            lines.append("| " + " | ".join(cells) + " |")
-        return "\n".join(lines)
+        return tables.markdown(self)
 
-    def to_dict(self) -> dict:
-        """Plain data: the metadata and one dict per row (unformatted numbers, None if absent)."""
-        return {"program": self.program_summary, "reference": self.reference,
-                "reference_note": self.reference_note, "normalization": NORMALIZATION,
-                "rows": [asdict(row) for row in self.rows]}
+    def to_dict(self, multipliers: bool = False) -> dict:
+        """Plain data: metadata, value, gradient and one dict per row (None where absent).
 
-    def to_json(self, indent: int | None = 2) -> str:
-        """`to_dict` as JSON."""
-        return json.dumps(self.to_dict(), indent=indent)
+        ``multipliers=True`` adds the reference's multipliers of every node.
+        """
+        return tables.as_dict(self, multipliers)
+
+    def to_json(self, indent: int | None = 2, multipliers: bool = False) -> str:
+        """`to_dict` as strict JSON (missing and non-finite numbers are null)."""
+        return tables.as_json(self, indent, multipliers)
 
     def to_pandas(self):
         """The rows as a `pandas.DataFrame` indexed by label (needs pandas)."""
-        pandas = require_module("pandas", "Comparison.to_pandas")
-        frame = pandas.DataFrame.from_records([asdict(row) for row in self.rows])
-        return frame.set_index("label")
+        return tables.frame(self)
 
     def plot(self, ax=None, floor: float = 1e-18):
-        """Draw each solved method's KKT residual per iteration on a log scale (needs matplotlib).
+        """Each solved method's KKT residual per iteration on a log scale (needs matplotlib).
 
-        Parameters
-        ----------
-        ax : matplotlib Axes, optional
-            Where to draw; a new figure is made when omitted.
-        floor : float
-            Residuals below ``floor`` (in particular exact zeros, as the reverse sweep gives) are
-            drawn at ``floor``, because a log scale cannot show zero.
-
-        Returns
-        -------
-        matplotlib.axes.Axes
-            With one line per solved method, from its ``Solution.residuals``; a method that
-            recorded no history is drawn as one point at its recomputed residual.
+        See `lagrange_ad.report.plots.residuals`; returns the matplotlib Axes.
         """
-        pyplot = require_module("matplotlib.pyplot", "Comparison.plot", package="matplotlib")
-        if ax is None:
-            _, ax = pyplot.subplots()
-        for row in self.rows:
-            solution = self.solutions.get(row.label)
-            if solution is None:
-                continue
-            history = np.asarray(solution.residuals, dtype=np.float64)
-            if history.size == 0:
-                history = np.array([row.kkt_residual])
-            steps = np.arange(1, history.size + 1)
-            ax.plot(steps, np.maximum(history, floor), marker=".", label=row.label)
-        ax.set_yscale("log")
-        ax.set_xlabel("iteration")
-        ax.set_ylabel(f"KKT residual ||e_N - A^T lam|| (floor {floor:g})")
-        ax.set_title(self.program_summary)
-        if ax.get_lines():
-            ax.legend()
-        return ax
-
-    def _caption(self) -> str:
-        if self.reference_note:
-            return f"{self.program_summary}; no max rel diff: {self.reference_note}"
-        return f"{self.program_summary}; max rel diff = {NORMALIZATION}, lam_ref from " \
-               f"{self.reference!r}"
+        return plots.residuals(self, ax, floor)
 
 
 @dataclass(frozen=True)
@@ -218,16 +167,6 @@ def max_relative_difference(lam: np.ndarray, lam_ref: np.ndarray) -> float:
     if lam.size == 0:
         return 0.0
     return float(np.max(np.abs(lam - lam_ref)) / max(1.0, float(np.max(np.abs(lam_ref)))))
-
-
-def require_module(name: str, purpose: str, package: str | None = None):
-    """Import an optional dependency, or raise `LagrangeADError` naming the package to install."""
-    package = package or name.split(".")[0]
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        raise LagrangeADError(f"{purpose} needs the optional package {package!r}, which is not "
-                              f"installed; install it with: pip install {package}") from None
 
 
 def compare(program: Program, methods: Sequence[Method] | None = None,
@@ -400,40 +339,3 @@ def _progress_reporter(progress) -> Callable[[int, int, str, Attempt], None]:
         return lambda index, total, label, outcome: None
     raise LagrangeADError(f"progress must be True, False or a callable "
                           f"progress(index, total, label); got {progress!r}")
-
-
-# ----------------------------------------------------------------- cell formatting
-
-
-def _cells(row: ComparisonRow) -> list[str]:
-    return [row.label, row.status, _count(row.iterations), _count(row.multiply_adds),
-            _time(row.wall_time), _bytes(row.peak_memory), _float(row.kkt_residual),
-            _float(row.max_rel_diff), "-" if row.converged is None else str(row.converged).lower(),
-            " ".join(row.note.split())]
-
-
-def _count(n: int | None) -> str:
-    return "-" if n is None else f"{n:,}"
-
-
-def _float(x: float | None) -> str:
-    if x is None:
-        return "-"
-    return "0" if x == 0 else f"{x:.2e}"
-
-
-def _scaled(x: float | None, units: tuple) -> str:
-    """``x`` in the largest unit it reaches (the last unit for anything smaller)."""
-    if x is None:
-        return "-"
-    for unit, scale in units:
-        if x >= scale or unit == units[-1][0]:
-            return f"{x / scale:.3g} {unit}"
-
-
-def _time(seconds: float | None) -> str:
-    return _scaled(seconds, (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)))
-
-
-def _bytes(n: int | None) -> str:
-    return _scaled(n, (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10), ("B", 1)))

@@ -1,0 +1,172 @@
+"""A `Comparison` as text, markdown, plain data, JSON or a pandas frame.
+
+The computation lives in `lagrange_ad.compare`; this module only shows its rows. Tables have
+a caption saying what ``max rel diff`` measures; `answer_text` gives the answer the schedules
+agree on (the value ``v_N`` and the gradient, the multipliers of the input constraints), and
+the JSON form carries both.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from . import formatting as fmt
+from .optional import require_module
+
+if TYPE_CHECKING:  # only for annotations: compare.py imports this module
+    from ..compare import Comparison, ComparisonRow
+
+HEADERS = ("method", "status", "iterations", "multiply-adds", "time", "peak memory",
+           "KKT residual", "max rel diff", "converged", "note")
+
+
+def cells(row: ComparisonRow) -> list[str]:
+    """The row's cells as text, ``-`` for what is missing."""
+    return [row.label, row.status, fmt.count(row.iterations), fmt.count(row.multiply_adds),
+            fmt.duration(row.wall_time), fmt.nbytes(row.peak_memory), fmt.number(row.kkt_residual),
+            fmt.number(row.max_rel_diff),
+            "-" if row.converged is None else str(row.converged).lower(),
+            " ".join(row.note.split())]
+
+
+def caption(comparison: Comparison) -> str:
+    """What was solved and what ``max rel diff`` measures (or why it is missing)."""
+    from ..compare import NORMALIZATION
+
+    if comparison.reference_note:
+        return f"{comparison.program_summary}; no max rel diff: {comparison.reference_note}"
+    return (f"{comparison.program_summary}; max rel diff = {NORMALIZATION}, lam_ref from "
+            f"{comparison.reference!r}")
+
+
+def answer(comparison: Comparison) -> tuple[object, tuple[np.ndarray, ...], list[str]] | None:
+    """``(value, gradient, input names)`` of the compared program; None without a gradient.
+
+    The comparison's own ``value`` and ``gradient`` when it carries them, else the gradient of
+    the reference row (or of the first solved row) and no value.
+    """
+    solution = comparison.solutions.get(comparison.reference)
+    if solution is None and comparison.solutions:
+        solution = next(iter(comparison.solutions.values()))
+    gradient = getattr(comparison, "gradient", None)
+    if gradient is None and solution is not None:
+        gradient = solution.gradient
+    if gradient is None:
+        return None
+    graph = None if solution is None else solution.multipliers.graph
+    gradient = tuple(np.asarray(g, dtype=np.float64) for g in gradient)
+    return getattr(comparison, "value", None), gradient, input_names(graph, len(gradient))
+
+
+def input_names(graph, n_inputs: int) -> list[str]:
+    """The inputs' names in the graph (``x0``, ``x1``, ... where it has none)."""
+    names = {} if graph is None else graph.names
+    inputs = range(n_inputs) if graph is None else graph.inputs
+    return [str(names.get(int(i)) or f"x{k}") for k, i in enumerate(inputs)]
+
+
+def answer_lines(value, gradient: Sequence, names: Sequence[str],
+                 threshold: int = 6) -> list[str]:
+    """``f = ...`` and the gradient, one line for scalar inputs, one line per array input.
+
+    Arrays with more than ``threshold`` entries are abbreviated (``la.compare(...).solutions``
+    and ``--format json`` hold them whole).
+    """
+    lines = [] if value is None else [f"f = {fmt.array(value, threshold)}"]
+    if all(np.ndim(g) == 0 for g in gradient):
+        parts = ", ".join(f"{name} {fmt.array(g)}" for name, g in zip(names, gradient))
+        lines.append(f"gradient: {parts}")
+    else:
+        lines.append("gradient:")
+        lines += [f"  {name}: {fmt.array(g, threshold)}" for name, g in zip(names, gradient)]
+    return lines
+
+
+def answer_text(comparison: Comparison) -> str:
+    """The value and the gradient (abbreviated) in a few lines; empty when nothing solved."""
+    found = answer(comparison)
+    return "" if found is None else "\n".join(answer_lines(*found))
+
+
+def text(comparison: Comparison) -> str:
+    """The caption and the table with aligned columns."""
+    table = [HEADERS] + [cells(row) for row in comparison.rows]
+    widths = [max(len(line[k]) for line in table) for k in range(len(HEADERS))]
+    lines = [caption(comparison)]
+    for n, line in enumerate(table):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def markdown(comparison: Comparison) -> str:
+    """The table in GitHub markdown, with the caption above it."""
+    lines = [caption(comparison), "", "| " + " | ".join(HEADERS) + " |",
+              "|" + "|".join("---" for _ in HEADERS) + "|"]
+    for row in comparison.rows:
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells(row)) + " |")
+    return "\n".join(lines)
+
+
+def as_dict(comparison: Comparison, multipliers: bool = False) -> dict:
+    """Plain data: metadata, the answer, one dict per row; missing or non-finite numbers None.
+
+    Parameters
+    ----------
+    comparison : Comparison
+    multipliers : bool
+        Also give ``multipliers``: the reference solution's ``lam_i`` of every node, as
+        nested lists shaped like the node (None when the reference did not solve).
+    """
+    from ..compare import NORMALIZATION
+
+    found = answer(comparison)
+    data = {"program": comparison.program_summary, "reference": comparison.reference,
+            "reference_note": comparison.reference_note, "normalization": NORMALIZATION,
+            "value": None, "gradient": None}
+    if found is not None:
+        value, gradient, names = found
+        data["value"] = plain(value)
+        data["gradient"] = {name: plain(g) for name, g in zip(names, gradient)}
+    if multipliers:
+        solution = comparison.solutions.get(comparison.reference)
+        data["multipliers"] = None if solution is None else \
+            [plain(solution.multipliers[i]) for i in range(len(solution.multipliers.graph))]
+    data["rows"] = [{key: plain(item) for key, item in asdict(row).items()}
+                    for row in comparison.rows]
+    return data
+
+
+def as_json(comparison: Comparison, indent: int | None = 2, multipliers: bool = False) -> str:
+    """`as_dict` as strict JSON (no NaN or Infinity: they are null)."""
+    return json.dumps(as_dict(comparison, multipliers), indent=indent, allow_nan=False)
+
+
+def frame(comparison: Comparison):
+    """The rows as a `pandas.DataFrame` indexed by label (needs pandas)."""
+    pandas = require_module("pandas", "Comparison.to_pandas")
+    table = pandas.DataFrame.from_records([asdict(row) for row in comparison.rows])
+    return table.set_index("label")
+
+
+def plain(x):
+    """JSON-ready data: arrays as nested lists, numpy scalars as Python ones, NaN and inf None."""
+    if x is None or isinstance(x, (str, bool)):
+        return x
+    if isinstance(x, (np.ndarray, np.generic)) and np.ndim(x) > 0:
+        return [plain(item) for item in np.asarray(x).tolist()]
+    if isinstance(x, (list, tuple)):
+        return [plain(item) for item in x]
+    if isinstance(x, (np.bool_,)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    x = float(x)
+    return x if math.isfinite(x) else None
