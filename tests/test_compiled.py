@@ -85,7 +85,13 @@ def rule_cases():
             yield from ((name, (x,)) for x in UNARY_POINTS[kind])
 
 
-@pytest.mark.parametrize("name, point", list(rule_cases()))
+def in_domain(name, point):
+    primitive = PRIMITIVES[name]
+    params = {"exponent": 2.5} if "exponent" in primitive.param_names else {}
+    return primitive.domain is None or primitive.domain(*map(np.float64, point), **params) is None
+
+
+@pytest.mark.parametrize("name, point", [c for c in rule_cases() if in_domain(*c)])
 def test_each_rule_in_the_loop_equals_the_numpy_rule(name, point):
     primitive = PRIMITIVES[name]
     params = {"exponent": 2.5} if "exponent" in primitive.param_names else {}

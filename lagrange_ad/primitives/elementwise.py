@@ -2,14 +2,18 @@
 
 ``partials(ans, *xs)`` returns the entrywise derivatives ``d ans / d x_k``; operands broadcast
 as in numpy. Where a function has a kink (relu, abs, maximum, minimum) the rule picks one
-subgradient and says which.
+subgradient and says which. Where a derivative is infinite (arcsin at 1, arccosh at 1) the
+point is outside the domain: it raises `DomainError` rather than giving an infinite partial.
+Functions that are constant between jumps (sign, floor, ceil, rint, and mod in its first
+operand up to a unit slope) have derivative zero, jumps included: the convention of autograd
+and JAX.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .structure import elementwise, first_offender
+from .structure import elementwise, first_offender, piecewise_constant
 
 ONE = np.float64(1.0)
 ANS, OPERANDS = ("ans",), ("operands",)  # what each VJP reads (see Primitive.vjp_reads)
@@ -34,6 +38,33 @@ def _nonnegative(x):
     bad = x < 0
     if np.any(bad):
         return f"sqrt needs non-negative arguments; got {first_offender(bad, x)}"
+    return None
+
+
+def _inside(name, low, high=np.inf, why=""):
+    """A domain rule accepting the open interval (low, high)."""
+    interval = f"in the open interval ({low:g}, {high:g})" if np.isfinite(high) else \
+        f"greater than {low:g}"
+
+    def domain(x):
+        bad = ~((x > low) & (x < high))
+        if np.any(bad):
+            return f"{name} needs arguments {interval}{why}; got {first_offender(bad, x)}"
+        return None
+    return domain
+
+
+def _arctan2_domain(y, x):
+    bad = (y == 0) & (x == 0)
+    if np.any(bad):
+        return ("arctan2 has no derivative where both operands are zero (the angle jumps at "
+                f"the origin); both are {first_offender(bad, x)}")
+    return None
+
+
+def _mod_domain(x, y):
+    if np.any(y == 0):
+        return f"mod by zero: the divisor is {first_offender(y == 0, y)}"
     return None
 
 
@@ -99,3 +130,51 @@ elementwise("sigmoid", 1, _sigmoid, lambda ans, x: (ans * (1.0 - ans),), reads=A
 elementwise("relu", 1, lambda x: np.maximum(x, 0.0), lambda ans, x: ((x > 0) * ONE,),
             reads=OPERANDS)
 elementwise("abs", 1, np.abs, lambda ans, x: (np.sign(x),), reads=OPERANDS)
+
+# numpy's names; the derivatives are those of calculus where they are finite
+elementwise("expm1", 1, np.expm1, lambda ans, x: (ans + 1.0,), reads=ANS)
+elementwise("log1p", 1, np.log1p, lambda ans, x: (1.0 / (1.0 + x),),
+            domain=_inside("log1p", -1.0), reads=OPERANDS)
+elementwise("sinh", 1, np.sinh, lambda ans, x: (np.cosh(x),), reads=OPERANDS)
+elementwise("cosh", 1, np.cosh, lambda ans, x: (np.sinh(x),), reads=OPERANDS)
+_UNIT = " (|x| > 1 is undefined and the derivative is infinite at -1 and 1)"
+elementwise("arcsin", 1, np.arcsin, lambda ans, x: (1.0 / np.sqrt((1.0 - x) * (1.0 + x)),),
+            domain=_inside("arcsin", -1.0, 1.0, _UNIT), reads=OPERANDS)
+elementwise("arccos", 1, np.arccos, lambda ans, x: (-1.0 / np.sqrt((1.0 - x) * (1.0 + x)),),
+            domain=_inside("arccos", -1.0, 1.0, _UNIT), reads=OPERANDS)
+elementwise("arctan", 1, np.arctan, lambda ans, x: (1.0 / (1.0 + x * x),), reads=OPERANDS)
+elementwise("arcsinh", 1, np.arcsinh, lambda ans, x: (1.0 / np.hypot(x, 1.0),), reads=OPERANDS)
+elementwise("arccosh", 1, np.arccosh, lambda ans, x: (1.0 / np.sqrt((x - 1.0) * (x + 1.0)),),
+            domain=_inside("arccosh", 1.0, why=" (the derivative is infinite at 1)"),
+            reads=OPERANDS)
+elementwise("arctanh", 1, np.arctanh, lambda ans, x: (1.0 / ((1.0 - x) * (1.0 + x)),),
+            domain=_inside("arctanh", -1.0, 1.0), reads=OPERANDS)
+# derivative zero everywhere, at the jumps too (sign at 0, floor and ceil at integers, rint
+# at half-integers)
+piecewise_constant("sign", np.sign)
+piecewise_constant("floor", np.floor)
+piecewise_constant("ceil", np.ceil)
+piecewise_constant("rint", np.rint)
+
+
+def _arctan2_partials(ans, y, x):
+    r2 = x * x + y * y
+    return (x / r2, -y / r2)
+
+
+def _logaddexp_partials(ans, x, y):
+    # the softmax weights of the two operands, without overflow
+    return (np.exp(x - ans), np.exp(y - ans))
+
+
+def _mod_partials(ans, x, y):
+    # numpy's remainder is x - floor(x / y) y with the quotient of np.floor_divide; at the
+    # jumps (x / y an integer) the derivative is that of the piece numpy's quotient selects
+    return (ONE, -np.floor_divide(x, y))
+
+
+elementwise("arctan2", 2, np.arctan2, _arctan2_partials, domain=_arctan2_domain,
+            reads=OPERANDS)
+elementwise("logaddexp", 2, np.logaddexp, _logaddexp_partials)
+elementwise("mod", 2, np.remainder, _mod_partials, domain=_mod_domain, template="{0} % {1}",
+            reads=OPERANDS)

@@ -89,6 +89,10 @@ class Primitive:
         Which values the VJP rule reads: ``"ans"``, ``"operands"``, both (the default) or
         neither. Of the others it uses the shapes alone, so a gradient-only sweep need not
         keep them (``d tanh = 1 - ans^2`` reads ans; ``add`` reads nothing).
+    compiled : bool
+        Whether the compiled scalar loop may call the ``evaluate`` and ``partials`` rules of an
+        elementwise primitive: numpy code is understood there, scipy's special functions are
+        not (their scalar graphs run in the checked Python loop).
     """
 
     name: str
@@ -105,6 +109,7 @@ class Primitive:
     partials: Callable[..., tuple] | None = None
     vjp_operand: Callable[..., np.ndarray] | None = None
     vjp_reads: tuple[str, ...] = ("ans", "operands")
+    compiled: bool = True
 
     @cached_property
     def required_params(self) -> tuple[str, ...]:

@@ -69,12 +69,14 @@ def elementwise(
     template: str | None = None,
     param_names: tuple[str, ...] = (),
     reads: tuple[str, ...] = ("ans", "operands"),
+    compiled: bool = True,
 ) -> Primitive:
     """Register an elementwise primitive (operands broadcast) from its partial derivatives.
 
     ``partials(ans, *xs, **params)`` returns ``d ans / d x_k`` for every operand as arrays that
-    broadcast to ``ans``; ``reads`` says which of ans and the operands it reads (see
-    `Primitive`). Then, entrywise and summed back over broadcast axes,
+    broadcast to ``ans``; ``reads`` says which of ans and the operands it reads and
+    ``compiled`` whether the compiled scalar loop may run the rules (see `Primitive`). Then,
+    entrywise and summed back over broadcast axes,
 
         vjp_k = g * d_k,      jvp = sum_k t_k * d_k,      J_k = diag(d_k) (broadcast).
     """
@@ -109,7 +111,36 @@ def elementwise(
         name=name, arity=arity, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, domain=domain, template=template, param_names=param_names,
         multiply_adds=lambda ans_shape, *shapes, **params: size_of(ans_shape) * len(shapes),
-        partials=partials, vjp_reads=reads,
+        partials=partials, vjp_reads=reads, compiled=compiled,
+    ))
+
+
+ZERO = np.float64(0.0)
+
+
+def piecewise_constant(name: str, evaluate: Callable[..., np.ndarray]) -> Primitive:
+    """Register a unary elementwise primitive that is constant between its jumps.
+
+    Rounding and sign functions are locally constant except on a set of measure zero, where
+    they jump. Their derivative is taken as zero everywhere, jumps included (the convention
+    of autograd and JAX): ``vjp = 0``, ``jvp = 0``, no nonzero Jacobian entries.
+    """
+
+    def vjp(g, ans, x):
+        return (np.zeros(np.shape(x)),)
+
+    def jvp(ts, ans, x):
+        return np.zeros(np.shape(ans))
+
+    def jacobian(ans, x):
+        empty = np.zeros(0, np.int64)
+        return (Block(empty, empty, np.zeros(0)),)
+
+    return register(Primitive(
+        name=name, arity=1, evaluate=evaluate, vjp=vjp, jvp=jvp,
+        shape=lambda x_shape: tuple(x_shape), jacobian=jacobian,
+        multiply_adds=lambda ans_shape, x_shape: 0,
+        partials=lambda ans, x: (ZERO,), vjp_reads=(),
     ))
 
 
@@ -121,18 +152,21 @@ def selection(
     *,
     template: str | None = None,
     param_names: tuple[str, ...] = (),
+    multiply_adds: Callable[..., int] | None = None,
 ) -> Primitive:
-    """Register a linear primitive whose output entries are copies of operand entries.
+    """Register a linear primitive whose output entries are copies of operand entries or zeros.
 
-    Reshape, transpose, indexing, concatenation and stacking only move entries. Applying the
-    primitive to arrays of global entry numbers tells which operand entry each output entry
-    copies, which gives the explicit Jacobian (one 1 per output entry) and the JVP
+    Reshape, transpose, indexing, concatenation and stacking only move entries; zero padding
+    also writes zeros. Applying the primitive to arrays of global entry numbers (counted from
+    1, so that a written zero copies nothing) tells which operand entry each output entry
+    copies, which gives the explicit Jacobian (one 1 per copied entry) and the JVP
     (the same gather applied to the tangents). The VJP is passed in because numpy has a direct
-    form for each (the transpose of a gather is a scatter-add).
+    form for each (the transpose of a gather is a scatter-add). ``multiply_adds`` counts the
+    copied entries; it defaults to every output entry.
     """
 
     def numbered(xs):
-        starts = np.cumsum([0] + [np.size(x) for x in xs])
+        starts = np.cumsum([1] + [np.size(x) for x in xs])
         ids = [np.arange(a, b).reshape(np.shape(x)) for a, b, x in zip(starts, starts[1:], xs)]
         return ids, starts
 
@@ -162,7 +196,7 @@ def selection(
     return register(Primitive(
         name=name, arity=arity, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, template=template, param_names=param_names,
-        multiply_adds=lambda ans_shape, *shapes, **params: size_of(ans_shape),
+        multiply_adds=multiply_adds or (lambda ans_shape, *shapes, **params: size_of(ans_shape)),
         vjp_reads=(),  # moving entries back needs the operands' shapes only
     ))
 

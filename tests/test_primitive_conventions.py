@@ -1,0 +1,152 @@
+"""Domains, conventions at non-differentiable points, and agreement with autograd.
+
+The registry-wide checks in test_primitives.py hold at points where a primitive is smooth. Here:
+points outside a domain raise `DomainError` naming the node; at kinks, jumps and ties the rules
+give the documented one-sided or averaged derivative (the conventions of autograd and JAX);
+and on random inputs the rows agree with autograd's derivatives of the numpy functions.
+"""
+
+import numpy as np
+import pytest
+
+import lagrange_ad as la
+from lagrange_ad.primitives import lookup
+from lagrange_ad.tracing.functions import call
+
+RNG = np.random.default_rng(20261204)
+
+DOMAIN_ERRORS = [
+    ("log1p", (np.array([0.5, -1.0]),), {}, r"log1p needs arguments greater than -1"),
+    ("arcsin", (np.array([0.2, 1.0]),), {}, r"arcsin .*open interval \(-1, 1\).*infinite"),
+    ("arccos", (np.array(-1.5),), {}, r"arccos needs arguments in the open interval"),
+    ("arctanh", (np.array([1.0]),), {}, r"arctanh"),
+    ("arccosh", (np.array([2.0, 1.0]),), {}, r"arccosh needs arguments greater than 1"),
+    ("gammaln", (np.array([1.5, -2.0]),), {}, r"gammaln has a pole .* -2\.0 at index \(1,\)"),
+    ("digamma", (np.array(0.0),), {}, r"digamma has a pole"),
+    ("xlogy", (np.array([1.0, 2.0]), np.array([1.0, 0.0])), {}, r"xlogy\(x, y\) needs y > 0"),
+    ("xlogy", (np.array(0.0), np.array(-1.0)), {}, r"xlogy"),
+    ("xlog1py", (np.array(1.0), np.array(-1.0)), {}, r"xlog1py\(x, y\) needs 1 \+ y > 0"),
+    ("mod", (np.array([1.0, 2.0]), np.array([3.0, 0.0])), {}, r"mod by zero"),
+    ("arctan2", (np.array([0.0, 1.0]), np.array([0.0, 1.0])), {}, r"arctan2 .*both .*zero"),
+]
+
+
+@pytest.mark.parametrize("name, xs, params, message", DOMAIN_ERRORS,
+                         ids=[f"{case[0]}-{k}" for k, case in enumerate(DOMAIN_ERRORS)])
+def test_points_outside_a_domain_raise_and_name_the_node(name, xs, params, message):
+    with pytest.raises(la.DomainError, match=message):
+        call(name, *xs, **params)
+    # traced: the message names the node of the graph
+    with pytest.raises(la.DomainError, match=rf"v\d+ = .*{name}"):
+        la.trace(lambda *vs: la.sum(call(name, *vs, **params)), *xs)
+
+
+def test_xlogy_is_zero_where_x_is_zero_and_its_y_partial_too():
+    # scipy's definition: the entropy term p log p at p = 0 is 0; d/dy = 0 there
+    assert float(call("xlogy", 0.0, 0.0)) == 0.0
+    rule = lookup("xlogy")
+    dx, dy = rule.partials(0.0, np.array([0.0, 2.0]), np.array([3.0, 4.0]))
+    np.testing.assert_array_equal(dy, [0.0, 0.5])
+    np.testing.assert_allclose(dx, np.log([3.0, 4.0]))
+    # d/dx = log 0 is infinite: the gradient does not exist, and says so
+    with pytest.raises(la.NonFiniteError):
+        la.grad(lambda p: call("xlogy", p, p))(0.0)
+
+
+@pytest.mark.parametrize("name", ["sign", "floor", "ceil", "rint"])
+def test_piecewise_constant_rows_have_zero_derivative_at_their_jumps_too(name):
+    jumps = {"sign": 0.0, "floor": 2.0, "ceil": -1.0, "rint": 0.5}[name]
+    x = np.array([jumps, jumps + 0.25, -3.7])
+    g = la.grad(lambda v: la.sum(call(name, v) * v))(x)[0]
+    np.testing.assert_array_equal(g, getattr(np, name)(x))  # d(f(x) x)/dx = f(x) + 0
+    rule = lookup(name)
+    assert rule.node_multiply_adds((3,), (3,)) == 0
+    assert rule.jacobian(x, x)[0].vals.size == 0
+
+
+def test_mod_follows_numpy_remainder_and_its_piecewise_slopes():
+    x, y = np.array([5.3, -5.3, 5.3, -5.3]), np.array([2.0, 2.0, -2.0, -2.0])
+    np.testing.assert_array_equal(call("mod", x, y), np.remainder(x, y))
+    gx, gy = la.grad(lambda a, b: la.sum(call("mod", a, b)))(x, y)
+    np.testing.assert_array_equal(gx, np.ones(4))
+    np.testing.assert_array_equal(gy, -np.floor(x / y))
+
+
+def test_logaddexp_is_stable_far_from_zero():
+    x, y = np.array([800.0, -800.0]), np.array([799.0, -801.0])
+    gx, gy = la.grad(lambda a, b: la.sum(call("logaddexp", a, b)))(x, y)
+    s = 1.0 / (1.0 + np.exp(-1.0))
+    np.testing.assert_allclose(gx, [s, s], rtol=1e-12)
+    np.testing.assert_allclose(gy, [1 - s, 1 - s], rtol=1e-12)
+
+
+def test_special_rows_run_in_the_python_loop_on_scalar_graphs():
+    from lagrange_ad.accel import compiled
+
+    graph = la.trace(lambda x: call("erf", x) * call("gammaln", x), 1.3)
+    assert not compiled.available(graph)
+    g = la.grad(graph)(1.3)[0]
+    from scipy import special
+
+    want = 2 / np.sqrt(np.pi) * np.exp(-1.69) * special.gammaln(1.3) + \
+        special.erf(1.3) * special.digamma(1.3)
+    assert float(g) == pytest.approx(want, rel=1e-14)
+
+
+# ------------------------------------------------------------------- against autograd
+
+UNARY = {  # row -> (autograd's function, the interval of the samples, inside the domain)
+    "expm1": ("expm1", -2, 2), "log1p": ("log1p", -0.9, 3), "sinh": ("sinh", -2, 2),
+    "cosh": ("cosh", -2, 2), "arcsin": ("arcsin", -0.95, 0.95),
+    "arccos": ("arccos", -0.95, 0.95), "arctan": ("arctan", -3, 3),
+    "arcsinh": ("arcsinh", -3, 3), "arccosh": ("arccosh", 1.05, 4),
+    "arctanh": ("arctanh", -0.95, 0.95), "sign": ("sign", -2, 2), "floor": ("floor", -2, 2),
+    "ceil": ("ceil", -2, 2), "rint": ("rint", -2, 2), "erf": ("special.erf", -2, 2),
+    "erfc": ("special.erfc", -2, 2), "gammaln": ("special.gammaln", 0.1, 6),
+    "digamma": ("special.digamma", 0.1, 6),
+}
+BINARY = {  # row -> (autograd's function, the intervals of x and y)
+    "arctan2": (lambda anp: anp.arctan2, (-2, 2), (-2, 2)),
+    "logaddexp": (lambda anp: anp.logaddexp, (-5, 5), (-5, 5)),
+    "xlogy": (lambda anp: lambda x, y: x * anp.log(y), (-2, 2), (0.1, 3)),
+    "xlog1py": (lambda anp: lambda x, y: x * anp.log1p(y), (-2, 2), (-0.9, 3)),
+    "mod": (lambda anp: anp.mod, (-5, 5), (0.5, 2)),
+}
+
+
+def autograd_function(path):
+    pytest.importorskip("autograd")
+    import autograd.numpy as anp
+    import autograd.scipy.special as special
+
+    return getattr(special, path.split(".")[1]) if path.startswith("special.") else \
+        getattr(anp, path)
+
+
+@pytest.mark.filterwarnings("ignore:Output seems independent of input")
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_rows_agree_with_autograd(name):
+    import_path, low, high = UNARY[name]
+    f = autograd_function(import_path)
+    from autograd import grad
+
+    x, w = RNG.uniform(low, high, (3, 4)), RNG.standard_normal((3, 4))
+    want = grad(lambda v: (f(v) * w).sum())(x)
+    got = la.grad(lambda v: la.sum(call(name, v) * w))(x)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_rows_agree_with_autograd_with_broadcasting(name):
+    pytest.importorskip("autograd")
+    import autograd.numpy as anp
+    from autograd import grad
+
+    make, (xlow, xhigh), (ylow, yhigh) = BINARY[name]
+    f = make(anp)
+    x, y = RNG.uniform(xlow, xhigh, (3, 4)), RNG.uniform(ylow, yhigh, (4,))
+    w = RNG.standard_normal((3, 4))
+    want = grad(lambda a, b: (f(a, b) * w).sum(), argnum=(0, 1))(x, y)
+    got = la.grad(lambda a, b: la.sum(call(name, a, b) * w))(x, y)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
