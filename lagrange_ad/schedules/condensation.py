@@ -9,38 +9,30 @@ multipliers are final when it is reached, so its own block solves
 with D the components downstream of C; then its contributions ``J_{C,U}^T lam_C`` go to the
 upstream components U. Acyclic components are single nodes (one back-substitution step, as
 in the plain reverse sweep); a cyclic block is solved by the implicit function theorem, with
-``inner``:
+``inner`` one of ``"fixed-point"`` (the adjoint iteration), ``"direct"`` (LU) or ``"gmres"``
+(see `inner`). On graphs swept by VJP rules a direct solve first reduces the block to its
+feedback nodes (see `feedback`), where an equilibrium layer's block becomes the dense
+``I - W^T D`` that LAPACK factors.
 
-``"fixed-point"``
-    ``lam_C <- b_C + J_CC^T lam_C`` from ``lam_C = b_C``: Christianson's two-phase adjoint,
-    the recurrent backpropagation of Almeida and Pineda. Converges when the spectral radius of
-    ``J_CC`` is below 1, the same condition as the forward Picard iteration.
-``"direct"``
-    a sparse LU solve of the block.
-``"gmres"``
-    a Krylov solve of the block.
-
-A singular ``I - J_CC`` raises `SingularKKTError`; a diverging or capped inner iteration raises
-`ConvergenceError` with the residual trace and the estimated spectral radius. The radius,
-iterations and residuals of every cyclic block are reported.
+The radius, iterations and residuals of every cyclic block are reported.
 """
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from ..accel.kernels import back_substitute
-from ..errors import ConvergenceError, LagrangeADError, SingularKKTError
+from ..errors import LagrangeADError
 from ..program.assembly import jacobian_is_sparse
-from ..program.cycles import error_bound, observed_rate, spectral_radius
+from ..program.cycles import spectral_radius
 from ..program.program import Program
-from ..program.values import component_jacobian
 from ..program.vectors import NodeVector
 from .cotangents import CotangentSweep
+from .feedback import FeedbackBlock
+from .inner import INNER, direct_solve, solve_block
 
-INNER = ("fixed-point", "direct", "gmres")
+__all__ = ["INNER", "condensation_sweep", "rules_condensation_sweep"]
 
 
 def _entries(graph, nodes: np.ndarray) -> np.ndarray:
@@ -51,70 +43,6 @@ def _entries(graph, nodes: np.ndarray) -> np.ndarray:
 def _describe(graph, nodes) -> str:
     shown = ", ".join(f"v{i}" for i in nodes[:6])
     return shown + ("" if len(nodes) <= 6 else f" (+{len(nodes) - 6} more)")
-
-
-def solve_block(transposed, b: np.ndarray, *, inner: str, tol: float, maxiter: int,
-                where: str) -> tuple[np.ndarray, dict]:
-    """Solve ``(I - J_CC)^T x = b`` for one cyclic block; returns x and its statistics.
-
-    ``transposed`` is ``J_CC^T``: a sparse matrix, or for the iterative inner solvers any
-    operator with ``@`` and ``shape`` (a `LinearOperator` applying VJP rules).
-    """
-    n = b.size
-    # the fixed-point iteration measures the radius as it goes; the solvers get a short
-    # power iteration (shorter still when each step is a sweep of VJP rules), and a failure a
-    # longer one for its message
-    radius = float("nan") if inner == "fixed-point" else \
-        spectral_radius(transposed, 50 if sp.issparse(transposed) else 20)
-    stats = {"nodes": where, "size": n, "spectral_radius": radius, "inner": inner}
-    if inner == "direct":
-        try:
-            x = spla.splu((sp.eye_array(n, format="csc") - transposed).tocsc()).solve(b)
-        except RuntimeError:
-            raise SingularKKTError(
-                f"I - J is singular on the cycle through {where} (estimated spectral radius of "
-                f"J there {radius:.4g}): the multipliers are not unique") from None
-        stats.update(iterations=1, residuals=[float(np.linalg.norm(x - b - transposed @ x))])
-        return x, stats
-    if inner == "gmres":
-        history: list[float] = []
-        operator = spla.LinearOperator((n, n), matvec=lambda v: v - transposed @ v,
-                                       dtype=np.float64)
-        x, info = spla.gmres(operator, b, rtol=tol, atol=0.0, maxiter=maxiter,
-                             callback=lambda r: history.append(float(r)),
-                             callback_type="pr_norm")
-        residual = float(np.linalg.norm(operator @ x - b))
-        stats.update(iterations=len(history), residuals=history + [residual])
-        if info != 0 or residual > max(tol, 1e-14) * max(1.0, np.linalg.norm(b)) * 10:
-            radius = spectral_radius(transposed, 50)
-            raise ConvergenceError(
-                f"GMRES on the cycle through {where} stopped with residual {residual:.3g} "
-                f"after {len(history)} iterations (estimated spectral radius of J there "
-                f"{radius:.4g})", history, len(history))
-        return x, stats
-    # fixed-point: the Neumann series of (I - J_CC^T)^-1 b, summed by iteration
-    x = b.copy()
-    residuals = []
-    scale = max(1.0, float(np.max(np.abs(b), initial=0.0)))
-    for k in range(1, maxiter + 1):
-        new = b + transposed @ x
-        residuals.append(float(np.max(np.abs(new - x), initial=0.0)) / scale)
-        x = new
-        if max(residuals[-1], error_bound(residuals)) <= tol or error_bound(residuals) == 0:
-            rate = observed_rate(residuals)
-            stats.update(iterations=k, residuals=residuals, spectral_radius=rate
-                         if np.isfinite(rate) else spectral_radius(transposed, 50))
-            return x, stats
-        if not np.isfinite(residuals[-1]) or (k > 20 and residuals[-1] > 1e8 * residuals[0]):
-            break
-    why = ("it diverges" if not residuals or residuals[-1] > residuals[0]
-           else f"no convergence in {maxiter} iterations")
-    radius = spectral_radius(transposed)
-    singular = " (1 - rho is ~0: I - J may be singular)" if abs(radius - 1) < 1e-6 else ""
-    raise ConvergenceError(
-        f"the adjoint fixed-point iteration on the cycle through {where}: {why}; the estimated "
-        f"spectral radius of J there is {radius:.4g}{singular}, and the iteration needs < 1. "
-        f"Use inner='direct' or 'gmres'", residuals, len(residuals))
 
 
 def condensation_sweep(program: Program, *, inner: str = "fixed-point", tol: float = 1e-13,
@@ -230,14 +158,37 @@ def _solve_cycle(sweep: CotangentSweep, nodes: list, *, inner: str, tol: float,
 
     b = np.concatenate([np.zeros(graph.sizes[j]) if lam[j] is None else np.ravel(lam[j])
                         for j in nodes])
+    where = _describe(graph, nodes)
     if inner == "direct":
-        transposed = component_jacobian(graph, program.values.blocks(),
-                                        np.array(nodes)).T.tocsr()
+        x, stats = _solve_by_feedback(program, nodes, starts, b, where)
     else:
         transposed = spla.LinearOperator((size, size), matvec=apply_transposed,
                                          dtype=np.float64)
-    x, stats = solve_block(transposed, b, inner=inner, tol=tol, maxiter=maxiter,
-                           where=_describe(graph, nodes))
-    if inner == "direct":
-        stats["nonzeros"] = int(transposed.nnz)
+        x, stats = solve_block(transposed, b, inner=inner, tol=tol, maxiter=maxiter,
+                               where=where)
     return {i: part(x, k).copy() for k, i in enumerate(nodes)}, stats
+
+
+def _solve_by_feedback(program: Program, nodes: list, starts: list, b: np.ndarray,
+                       where: str) -> tuple[np.ndarray, dict]:
+    """A direct solve of one cyclic block reduced to its feedback nodes (see `feedback`)."""
+    block = FeedbackBlock(program, nodes)
+    size = starts[-1]
+
+    def split(x: np.ndarray) -> dict:
+        return {i: x[starts[k]:starts[k + 1]] for k, i in enumerate(nodes)}
+
+    def transposed(x: np.ndarray) -> np.ndarray:
+        out = block.transposed_product(split(x))
+        return np.concatenate([out[i] for i in nodes])
+
+    operator = spla.LinearOperator((size, size), matvec=transposed, dtype=np.float64)
+    radius = spectral_radius(operator, 20)
+    parts = split(b)
+    system, rhs = block.reduce(parts)
+    x_feedback = direct_solve(system, rhs, where=where, radius=lambda: radius)
+    solved = block.back_substitute(x_feedback, parts)
+    x = np.concatenate([solved[i] for i in nodes])
+    return x, {"nodes": where, "size": size, "spectral_radius": radius, "inner": "direct",
+               "iterations": 1, "residuals": [float(np.linalg.norm(x - b - transposed(x)))],
+               "feedback_size": int(rhs.size), "nonzeros": block.nonzeros}
