@@ -93,6 +93,46 @@ def test_special_rows_run_in_the_python_loop_on_scalar_graphs():
     assert float(g) == pytest.approx(want, rel=1e-14)
 
 
+# ------------------------------------------------------------------- ties and zeros
+
+TIED = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0], [0.5, -1.0, 0.25]])
+
+
+@pytest.mark.parametrize("name, axis", [("max", (1,)), ("min", (0,)), ("max", None)])
+def test_tied_extremes_share_the_cotangent_evenly_and_average_the_tangents(name, axis):
+    rule = lookup(name)
+    ans = rule.evaluate(TIED, axis=axis)
+    hit = TIED == np.expand_dims(ans, axis if axis is not None else (0, 1))
+    share = hit / hit.sum(axis=axis, keepdims=True)
+    g = RNG.standard_normal(np.shape(ans))
+    (ct,) = rule.vjp(g, ans, TIED, axis=axis)
+    np.testing.assert_allclose(ct, share * np.expand_dims(g, axis if axis is not None
+                                                          else (0, 1)), rtol=1e-15)
+    t = RNG.standard_normal(TIED.shape)
+    mean_tangent = np.sum(t * hit, axis=axis) / np.sum(hit, axis=axis)
+    np.testing.assert_allclose(rule.jvp((t,), ans, TIED, axis=axis), mean_tangent, rtol=1e-14)
+
+
+def test_max_ties_agree_with_autograd():
+    pytest.importorskip("autograd")
+    import autograd.numpy as anp
+    from autograd import grad
+
+    w = np.array([0.7, -1.1, 2.0])
+    want = grad(lambda x: (anp.max(x, axis=1) * w).sum())(TIED)
+    got = la.grad(lambda x: la.sum(call("max", x, axis=(1,)) * w))(TIED)[0]
+    np.testing.assert_allclose(got, want, rtol=1e-15)
+    np.testing.assert_allclose(got[1], [w[1] / 3] * 3, rtol=1e-15)
+
+
+def test_prod_is_exact_with_zeros():
+    x = np.array([[0.0, 2.0, 3.0, -1.5], [0.0, 0.0, 1.5, 2.0], [1.0, 2.0, -0.5, 4.0]])
+    got = la.grad(lambda v: la.sum(call("prod", v, axis=(1,))))(x)[0]
+    brute = np.array([[np.prod(np.delete(row, k)) for k in range(row.size)] for row in x])
+    np.testing.assert_array_equal(got, brute)
+    assert got[0, 0] == -9.0 and np.all(got[1] == 0.0)
+
+
 # ------------------------------------------------------------------- against autograd
 
 UNARY = {  # row -> (autograd's function, the interval of the samples, inside the domain)
@@ -150,3 +190,28 @@ def test_binary_rows_agree_with_autograd_with_broadcasting(name):
     got = la.grad(lambda a, b: la.sum(call(name, a, b) * w))(x, y)
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-14)
+
+
+ARRAY_ROWS = [  # (row, params, autograd's function of the operands, operand shapes)
+    ("max", {"axis": None}, lambda anp, x: anp.max(x), [(3, 4)]),
+    ("max", {"axis": (0, 2)}, lambda anp, x: anp.max(x, axis=(0, 2)), [(2, 3, 4)]),
+    ("min", {"axis": (1,)}, lambda anp, x: anp.min(x, axis=1), [(3, 4)]),
+    ("prod", {"axis": None}, lambda anp, x: anp.prod(x), [(2, 3)]),
+    ("prod", {"axis": (0, 2)}, lambda anp, x: anp.prod(x, axis=(0, 2)), [(2, 3, 2)]),
+]
+
+
+@pytest.mark.parametrize("name, params, f, shapes", ARRAY_ROWS,
+                         ids=[f"{row[0]}-{k}" for k, row in enumerate(ARRAY_ROWS)])
+def test_array_rows_agree_with_autograd(name, params, f, shapes):
+    pytest.importorskip("autograd")
+    import autograd.numpy as anp
+    from autograd import grad
+
+    xs = [RNG.uniform(-1.5, 1.5, shape) for shape in shapes]
+    w = RNG.standard_normal(np.shape(f(np, *xs)))
+    argnums = tuple(range(len(xs)))
+    want = grad(lambda *vs: (f(anp, *vs) * w).sum(), argnum=argnums)(*xs)
+    got = la.grad(lambda *vs: la.sum(call(name, *vs, **params) * w))(*xs)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)

@@ -28,6 +28,15 @@ def positive(shape):
 
 SOURCES = {"input", "const"}
 
+
+class Kink(tuple):
+    """A case at a point of non-differentiability (ties of max, min and sort): the rules give
+    the documented convention there, which finite differences do not see, so they are skipped."""
+
+
+def kink(*case):
+    return Kink(case)
+
 # primitive -> list of (operands, params)
 CASES = {
     "add": [((uniform(()), uniform(()))), ((uniform((2, 3)), uniform((3,))))],
@@ -83,6 +92,16 @@ CASES = {
     "mean": [((uniform((2, 3)),), {"axis": None}), ((uniform((2, 3)),), {"axis": -1})],
     "logsumexp": [((uniform((2, 3)),), {"axis": None}), ((uniform((2, 3)),), {"axis": 0})],
     "softmax": [((uniform((2, 3)),), {"axis": -1}), ((uniform((3, 2)),), {"axis": 0})],
+    "max": [((uniform((2, 3, 4)),), {"axis": None}), ((uniform((2, 3, 4)),), {"axis": (0, 2)}),
+            ((uniform((3, 4)),), {"axis": -1}), ((uniform(()),), {"axis": None}),
+            kink((np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]]),), {"axis": (1,)}),
+            kink((np.array([[1.0, 3.0, 3.0], [3.0, 2.0, 0.5]]),), {"axis": None})],
+    "min": [((uniform((2, 3, 4)),), {"axis": (1,)}), ((uniform((5,)),), {"axis": None}),
+            kink((np.array([[0.5, 0.5], [0.5, 2.0]]),), {"axis": (0,)})],
+    "prod": [((uniform((2, 3, 4)),), {"axis": None}), ((uniform((2, 3, 4)),), {"axis": (0, 2)}),
+             ((uniform((3, 4)),), {"axis": -1}), ((uniform(()),), {"axis": None}),
+             ((np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5], [1.0, 2.0, -0.5]]),), {"axis": (1,)}),
+             ((np.array([[0.0, 2.0, 3.0], [1.1, 0.7, 1.5]]),), {"axis": None})],
     "log_softmax": [((uniform((2, 3)),), {"axis": 1}), ((uniform((4,)),), {"axis": 0})],
     "dot": [((uniform((3,)), uniform((3,)))), ((uniform((2, 3)), uniform((3,)))),
             ((uniform((2, 3)), uniform((3, 4))))],
@@ -140,8 +159,9 @@ def test_rules(name, case):
 
     jvp = np.asarray(primitive.jvp(tuple(ts), ans, *xs, **params))
     assert jvp.shape == ans.shape
-    fd = directional_fd(primitive, xs, params, ts)
-    np.testing.assert_allclose(jvp, fd, rtol=1e-6, atol=1e-7)
+    if not isinstance(case, Kink):
+        fd = directional_fd(primitive, xs, params, ts)
+        np.testing.assert_allclose(jvp, fd, rtol=1e-6, atol=1e-7)
 
     # the dot-product test: <g, J t> = <J^T g, t>
     cts = primitive.vjp(g, ans, *xs, **params)

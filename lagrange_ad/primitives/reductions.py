@@ -2,8 +2,11 @@
 
 A reduction ``ans[r] = R(x[c] : c reduces to r)`` has the local Jacobian
 ``d ans[r] / d x[c] = w[c]`` when c reduces to r (zero otherwise), where the weights are 1 for
-sum, 1/n for mean and the softmax for logsumexp. Softmax and log-softmax keep the shape and
-couple every pair of entries of one slice along the axis:
+sum, 1/n for mean, the softmax for logsumexp, the product of the other entries for prod, and
+for max and min the indicator of the entries equal to the extreme value divided by their
+number: tied entries share the derivative evenly (the convention of autograd and JAX; the VJP
+splits the cotangent, the JVP averages the tied tangents). Softmax and log-softmax keep the
+shape and couple every pair of entries of one slice along the axis:
 
     d softmax(x)_a / d x_b = s_a (delta_ab - s_b),
     d log_softmax(x)_a / d x_b = delta_ab - s_b.
@@ -41,10 +44,11 @@ def _expand(g, x, axis):
 
 
 def reduction(name: str, evaluate, weights,
-              reads: tuple[str, ...] = ("ans", "operands")) -> Primitive:
+              reads: tuple[str, ...] = ("ans", "operands"), nonempty: bool = False) -> Primitive:
     """Register an axis reduction from its evaluation and its weights ``w(ans, x, axis)``.
 
-    ``reads`` says which of ans and x the weights read (see `Primitive.vjp_reads`).
+    ``reads`` says which of ans and x the weights read (see `Primitive.vjp_reads`);
+    ``nonempty`` that the reduction has no value over zero entries (max, min).
     """
 
     def vjp(g, ans, x, axis=None):
@@ -61,6 +65,9 @@ def reduction(name: str, evaluate, weights,
 
     def shape(x_shape, axis=None):
         axes = normalize_axes(axis, len(x_shape), name)
+        if nonempty and any(x_shape[k] == 0 for k in axes):
+            raise ShapeError(f"{name} of zero entries has no value: the operand of shape "
+                             f"{tuple(x_shape)} is empty along the axes {axes}")
         return tuple(n for k, n in enumerate(x_shape) if k not in axes)
 
     return register(Primitive(
@@ -91,6 +98,37 @@ reduction("sum", lambda x, axis=None: np.sum(x, axis=axis), lambda ans, x, axis:
 reduction("mean", lambda x, axis=None: np.mean(x, axis=axis),
           lambda ans, x, axis: 1.0 / _count(x, axis), reads=())
 reduction("logsumexp", _logsumexp, _softmax_weights)
+
+
+def _tie_weights(ans, x, axis):
+    # the entries equal to the extreme value share its derivative evenly
+    hit = x == _expand(ans, x, axis)
+    return hit / np.sum(hit, axis=normalize_axes(axis, np.ndim(x), "reduction"), keepdims=True)
+
+
+def _others_product(ans, x, axis):
+    """``prod_{c' != c} x[c']`` within each reduced slice, without division (exact at zeros).
+
+    The reduced axes are moved last and flattened to one axis of length n; the product of the
+    others is the exclusive product from the left times the exclusive product from the right.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    axes = normalize_axes(axis, x.ndim, "prod")
+    if x.size == 0:
+        return np.zeros(x.shape)
+    order = [a for a in range(x.ndim) if a not in axes] + list(axes)
+    moved = np.transpose(x, order)
+    flat = moved.reshape(moved.shape[:x.ndim - len(axes)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,))
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return np.transpose((left * right).reshape(moved.shape), np.argsort(order))
+
+
+reduction("max", lambda x, axis=None: np.max(x, axis=axis), _tie_weights, nonempty=True)
+reduction("min", lambda x, axis=None: np.min(x, axis=axis), _tie_weights, nonempty=True)
+reduction("prod", lambda x, axis=None: np.prod(x, axis=axis), _others_product,
+          reads=("operands",))
 
 
 def _softmax(x, axis=-1):
