@@ -64,6 +64,37 @@ def domke(x: float = 0.5) -> Example:
 
 RANDOM_UNARY = ("sin", "cos", "tanh", "sigmoid")
 RANDOM_BINARY = ("add", "sub", "mul")
+REFERENCE_NODES = 20_000
+"""Random DAGs up to this size get a reference gradient (a Python loop over the nodes)."""
+
+
+def _random_dag_reference(names, op, ptr, parents, point) -> tuple[float, np.ndarray]:
+    """The output and its gradient by forward-mode differentiation written out in numpy.
+
+    Every node carries its value and its derivatives with respect to all inputs, by
+    d sin a = cos a da, d cos a = -sin a da, d tanh a = (1 - tanh^2 a) da,
+    d sigmoid a = s (1 - s) da, d(a +- b) = da +- db and d(ab) = b da + a db.
+    """
+    n, n_inputs = op.size, len(point)
+    value, tangent = np.zeros(n), np.zeros((n, n_inputs))
+    value[:n_inputs], tangent[:n_inputs] = point, np.eye(n_inputs)
+    for i in range(n_inputs, n):
+        name, a = names[op[i] - 1], parents[ptr[i]]
+        u, du = value[a], tangent[a]
+        if name in RANDOM_BINARY:
+            b = parents[ptr[i] + 1]
+            w, dw = value[b], tangent[b]
+            value[i], tangent[i] = {"add": (u + w, du + dw), "sub": (u - w, du - dw),
+                                    "mul": (u * w, w * du + u * dw)}[name]
+            continue
+        if name == "sigmoid":
+            s = 1 / (1 + np.exp(-u))
+            value[i], tangent[i] = s, s * (1 - s) * du
+        else:
+            f, df = {"sin": (np.sin, np.cos), "cos": (np.cos, lambda x: -np.sin(x)),
+                     "tanh": (np.tanh, lambda x: 1 - np.tanh(x) ** 2)}[name]
+            value[i], tangent[i] = f(u), df(u) * du
+    return float(value[-1]), tangent[-1]
 
 
 @example
@@ -73,7 +104,8 @@ def random_dag(n: int = 200, n_inputs: int = 3, window: int = 100, seed: int = 0
     Node i applies one of sin, cos, tanh, sigmoid (one parent) or add, sub, mul (two
     parents), with parents drawn uniformly from the previous ``window`` nodes; the output is
     the last node. Inputs are drawn from [-1, 1]. Built directly as arrays (no Python loop per
-    node), so millions of nodes are cheap.
+    node), so millions of nodes are cheap. Up to `REFERENCE_NODES` nodes the value and gradient
+    are also computed by forward-mode differentiation in numpy (`_random_dag_reference`).
     """
     if n <= n_inputs or n_inputs < 1:
         raise LagrangeADError(f"random_dag needs 1 <= n_inputs < n; got n={n}, "
@@ -95,5 +127,9 @@ def random_dag(n: int = 200, n_inputs: int = 3, window: int = 100, seed: int = 0
         output=n - 1, point=tuple(rng.uniform(-1, 1, n_inputs)),
     )
     assert all(name in PRIMITIVES for name in names)
+    value, gradient = None, None
+    if n <= REFERENCE_NODES:
+        value, tangent = _random_dag_reference(names, op, ptr, parents, graph.point)
+        gradient = tuple(np.array(g) for g in tangent)
     return Example(name="random_dag", summary=f"random scalar DAG of {n} nodes (seed {seed})",
-                   graph=graph)
+                   graph=graph, value=value, gradient=gradient)
