@@ -30,7 +30,7 @@ from .report.formatting import duration as _time
 from .schedules import SCHEDULES, Schedule, get_schedule, solve
 from .schedules.solution import Solution
 
-SOLVED, REFUSED, FAILED = "solved", "refused", "failed"
+SOLVED, NOT_CONVERGED, REFUSED, FAILED = "solved", "not converged", "refused", "failed"
 NORMALIZATION = "max_i |lam_i - lam_ref_i| / max(1, ||lam_ref||_inf)"
 
 Method = str | Schedule | tuple[str, str | Schedule, Mapping[str, object]]
@@ -47,8 +47,10 @@ class ComparisonRow:
     method : str
         The schedule's registered name.
     status : str
-        ``"solved"``, ``"refused"`` (the schedule said it cannot handle the program) or
-        ``"failed"`` (it raised a `LagrangeADError`, e.g. `ConvergenceError`).
+        ``"solved"``, ``"not converged"`` (it returned multipliers but missed its tolerance:
+        the numbers are shown, and are not an answer), ``"refused"`` (the schedule said it
+        cannot handle the program) or ``"failed"`` (it raised a `LagrangeADError`, e.g.
+        `ConvergenceError`).
     iterations, multiply_adds : int or None
         As reported by the schedule; None when it did not solve.
     wall_time : float or None
@@ -159,7 +161,7 @@ def attempt(program: Program, method: str | Schedule, options: Mapping[str, obje
         return Attempt(FAILED, None, str(exc), exc.iterations)
     except LagrangeADError as exc:
         return Attempt(FAILED, None, f"{type(exc).__name__}: {exc}")
-    return Attempt(SOLVED, solution, solution.message)
+    return Attempt(SOLVED if solution.converged else NOT_CONVERGED, solution, solution.message)
 
 
 def max_relative_difference(lam: np.ndarray, lam_ref: np.ndarray) -> float:
@@ -314,7 +316,7 @@ def _row(program: Program, label: str, name: str, outcome: Attempt,
                              converged=converged, note=outcome.note)
     lam = solution.multipliers.flat
     return ComparisonRow(
-        label=label, method=name, status=SOLVED,
+        label=label, method=name, status=outcome.status,
         iterations=solution.iterations,
         multiply_adds=solution.stats.multiply_adds,
         wall_time=solution.stats.wall_time,

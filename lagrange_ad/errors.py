@@ -54,13 +54,27 @@ class MethodNotApplicableError(LagrangeADError):
     """A schedule that cannot handle the program it was given; the message says why."""
 
 
-class ConvergenceError(LagrangeADError):
-    """An iteration that reached its cap or diverged; carries the residual trace."""
+class BudgetError(MethodNotApplicableError):
+    """A schedule whose estimated work exceeds its budget, or that ran past its time limit."""
 
-    def __init__(self, message: str, residuals=(), iterations: int = 0):
+
+class OptionError(LagrangeADError, ValueError):
+    """An option a schedule does not accept (unknown, inapplicable, wrong type, out of range)."""
+
+
+class ConvergenceError(LagrangeADError):
+    """An iteration that reached its cap or diverged; carries the schedule and residual trace."""
+
+    def __init__(self, message: str, residuals=(), iterations: int = 0, schedule: str = ""):
         super().__init__(message)
         self.residuals = tuple(float(r) for r in residuals)
         self.iterations = int(iterations)
+        self.schedule = str(schedule)
+
+    @property
+    def residual(self) -> float:
+        """The last residual recorded (NaN when none was)."""
+        return self.residuals[-1] if self.residuals else float("nan")
 
 
 class SingularKKTError(LagrangeADError, ArithmeticError):

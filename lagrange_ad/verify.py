@@ -33,10 +33,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .compare import FAILED, REFUSED, Method, compare
+from .compare import FAILED, NOT_CONVERGED, REFUSED, Method, compare
 from .errors import LagrangeADError
 from .program.program import Program
 from .schedules import SCHEDULES, solve
+from .schedules.registry import require_converged
 
 EPS = float(np.finfo(np.float64).eps)
 TAYLOR_STEPS = np.geomspace(1e-1, 1e-4, 7)
@@ -134,6 +135,11 @@ def verify(program: Program, methods: Sequence[Method] = ("cvxpy", "gmres", "for
     VerificationReport
         ``report.ok`` tells whether every check passed; ``print(report)`` lists them.
 
+    Raises
+    ------
+    ConvergenceError
+        When the reference schedule stops at its cap: there are no multipliers to verify.
+
     Notes
     -----
     A derivative rule that is wrong but used consistently by every schedule passes the KKT and
@@ -155,7 +161,7 @@ def verify(program: Program, methods: Sequence[Method] = ("cvxpy", "gmres", "for
                               f"(wrap a graph as la.Program(graph))")
     if int(n_directions) < 1:
         raise LagrangeADError(f"n_directions must be at least 1; got {n_directions!r}")
-    solution = solve(program, reference)
+    solution = require_converged(solve(program, reference), "the multipliers to verify")
     lam = solution.multipliers.flat
     gradient = [np.asarray(g, dtype=np.float64) for g in solution.gradient]
     directions = random_directions(program.point, int(n_directions), seed)
@@ -207,12 +213,13 @@ def agreement_checks(program: Program, methods: Sequence[Method], reference: str
             checks.append(Check(name, True, None, None, f"skipped: {row.note}", True))
         elif row.status == FAILED:
             checks.append(Check(name, False, None, tolerance, f"it failed: {row.note}"))
+        elif row.status == NOT_CONVERGED:
+            checks.append(Check(name, False, row.max_rel_diff, tolerance,
+                                f"it did not converge (KKT residual {row.kkt_residual:.3g}): "
+                                f"{row.note}"))
         else:
-            detail = f"its KKT residual {row.kkt_residual:.3g}"
-            if not row.converged:
-                detail += f"; it reports no convergence: {row.note}"
             checks.append(Check(name, row.max_rel_diff <= tolerance, row.max_rel_diff,
-                                tolerance, detail))
+                                tolerance, f"its KKT residual {row.kkt_residual:.3g}"))
     return checks
 
 

@@ -137,6 +137,7 @@ def test_refusing_and_failing_methods_appear_with_reasons(test_schedules):
     assert failed.iterations == 2 and failed.converged is False
     assert set(comparison.solutions) == {"reverse", "wrong-answer"}
     # the wrong answer's own claims are shown beside the numbers recomputed from it
+    assert wrong.status == "not converged"
     assert wrong.converged is False and wrong.note == "stopped at its cap"
     lam_ref = comparison.solutions["reverse"].multipliers.flat
     assert wrong.max_rel_diff == pytest.approx(np.max(np.abs(2 * program.rhs() - lam_ref))

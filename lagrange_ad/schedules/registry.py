@@ -17,7 +17,13 @@ from functools import cached_property
 
 import numpy as np
 
-from ..errors import LagrangeADError, MethodNotApplicableError, NonFiniteError, UnknownMethodError
+from ..errors import (
+    ConvergenceError,
+    LagrangeADError,
+    MethodNotApplicableError,
+    NonFiniteError,
+    UnknownMethodError,
+)
 from ..program.program import Program
 from ..program.vectors import NodeVector
 from .solution import Solution, SolveStats
@@ -200,3 +206,53 @@ def describe_nonfinite(program: Program, node: int, method: str) -> str:
     return (f"method {method!r} produced a non-finite multiplier at node "
             f"{program.graph.describe(node)} although every local derivative is finite: the "
             f"products overflowed or the iteration diverged")
+
+
+def require_converged(solution: Solution, what: str = "the gradient") -> Solution:
+    """``solution`` itself when its schedule converged; else raise `ConvergenceError`.
+
+    Every function that hands derivatives to a caller (`la.grad`, `la.verify`) calls this, so
+    that an iteration stopped at its cap never passes for an answer; `solve` itself returns
+    unconverged solutions, for those who study the iteration.
+
+    Parameters
+    ----------
+    solution : Solution
+    what : str
+        What the caller was going to return, for the message.
+
+    Returns
+    -------
+    Solution
+
+    Raises
+    ------
+    ConvergenceError
+        Naming the schedule, its iterations and last KKT residual, and what to try instead.
+
+    Examples
+    --------
+    >>> import lagrange_ad as la
+    >>> program = la.Program(la.trace(lambda x: la.sin(la.sin(la.sin(x))), 1.0))
+    >>> require_converged(la.solve(program, "jacobi", maxiter=1))
+    Traceback (most recent call last):
+    ...
+    lagrange_ad.errors.ConvergenceError: method 'jacobi' did not converge...
+    """
+    if solution.converged:
+        return solution
+    raise ConvergenceError(
+        f"method {solution.method!r} did not converge, so {what} would be wrong: it stopped "
+        f"after {solution.iterations} iteration(s) with KKT residual ||e_N - A^T lam|| = "
+        f"{solution.kkt_residual:.3g} ({' '.join(solution.message.split()) or 'no message'}); "
+        f"{_advice(solution.method)}",
+        residuals=solution.residuals, iterations=solution.iterations, schedule=solution.method)
+
+
+def _advice(method: str) -> str:
+    """What to try when ``method`` stopped short: its own cap and tolerance options by name."""
+    options = SCHEDULES[method].options if method in SCHEDULES else ()
+    tries = [f"raise {name}" for name in ("maxiter", "steps") if name in options]
+    tries += [f"loosen {name}" for name in ("tol", "rtol") if name in options]
+    tries.append("use method='reverse' (exact in one sweep on a DAG)")
+    return "try to " + ", ".join(tries[:-1]) + (" or " if len(tries) > 1 else "") + tries[-1]
