@@ -8,6 +8,7 @@ explicit Jacobian entries, its multiply-add count and its shape rule.
 
 import numpy as np
 import pytest
+from linalg_cases import LINALG_CASES
 
 from lagrange_ad.primitives import PRIMITIVES, dense_jacobian, lookup
 
@@ -120,6 +121,7 @@ CASES = {
     "stack": [((uniform((2, 3)), uniform((2, 3))), {"axis": 0}),
               ((uniform((3,)), uniform((3,)), uniform((3,))), {"axis": 1})],
 }
+CASES.update(LINALG_CASES)  # the matrix rows' sample operands live beside their tests
 
 
 def cases():

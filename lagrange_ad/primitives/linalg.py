@@ -106,3 +106,6 @@ register(Primitive(
     shape=_dot_shape, jacobian=_matmul_jacobian, multiply_adds=_matmul_count,
     vjp_operand=_matmul_vjp_operand, vjp_reads=("operands",),
 ))
+
+# the other matrix rows, registered on import
+from . import linalg_factorizations, linalg_inverses, linalg_spectral  # noqa: E402, F401

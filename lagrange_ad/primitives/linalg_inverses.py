@@ -1,0 +1,244 @@
+"""Inverses and determinants: ``solve``, ``inv``, ``pinv``, ``det``, ``logabsdet``, ``det_sign``.
+
+Rules (M. Giles, "An extended collection of matrix derivative results for forward and reverse
+mode algorithmic differentiation", 2008), for one matrix of a stack; ``g`` is the cotangent of
+the output and ``t`` the tangent of ``A``:
+
+    x = A^{-1} b:     dx = A^{-1} (db - dA x),      b_bar = A^{-T} g,   A_bar = -b_bar x^T
+    C = A^{-1}:       dC = -C dA C,                 A_bar = -C^T g C^T
+    d = det A:        dd = <cof A, dA>,             A_bar = g cof A
+    l = log|det A|:   dl = <A^{-T}, dA>,            A_bar = g A^{-T}
+    P = A^+ (full rank, Golub and Pereyra 1973):
+        dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P
+
+The cofactor matrix ``cof A = det(A) A^{-T}`` is computed from the SVD ``A = U diag(s) V^T``
+as ``det(U) det(V) U diag(prod_{j != i} s_j) V^T``, which holds at singular matrices too: det
+is a polynomial, differentiable everywhere, and its gradient there is the (transposed)
+adjugate. solve, inv, logabsdet and pinv refuse a matrix that is singular (rank deficient for
+pinv) to working precision. ``det_sign`` (the sign from ``slogdet``) is piecewise constant:
+its derivative is zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from .linalg_support import (
+    EPS,
+    full_pattern,
+    matrix_row,
+    matrix_shape,
+    mT,
+    singular_problem,
+    square_shape,
+)
+from .structure import broadcast_shape, size_of, unbroadcast
+
+
+def _nonsingular(name):
+    def domain(a, *rest, **params):
+        return singular_problem(name, a)
+    return domain
+
+
+# -- solve ----------------------------------------------------------------------------------
+
+def _columns(b):
+    """numpy's rule: a 1-D right-hand side is one vector; otherwise (..., n, k) matrices."""
+    return b[:, None] if np.ndim(b) == 1 else b
+
+
+def _solve_vjp(g, ans, a, b):
+    vector = np.ndim(b) == 1
+    g2 = g[..., None] if vector else g
+    x2 = ans[..., None] if vector else ans
+    gb = np.linalg.solve(mT(a), g2)
+    ga = -np.matmul(gb, mT(x2))
+    gb = unbroadcast(gb[..., 0] if vector else gb, np.shape(b))
+    return unbroadcast(ga, np.shape(a)), gb
+
+
+def _solve_jvp(ts, ans, a, b):
+    ta, tb = ts
+    x = ans[..., None] if np.ndim(b) == 1 else ans
+    rhs = np.zeros(np.shape(x))
+    if tb is not None:
+        rhs = rhs + _columns(tb)
+    if ta is not None:
+        rhs = rhs - np.matmul(ta, x)
+    out = np.linalg.solve(a, rhs)
+    return out[..., 0] if np.ndim(b) == 1 else out
+
+
+def _solve_shape(a_shape, b_shape):
+    n = square_shape("solve", a_shape)
+    if len(b_shape) == 1:
+        if b_shape[0] != n:
+            raise ShapeError(f"solve: a vector right-hand side needs {n} entries; got "
+                             f"shape {tuple(b_shape)}")
+        return tuple(a_shape[:-1])
+    if len(b_shape) < 1 or b_shape[-2] != n:
+        raise ShapeError(f"solve: the right-hand side needs shape ({n},) or (..., {n}, k); "
+                         f"got shape {tuple(b_shape)}")
+    return broadcast_shape(tuple(a_shape[:-2]), tuple(b_shape[:-2])) + tuple(b_shape[-2:])
+
+
+def _solve_structure(ans_shape, a_shape, b_shape):
+    n = a_shape[-1]
+    if len(b_shape) == 1:
+        return (1, 2, 1), (full_pattern((n,), (n, n)), full_pattern((n,), (n,)))
+    k = b_shape[-1]
+    # x[i, c] reads the column c of b alone
+    same_column = np.equal.outer(np.tile(np.arange(k), n), np.tile(np.arange(k), n))
+    return (2, 2, 2), (full_pattern((n, k), (n, n)), same_column)
+
+
+def _solve_count(ans_shape, a_shape, b_shape):
+    n = a_shape[-1]
+    return size_of(ans_shape) * (n * n + n)
+
+
+matrix_row("solve", 2, np.linalg.solve, _solve_vjp, _solve_jvp, _solve_shape,
+           _solve_structure, _solve_count, domain=_nonsingular("solve"))
+
+
+# -- inv --------------------------------------------------------------------------------------
+
+def _inv_vjp(g, ans, a):
+    return (-np.matmul(np.matmul(mT(ans), g), mT(ans)),)
+
+
+def _inv_jvp(ts, ans, a):
+    (t,) = ts
+    return -np.matmul(np.matmul(ans, t), ans)
+
+
+def _square_structure(ans_shape, a_shape):
+    core = 2 if len(ans_shape) == len(a_shape) else 0
+    return (core, 2), (full_pattern(ans_shape[len(ans_shape) - core:], a_shape[-2:]),)
+
+
+def _square_count(ans_shape, a_shape, **params):
+    return size_of(ans_shape) * a_shape[-1] * a_shape[-2]
+
+
+def _inv_shape(a_shape):
+    square_shape("inv", a_shape)
+    return tuple(a_shape)
+
+
+matrix_row("inv", 1, np.linalg.inv, _inv_vjp, _inv_jvp, _inv_shape, _square_structure,
+           _square_count, domain=_nonsingular("inv"), reads=("ans",))
+
+
+# -- det, logabsdet, det_sign -----------------------------------------------------------------
+
+def cofactor(a: np.ndarray) -> np.ndarray:
+    """``cof A`` (the gradient of det), from the SVD: valid at singular matrices too."""
+    u, s, vh = np.linalg.svd(a)
+    ones = np.ones(s.shape[:-1] + (1,))
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = before * after  # prod_{j != i} s_j, without dividing by s_i
+    orientation = np.linalg.det(u) * np.linalg.det(vh)
+    return orientation[..., None, None] * np.matmul(u * others[..., None, :], vh)
+
+
+def _det_vjp(g, ans, a):
+    return (np.asarray(g)[..., None, None] * cofactor(a),)
+
+
+def _det_jvp(ts, ans, a):
+    (t,) = ts
+    return np.sum(cofactor(a) * t, axis=(-2, -1))
+
+
+def _scalar_shape(name):
+    def shape(a_shape):
+        square_shape(name, a_shape)
+        return tuple(a_shape[:-2])
+    return shape
+
+
+matrix_row("det", 1, np.linalg.det, _det_vjp, _det_jvp, _scalar_shape("det"),
+           _square_structure, _square_count, reads=("operands",))
+
+
+def _logabsdet(a):
+    return np.linalg.slogdet(a)[1]
+
+
+def _logabsdet_vjp(g, ans, a):
+    return (np.asarray(g)[..., None, None] * mT(np.linalg.inv(a)),)
+
+
+def _logabsdet_jvp(ts, ans, a):
+    (t,) = ts
+    return np.sum(mT(np.linalg.inv(a)) * t, axis=(-2, -1))
+
+
+matrix_row("logabsdet", 1, _logabsdet, _logabsdet_vjp, _logabsdet_jvp,
+           _scalar_shape("slogdet"), _square_structure, _square_count,
+           domain=_nonsingular("slogdet"), reads=("operands",))
+
+
+def _det_sign(a):
+    return np.linalg.slogdet(a)[0]
+
+
+def _nothing_structure(ans_shape, a_shape):
+    return (0, 2), (np.zeros((1, size_of(a_shape[-2:])), dtype=bool),)
+
+
+matrix_row("det_sign", 1, _det_sign, lambda g, ans, a: (np.zeros(np.shape(a)),),
+           lambda ts, ans, a: np.zeros(np.shape(ans)), _scalar_shape("slogdet"),
+           _nothing_structure, lambda ans_shape, a_shape: 0, reads=())
+
+
+# -- pinv -------------------------------------------------------------------------------------
+
+def _pinv(a, rtol=None):
+    return np.linalg.pinv(a) if rtol is None else np.linalg.pinv(a, rcond=rtol)
+
+
+def _pinv_domain(a, rtol=None):
+    m, n = np.shape(a)[-2:]
+    # at least numpy's own cutoff, so that an accepted matrix keeps every singular value
+    cutoff = max(max(m, n) * EPS, 1e-15) if rtol is None else max(float(rtol), 1e-15)
+    problem = singular_problem("pinv", a, cutoff, "rank deficient")
+    if problem is None:
+        return None
+    return problem + "; the pseudo-inverse jumps where the rank changes (no derivative there)"
+
+
+def _pinv_vjp(g, ans, a, rtol=None):
+    p = ans
+    m, n = np.shape(a)[-2:]
+    left = np.eye(m) - np.matmul(a, p)   # I - A P, m x m
+    right = np.eye(n) - np.matmul(p, a)  # I - P A, n x n
+    ga = (-np.matmul(np.matmul(mT(p), g), mT(p))
+          + np.matmul(np.matmul(left, mT(g)), np.matmul(p, mT(p)))
+          + np.matmul(np.matmul(mT(p), p), np.matmul(mT(g), right)))
+    return (ga,)
+
+
+def _pinv_jvp(ts, ans, a, rtol=None):
+    (t,) = ts
+    p = ans
+    m, n = np.shape(a)[-2:]
+    left = np.eye(m) - np.matmul(a, p)
+    right = np.eye(n) - np.matmul(p, a)
+    return (-np.matmul(np.matmul(p, t), p)
+            + np.matmul(np.matmul(p, mT(p)), np.matmul(mT(t), left))
+            + np.matmul(np.matmul(right, mT(t)), np.matmul(mT(p), p)))
+
+
+def _pinv_shape(a_shape, rtol=None):
+    m, n = matrix_shape("pinv", a_shape)
+    return tuple(a_shape[:-2]) + (n, m)
+
+
+matrix_row("pinv", 1, _pinv, _pinv_vjp, _pinv_jvp, _pinv_shape,
+           lambda ans_shape, a_shape, rtol=None: _square_structure(ans_shape, a_shape),
+           _square_count, domain=_pinv_domain, param_names=("rtol",))
