@@ -133,6 +133,18 @@ def test_prod_is_exact_with_zeros():
     assert got[0, 0] == -9.0 and np.all(got[1] == 0.0)
 
 
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 13])
+def test_cumprod_is_exact_with_zeros(n):
+    x = RNG.uniform(-2, 2, n)
+    x[RNG.integers(0, n, 2)] = 0.0
+    g = RNG.standard_normal(n)
+    got = la.grad(lambda v: la.sum(call("cumprod", v, axis=0) * g))(x)[0]
+    # d ans_i / d x_j = prod_{k <= i, k != j} x_k, by brute force
+    brute = [sum(g[i] * np.prod(np.delete(x[:i + 1], j)) for i in range(j, n))
+             for j in range(n)]
+    np.testing.assert_allclose(got, brute, rtol=1e-13, atol=1e-15)
+
+
 # ------------------------------------------------------------------- against autograd
 
 UNARY = {  # row -> (autograd's function, the interval of the samples, inside the domain)
@@ -198,6 +210,12 @@ ARRAY_ROWS = [  # (row, params, autograd's function of the operands, operand sha
     ("min", {"axis": (1,)}, lambda anp, x: anp.min(x, axis=1), [(3, 4)]),
     ("prod", {"axis": None}, lambda anp, x: anp.prod(x), [(2, 3)]),
     ("prod", {"axis": (0, 2)}, lambda anp, x: anp.prod(x, axis=(0, 2)), [(2, 3, 2)]),
+    ("cumsum", {"axis": -1}, lambda anp, x: anp.cumsum(x, axis=-1), [(3, 5)]),
+    # autograd has no cumprod rule: the products of the prefixes, by its prod rule
+    ("cumprod", {"axis": 0}, lambda anp, x: anp.stack(
+        [anp.prod(x[:i + 1], axis=0) for i in range(x.shape[0])]), [(6, 2)]),
+    ("cumprod", {"axis": 1}, lambda anp, x: anp.stack(
+        [anp.prod(x[:, :i + 1], axis=1) for i in range(x.shape[1])], axis=1), [(2, 9, 2)]),
 ]
 
 

@@ -1,6 +1,6 @@
 """The primitive registry, filled by importing each family of primitives."""
 
-from . import arrays, elementwise, linalg, reductions, special  # noqa: F401  (registration)
+from . import arrays, elementwise, linalg, reductions, scans, special  # noqa: F401  (registration)
 from .registry import PRIMITIVES, Block, Primitive, lookup, register
 from .structure import dense_jacobian
 
