@@ -15,7 +15,9 @@ AGREEMENT = 1e-6
 
 
 def registered(*names):
-    return [name for name in names if name in la.SCHEDULES]
+    # every name must be a schedule: a missing one is a regression, not a smaller table
+    assert all(name in la.SCHEDULES for name in names), names
+    return list(names)
 
 
 def _never_converges(program):
@@ -57,7 +59,7 @@ def check_solved_rows(comparison, program):
         assert row.kkt_residual == program.kkt_residual(lam)
         expected = np.max(np.abs(lam - lam_ref)) / max(1.0, np.max(np.abs(lam_ref)))
         assert row.max_rel_diff == pytest.approx(expected, rel=1e-12, abs=1e-300)
-        assert row.iterations == solution.iterations >= 0
+        assert row.iterations == solution.iterations
         assert row.multiply_adds == solution.stats.multiply_adds
         assert row.peak_memory is not None and row.peak_memory > 0
         if row.converged:
@@ -103,8 +105,6 @@ def test_variants_and_options():
 
 
 def test_gauss_seidel_in_both_orders():
-    if "gauss-seidel" not in la.SCHEDULES:
-        pytest.skip("the gauss-seidel schedule is not registered")
     program = la.examples.random_dag(n=30, seed=2).program()
     comparison = la.compare(program, [("gs-forward", "gauss-seidel", {"order": "forward"}),
                                       ("gs-reverse", "gauss-seidel", {"order": "reverse"})])
@@ -115,9 +115,7 @@ def test_gauss_seidel_in_both_orders():
 
 
 def test_krylov_rows_report_their_iterations():
-    names = registered("gmres", "bicgstab")
-    if not names:
-        pytest.skip("no Krylov schedule is registered")
+    names = ["gmres", "bicgstab"]
     program = la.examples.random_dag(n=50, seed=4).program()
     comparison = la.compare(program, ["reverse"] + names)
     for name in names:
@@ -247,7 +245,7 @@ def test_progress_callable_and_stderr(capsys):
 def test_memory_tracking_can_be_turned_off():
     comparison = la.compare(la.examples.lecture().program(), ["reverse"], track_memory=False)
     assert comparison["reverse"].peak_memory is None
-    assert comparison["reverse"].wall_time >= 0
+    assert comparison["reverse"].wall_time > 0
 
 
 def test_bad_arguments_are_named():

@@ -81,7 +81,8 @@ def test_schedule_agrees_with_reverse(method, name, factory, options, refusals):
     assert_agrees(solution.multipliers.flat, reference, TOLERANCE[method])
     assert solution.multipliers[program.graph.output] == pytest.approx(1.0, abs=1e-6)
     assert solution.kkt_residual <= 10 * TOLERANCE[method]
-    assert solution.iterations >= 0 and solution.stats.multiply_adds >= 0
+    assert solution.stats.multiply_adds > 0
+    assert solution.iterations >= 1 or method == "cvxpy"  # cvxpy does not count its own
 
 
 # ----------------------------------------------------------------- spsolve

@@ -92,6 +92,46 @@ def central_difference(f, point, direction, h=1e-5):
     return (plus - minus) / (2 * h)
 
 
+def finite_difference_jacobian(program, step: float = 1e-5) -> np.ndarray:
+    """The dense local Jacobian J by central differences of each node's ``evaluate`` rule.
+
+    Column k of block ``J[i, j]`` is ``(p_i(.., v_j + h e_k, ..) - p_i(.., v_j - h e_k, ..)) / 2h``
+    with ``h = step * max(1, |v_j[k]|)`` (every occurrence of v_j among i's operands moves),
+    at the program's values: no derivative rule of any primitive is read.
+    """
+    graph = program.graph
+    values = program.values.blocks()
+    offsets = graph.offsets
+    jac = np.zeros((graph.total_size, graph.total_size))
+    for i in range(len(graph)):
+        if graph.is_source[i]:
+            continue
+        primitive, params = graph.primitive(i), graph.params(i)
+        parents = graph.parents(i).tolist()
+        for j in dict.fromkeys(parents):
+            flat = np.array(values[j], np.float64).ravel()
+            for k in range(flat.size):
+                h = step * max(1.0, abs(flat[k]))
+                sides = []
+                for delta in (h, -h):
+                    moved = flat.copy()
+                    moved[k] += delta
+                    moved = moved.reshape(np.shape(values[j]))
+                    xs = [moved if p == j else values[p] for p in parents]
+                    sides.append(np.ravel(primitive.evaluate(*xs, **params)))
+                jac[offsets[i]:offsets[i + 1], offsets[j] + k] = (sides[0] - sides[1]) / (2 * h)
+    return jac
+
+
+def dense_multipliers(program) -> np.ndarray:
+    """The multipliers by a dense solve of ``(I - J)^T lam = e_N``, J by finite differences."""
+    graph = program.graph
+    e_n = np.zeros(graph.total_size)
+    e_n[graph.offsets[graph.output]] = 1.0
+    system = np.eye(graph.total_size) - finite_difference_jacobian(program)
+    return np.linalg.solve(system.T, e_n)
+
+
 def random_cyclic_graph(seed: int, n_cycles: int = 2, n_nodes: int = 10) -> la.Graph:
     """A random scalar graph with cycles whose fixed-point map is a contraction.
 
