@@ -145,6 +145,45 @@ def test_cumprod_is_exact_with_zeros(n):
     np.testing.assert_allclose(got, brute, rtol=1e-13, atol=1e-15)
 
 
+def test_sort_ties_follow_the_stable_permutation():
+    x = np.array([2.0, 1.0, 2.0, 1.0, 0.5])
+    g = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
+    rule = lookup("sort")
+    ans = rule.evaluate(x, axis=0)
+    # sorted order: x[4], x[1], x[3], x[0], x[2] (ties in index order)
+    np.testing.assert_array_equal(rule.vjp(g, ans, x, axis=0)[0], [40.0, 20.0, 50.0, 30.0, 10.0])
+    np.testing.assert_array_equal(rule.jvp((g,), ans, x, axis=0), [50.0, 20.0, 40.0, 10.0, 30.0])
+
+
+def test_where_masks_and_unbroadcasts_cotangents():
+    mask = np.array([[True], [False]])
+    x, y = np.array([1.0, 2.0, 3.0]), np.array(5.0)
+    gx, gy = la.grad(lambda a, b: la.sum(call("where", a, b, mask=mask) * [[1, 2, 3], [4, 5, 6]]))(
+        x, y)
+    np.testing.assert_array_equal(gx, [1.0, 2.0, 3.0])
+    assert float(gy) == 15.0
+
+
+SHAPE_ERRORS = [
+    ("pad", (np.ones((2, 2)),), {"pad_width": ((1, 1),)}, r"one \(before, after\) pair"),
+    ("pad", (np.ones(2),), {"pad_width": ((1, -1),)}, r"non-negative"),
+    ("sort", (np.ones(3),), {"axis": None}, r"sort sorts along one axis"),
+    ("sort", (np.array(1.0),), {"axis": -1}, r"out of range"),
+    ("cumsum", (np.ones(3),), {"axis": (0,)}, r"cumsum scans along one axis"),
+    ("cumprod", (np.ones((2, 3)),), {"axis": 2}, r"out of range"),
+    ("max", (np.ones((2, 0)),), {"axis": (1,)}, r"max of zero entries"),
+    ("broadcast_to", (np.ones(3),), {"shape": (2,)}, r"broadcast_to cannot"),
+    ("where", (np.ones(3), np.ones(3)), {"mask": np.ones(2, bool)}, r"where cannot"),
+]
+
+
+@pytest.mark.parametrize("name, xs, params, message", SHAPE_ERRORS,
+                         ids=[f"{case[0]}-{k}" for k, case in enumerate(SHAPE_ERRORS)])
+def test_bad_parameters_raise_shape_errors(name, xs, params, message):
+    with pytest.raises(la.ShapeError, match=message):
+        call(name, *xs, **params)
+
+
 # ------------------------------------------------------------------- against autograd
 
 UNARY = {  # row -> (autograd's function, the interval of the samples, inside the domain)
@@ -210,6 +249,13 @@ ARRAY_ROWS = [  # (row, params, autograd's function of the operands, operand sha
     ("min", {"axis": (1,)}, lambda anp, x: anp.min(x, axis=1), [(3, 4)]),
     ("prod", {"axis": None}, lambda anp, x: anp.prod(x), [(2, 3)]),
     ("prod", {"axis": (0, 2)}, lambda anp, x: anp.prod(x, axis=(0, 2)), [(2, 3, 2)]),
+    # autograd sorts vectors only, broadcasts without new axes, and unbroadcasts no where
+    ("sort", {"axis": 0}, lambda anp, x: anp.sort(x), [(7,)]),
+    ("broadcast_to", {"shape": (2, 3)}, lambda anp, x: anp.broadcast_to(x, (2, 3)), [(2, 1)]),
+    ("pad", {"pad_width": ((1, 0), (2, 3))},
+     lambda anp, x: anp.pad(x, ((1, 0), (2, 3)), mode="constant"), [(2, 3)]),
+    ("where", {"mask": np.array([True, False, True, True])},
+     lambda anp, x, y: anp.where(np.array([True, False, True, True]), x, y), [(3, 4), (3, 4)]),
     ("cumsum", {"axis": -1}, lambda anp, x: anp.cumsum(x, axis=-1), [(3, 5)]),
     # autograd has no cumprod rule: the products of the prefixes, by its prod rule
     ("cumprod", {"axis": 0}, lambda anp, x: anp.stack(

@@ -1,19 +1,23 @@
 """Primitives that move entries without arithmetic, and the sources of a graph.
 
-Reshape, transpose, indexing (basic and fancy), concatenate and stack are linear selections:
-each output entry is a copy of one operand entry, so their Jacobians hold a single 1 per row and
-their VJPs scatter-add the cotangent back. ``input`` and ``const`` have no operands; their
-constraints ``v_i = x_i`` and ``v_i = c_i`` give the multipliers of inputs (the gradient) and of
-constants.
+Reshape, transpose, indexing (basic and fancy), concatenate, stack, broadcast_to and
+``where(mask, x, y)`` are linear selections: each output entry is a copy of one operand entry,
+so their Jacobians hold a single 1 per row and their VJPs scatter-add the cotangent back
+(summing over broadcast axes). ``pad`` also writes zeros, whose rows are empty. ``sort`` is a
+permutation chosen by the values: its derivative is the permutation matrix of numpy's stable
+sort, so among tied entries the k-th in index order receives the cotangent of the k-th of
+their sorted positions (the convention of JAX, whose sort is stable). ``input`` and ``const``
+have no operands; their constraints ``v_i = x_i`` and ``v_i = c_i`` give the multipliers of
+inputs (the gradient) and of constants.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..errors import LagrangeADError
-from .registry import Primitive, register
-from .structure import selection
+from ..errors import LagrangeADError, ShapeError
+from .registry import Block, Primitive, register
+from .structure import selection, size_of, unbroadcast
 
 
 def _no_operands(**params):
@@ -83,3 +87,89 @@ selection("getitem", 1, lambda x, index: np.asarray(x)[index], _getitem_vjp,
           template="{0}[{index}]", param_names=("index",))
 selection("concatenate", None, _concatenate, _concatenate_vjp, param_names=("axis",))
 selection("stack", None, _stack, _stack_vjp, param_names=("axis",))
+
+
+def _broadcast_to(x, shape):
+    # a copy, not numpy's read-only view, so the value owns its entries
+    return np.array(np.broadcast_to(x, tuple(shape)))
+
+
+def _broadcast_to_vjp(g, ans, x, shape):
+    return (unbroadcast(g, np.shape(x)),)
+
+
+def _where(x, y, mask):
+    return np.where(mask, x, y)
+
+
+def _where_vjp(g, ans, x, y, mask):
+    taken = np.broadcast_to(mask, np.shape(g))
+    return (unbroadcast(np.where(taken, g, 0.0), np.shape(x)),
+            unbroadcast(np.where(taken, 0.0, g), np.shape(y)))
+
+
+def _pad_widths(pad_width, ndim: int) -> tuple:
+    """``pad_width`` as one (before, after) pair of non-negative ints per axis, or ShapeError."""
+    try:
+        pairs = tuple((before, after) for before, after in pad_width)
+    except (TypeError, ValueError):
+        pairs = None
+    if pairs is None or len(pairs) != ndim or not all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 0
+            for pair in pairs for n in pair):
+        raise ShapeError(f"pad takes one (before, after) pair of non-negative ints per axis "
+                         f"of the operand ({ndim}); got {pad_width!r}")
+    return tuple((int(before), int(after)) for before, after in pairs)
+
+
+def _pad(x, pad_width):
+    pairs = _pad_widths(pad_width, np.ndim(x))
+    return np.pad(x, pairs) if pairs else np.array(x)  # numpy refuses to pad a scalar
+
+
+def _pad_vjp(g, ans, x, pad_width):
+    pairs = _pad_widths(pad_width, np.ndim(x))
+    return (g[tuple(slice(before, before + n) for (before, _), n in zip(pairs, np.shape(x)))],)
+
+
+selection("broadcast_to", 1, _broadcast_to, _broadcast_to_vjp, param_names=("shape",))
+selection("where", 2, _where, _where_vjp, param_names=("mask",))
+selection("pad", 1, _pad, _pad_vjp, param_names=("pad_width",),
+          multiply_adds=lambda ans_shape, x_shape, pad_width: size_of(x_shape))
+
+
+def _sort_shape(x_shape, axis=-1) -> tuple:
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise ShapeError(f"sort sorts along one axis, an int; got {axis!r} (flatten the operand "
+                         f"first to sort all entries)")
+    if not -len(x_shape) <= axis < len(x_shape):
+        raise ShapeError(f"sort: axis {axis} is out of range for an operand of shape "
+                         f"{tuple(x_shape)}")
+    return tuple(x_shape)
+
+
+def _order(x, axis):
+    return np.argsort(x, axis=axis, kind="stable")
+
+
+def _sort_vjp(g, ans, x, axis=-1):
+    out = np.zeros(np.shape(x))
+    np.put_along_axis(out, _order(x, axis), g, axis=axis)
+    return (out,)
+
+
+def _sort_jacobian(ans, x, axis=-1):
+    ids = np.arange(np.size(x)).reshape(np.shape(x))
+    sources = np.take_along_axis(ids, _order(x, axis), axis=axis).ravel()
+    return (Block(np.arange(sources.size), sources, np.ones(sources.size)),)
+
+
+register(Primitive(
+    name="sort", arity=1, evaluate=lambda x, axis=-1: np.sort(x, axis=axis, kind="stable"),
+    vjp=_sort_vjp,
+    jvp=lambda ts, ans, x, axis=-1: np.take_along_axis(ts[0], _order(x, axis), axis=axis),
+    shape=_sort_shape,
+    jacobian=_sort_jacobian, param_names=("axis",),
+    multiply_adds=lambda ans_shape, x_shape, axis=-1: size_of(x_shape),
+    vjp_reads=("operands",),  # the permutation comes from the operand
+))
