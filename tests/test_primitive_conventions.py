@@ -174,6 +174,15 @@ SHAPE_ERRORS = [
     ("max", (np.ones((2, 0)),), {"axis": (1,)}, r"max of zero entries"),
     ("broadcast_to", (np.ones(3),), {"shape": (2,)}, r"broadcast_to cannot"),
     ("where", (np.ones(3), np.ones(3)), {"mask": np.ones(2, bool)}, r"where cannot"),
+    ("einsum", (np.ones((2, 3)), np.ones((3, 2))), {"subscripts": "ij,jk"}, r"explicit"),
+    ("einsum", (np.ones((2, 3)),), {"subscripts": "...j->j"}, r"'\.\.\.' is not supported"),
+    ("einsum", (np.ones((2, 3)), np.ones((2, 2))), {"subscripts": "ij,jk->ik"},
+     r"letter 'j' has lengths 3 and 2"),
+    ("einsum", (np.ones(3),), {"subscripts": "i->ii"}, r"twice in the output"),
+    ("einsum", (np.ones(3),), {"subscripts": "i->j"}, r"output letter 'j' is in no operand"),
+    ("einsum", (np.ones(3),), {"subscripts": "i,i->"}, r"name 2 operand\(s\); 1 given"),
+    ("einsum", (np.ones((3, 2)),), {"subscripts": "i->i"}, r"has shape \(3, 2\) but 1"),
+    ("einsum", (np.ones(3),), {"subscripts": "1->"}, r"letters, ',' and '->' only"),
 ]
 
 
@@ -182,6 +191,16 @@ SHAPE_ERRORS = [
 def test_bad_parameters_raise_shape_errors(name, xs, params, message):
     with pytest.raises(la.ShapeError, match=message):
         call(name, *xs, **params)
+
+
+def test_einsum_cotangent_of_a_diagonal_is_zero_off_it():
+    x = RNG.standard_normal((3, 3))
+    g = la.grad(lambda v: call("einsum", v, subscripts="ii->"))(x)[0]
+    np.testing.assert_array_equal(g, np.eye(3))
+    rule = lookup("einsum")
+    assert rule.node_multiply_adds((), (3, 3), subscripts="ii->") == 3
+    assert rule.node_multiply_adds((2, 4), (2, 3), (3, 4), subscripts="ij,jk->ik") == \
+        lookup("matmul").node_multiply_adds((2, 4), (2, 3), (3, 4))
 
 
 # ------------------------------------------------------------------- against autograd
@@ -256,6 +275,17 @@ ARRAY_ROWS = [  # (row, params, autograd's function of the operands, operand sha
      lambda anp, x: anp.pad(x, ((1, 0), (2, 3)), mode="constant"), [(2, 3)]),
     ("where", {"mask": np.array([True, False, True, True])},
      lambda anp, x, y: anp.where(np.array([True, False, True, True]), x, y), [(3, 4), (3, 4)]),
+    ("einsum", {"subscripts": "ij,jk->ik"}, lambda anp, a, b: anp.einsum("ij,jk->ik", a, b),
+     [(3, 4), (4, 2)]),
+    ("einsum", {"subscripts": "bij,bkj->bik"},
+     lambda anp, a, b: anp.einsum("bij,bkj->bik", a, b), [(2, 3, 4), (2, 5, 4)]),
+    ("einsum", {"subscripts": "ij,jk,k->i"},
+     lambda anp, a, b, c: anp.einsum("ij,jk,k->i", a, b, c), [(2, 3), (3, 4), (4,)]),
+    # autograd differentiates no einsum with a repeated letter: diagonals by indexing instead
+    ("einsum", {"subscripts": "ii->i"}, lambda anp, a: anp.stack([a[i, i] for i in range(4)]),
+     [(4, 4)]),
+    ("einsum", {"subscripts": "iij,j->i"}, lambda anp, a, b: anp.dot(
+        anp.stack([a[i, i] for i in range(a.shape[0])]), b), [(3, 3, 2), (2,)]),
     ("cumsum", {"axis": -1}, lambda anp, x: anp.cumsum(x, axis=-1), [(3, 5)]),
     # autograd has no cumprod rule: the products of the prefixes, by its prod rule
     ("cumprod", {"axis": 0}, lambda anp, x: anp.stack(

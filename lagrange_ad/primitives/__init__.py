@@ -1,6 +1,14 @@
 """The primitive registry, filled by importing each family of primitives."""
 
-from . import arrays, elementwise, linalg, reductions, scans, special  # noqa: F401  (registration)
+from . import (  # noqa: F401  (registration)
+    arrays,
+    einsum,
+    elementwise,
+    linalg,
+    reductions,
+    scans,
+    special,
+)
 from .registry import PRIMITIVES, Block, Primitive, lookup, register
 from .structure import dense_jacobian
 
