@@ -1,10 +1,14 @@
 """The lagrange-ad command line: every command, and one-line errors with exit status 2."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lagrange_ad.cli import main
@@ -133,3 +137,211 @@ def test_the_installed_entry_point_and_help():
     done = subprocess.run([sys.executable, "-m", "lagrange_ad", "compare", "nope"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+# --------------------------------------------------------------- through the installed command
+
+# blocks "import matplotlib" in the child process, as if the plot extra were not installed
+NO_MATPLOTLIB = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            raise ImportError(f"No module named {name!r}")
+        return None
+sys.meta_path.insert(0, _Block())
+"""
+
+# a Graphviz that fails, to see its error reported in one line
+FAILING_DOT = "#!/bin/sh\necho 'Error: <stdin>: syntax error in line 1' >&2\nexit 1\n"
+
+
+def _pythonpath() -> list[str]:
+    return [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+
+
+def entry_point() -> list[str]:
+    """The installed ``lagrange-ad`` console script (beside this interpreter when it is there)."""
+    script = Path(sys.executable).with_name("lagrange-ad")
+    found = str(script) if script.exists() else shutil.which("lagrange-ad")
+    assert found, "the lagrange-ad console script is not installed (pip install -e .)"
+    return [found]
+
+
+def cli_cases(tmp: Path):
+    """``{id: (argv, environment, expected status, text expected in stderr or stdout)}``.
+
+    Every case of the command-line contract; `INSTALLED` ones run through the console script.
+    """
+    (tmp / "somefile").write_text("x")
+    (tmp / "model.py").write_text(textwrap.dedent("""
+        import lagrange_ad as la
+
+        def f(A, s):
+            return la.sum(A * A) * s
+
+        def g(x):
+            raise RuntimeError("boom")
+    """))
+    (tmp / "nof.py").write_text("def h(x):\n    return x\n")
+    np.savez(tmp / "point.npz", A=np.array([[1.0, 2.0], [3.0, 4.0]]), s=np.array(0.5))
+    blocked = tmp / "blocked"
+    blocked.mkdir(exist_ok=True)
+    (blocked / "sitecustomize.py").write_text(NO_MATPLOTLIB)
+    fake = tmp / "fakebin"
+    fake.mkdir(exist_ok=True)
+    (fake / "dot").write_text(FAILING_DOT)
+    (fake / "dot").chmod(0o755)
+    python_only = str(Path(sys.executable).parent)  # no Graphviz on this PATH
+    no_mpl = {"PYTHONPATH": os.pathsep.join([str(blocked)] + _pythonpath()), "PATH": python_only}
+    model = str(tmp / "model.py")
+    return {
+        "plot-to-directory": (["compare", "--plot", str(tmp)], {}, 2, "is a directory"),
+        "plot-under-a-file": (["compare", "--plot", str(tmp / "somefile" / "r.png")], {}, 2,
+                              "not an existing directory"),
+        "plot-to-missing-directory": (["compare", "--plot", str(tmp / "no" / "r.png")], {}, 2,
+                                      "cannot write"),
+        "plot-without-suffix": (["compare", "--plot", str(tmp / "residuals")], {}, 2,
+                                "cannot tell the format"),
+        "plot-without-matplotlib": (["compare", "--plot", str(tmp / "r.png")], no_mpl, 2,
+                                    'pip install "lagrange_ad[plot]"'),
+        "show-png-without-matplotlib": (["show", "--format", "png", "--output",
+                                         str(tmp / "g.png")], no_mpl, 2, "lagrange_ad[plot]"),
+        "show-svg-without-matplotlib": (["show", "--format", "svg", "--output",
+                                         str(tmp / "g.svg")], no_mpl, 2, "lagrange_ad[plot]"),
+        "show-output-unwritable": (["show", "--format", "svg", "--output",
+                                    str(tmp / "no" / "g.svg")], {}, 2, "cannot write"),
+        "show-output-directory": (["show", "--format", "png", "--output", str(tmp)], {}, 2,
+                                  "is a directory"),
+        "show-dot-fails": (["show", "--format", "svg", "--output", str(tmp / "g.svg")],
+                           {"PATH": os.pathsep.join([str(fake), python_only])}, 2,
+                           "Graphviz dot could not write"),
+        "negative-at": (["compare", "--at", "-1,2,0", "--methods", "reverse"], {}, 0,
+                        "gradient: x 1.97998"),
+        "array-at": (["compare", f"{model}:f", "--at", "[[1,2],[3,4]],0.5", "--methods",
+                      "reverse", "--format", "json"], {}, 0, '"value": 15.0'),
+        "npz-at": (["verify", f"{model}:f", "--at", str(tmp / "point.npz")], {}, 0, "f = 15"),
+        "at-not-numbers": (["compare", "--at", "1,x,3"], {}, 2, "--at needs"),
+        "at-ragged": (["compare", f"{model}:f", "--at", "[[1,2],[3]],1"], {}, 2, "ragged"),
+        "at-missing-file": (["compare", f"{model}:f", "--at", str(tmp / "no.npy")], {}, 2,
+                            "no such file"),
+        "file-without-function": (["compare", str(tmp / "nof.py")], {}, 2,
+                                  "file.py alone means file.py:f"),
+        "function-raises": (["compare", f"{model}:g", "--at", "1"], {}, 2,
+                            "RuntimeError: boom"),
+        "unknown-option": (["compare", "--bogus"], {}, 2, "unrecognized arguments"),
+        "unknown-example": (["verify", "nope"], {}, 2, "unknown example 'nope'"),
+    }
+
+
+# the cases of the contract run through the console script (about a second each, all at once)
+INSTALLED = ("plot-to-directory", "plot-under-a-file", "plot-without-matplotlib",
+             "show-png-without-matplotlib", "show-svg-without-matplotlib",
+             "show-output-unwritable", "show-dot-fails", "negative-at", "array-at",
+             "file-without-function")
+IN_PROCESS = ("plot-to-missing-directory", "plot-without-suffix", "show-output-directory",
+              "npz-at", "at-not-numbers", "at-ragged", "at-missing-file", "function-raises",
+              "unknown-option", "unknown-example")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    return tmp, cli_cases(tmp)
+
+
+@pytest.fixture(scope="module")
+def finished(workdir):
+    """The `INSTALLED` cases, started at once through the console script; results by id."""
+    tmp, cases = workdir
+    running = {}
+    for case in INSTALLED:
+        argv, env, _, _ = cases[case]
+        running[case] = subprocess.Popen(entry_point() + argv, env={**os.environ, **env},
+                                         cwd=tmp, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True)
+    results = {}
+    for case, process in running.items():
+        out, err = process.communicate(timeout=300)
+        results[case] = (out, err, process.returncode)
+    return results
+
+
+def check_case(expected, status: int, out: str, err: str) -> None:
+    _, _, want_status, text = expected
+    assert status == want_status, (out, err)
+    assert "Traceback" not in err and "Traceback" not in out
+    if want_status == 2:
+        assert len(err.strip().splitlines()) == 1, err
+        assert err.startswith("lagrange-ad") and text in err, err
+    else:
+        assert text in out, out
+
+
+@pytest.mark.parametrize("case", INSTALLED)
+def test_the_installed_command(finished, workdir, case):
+    out, err, status = finished[case]
+    check_case(workdir[1][case], status, out, err)
+
+
+@pytest.mark.parametrize("case", IN_PROCESS)
+def test_the_command_in_process(workdir, case, capsys, monkeypatch):
+    tmp, cases = workdir
+    monkeypatch.chdir(tmp)
+    argv = cases[case][0]
+    try:
+        status = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        status = exc.code
+    out, err = capsys.readouterr()
+    check_case(cases[case], status, out, err)
+
+
+def test_every_case_runs_somewhere(workdir):
+    assert sorted(INSTALLED + IN_PROCESS) == sorted(workdir[1])
+
+
+def test_python_dash_m_reports_a_missing_plot_extra(tmp_path):
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "sitecustomize.py").write_text(NO_MATPLOTLIB)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocked)] + _pythonpath())}
+    done = subprocess.run([sys.executable, "-m", "lagrange_ad", "compare", "--plot",
+                           str(tmp_path / "r.png")], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert 'pip install "lagrange_ad[plot]"' in done.stderr
+
+
+def test_json_has_the_answer_multipliers_and_null_for_a_refusal(capsys):
+    status, out, _ = run(capsys, "compare", "--methods", "reverse,unrolled", "--format", "json",
+                         "--multipliers", "--no-memory")
+    assert status == 0
+    data = json.loads(out)
+    assert data["value"] == pytest.approx(np.sin(3.0))
+    assert data["gradient"] == pytest.approx({"x": -3.9599699864017817,
+                                               "y": -0.9899924966004454,
+                                               "z": 1.9899924966004454})
+    assert len(data["multipliers"]) == 9 and data["multipliers"][8] == 1.0
+    refused = data["rows"][1]
+    assert refused["status"] == "refused"
+    assert refused["iterations"] is None and refused["kkt_residual"] is None
+
+
+def test_text_output_starts_with_the_value_and_gradient(capsys):
+    status, out, _ = run(capsys, "compare", "hmm", "--methods", "reverse", "--no-memory")
+    lines = out.splitlines()
+    assert status == 0 and lines[0].startswith("f = ") and lines[1] == "gradient:"
+    # arrays are abbreviated: shape and first entries
+    assert lines[3].startswith("  trans: (3, 3) [") and lines[3].endswith(", ...]")
+    status, out, _ = run(capsys, "verify", "lecture")
+    assert out.splitlines()[:2] == ["f = 0.14112", "gradient: x -3.95997, y -0.989992, z 1.98999"]
+
+
+def test_at_forms_for_an_example(capsys):
+    # one item per input, or every entry flattened
+    status, out, _ = run(capsys, "compare", "loglinear", "--methods", "reverse",
+                         "--format", "json", "--no-memory")
+    assert status == 0
+    status, _, err = run(capsys, "compare", "hmm", "--at", "[1,2],[3]", "--no-memory")
+    assert status == 2 and "shapes [(2,), (1,)]" in err and "(3,)" in err

@@ -41,15 +41,23 @@ def nbytes(n: int | None) -> str:
 
 
 def array(x, threshold: int = 6, precision: int = 6) -> str:
-    """A value on one line: ``0.14112`` for a scalar, an abbreviated array otherwise.
+    """A value on one line: ``0.14112`` for a scalar, the array itself when it is small.
 
-    Arrays with more than ``threshold`` entries show their first and last entries around
-    ``...``, and are prefixed by their shape.
+    An array of more than ``threshold`` entries shows its shape and first entries in index
+    order: ``(3, 3) [-2.789, -0.809, -0.7068, ...]``.
+
+    Examples
+    --------
+    >>> array(0.5), array([1.0, 2.0]), array(np.arange(9.0).reshape(3, 3), threshold=4)
+    ('0.5', '[1, 2]', '(3, 3) [0, 1, 2, ...]')
     """
-    x = np.asarray(x)
-    if x.size == 1 and x.ndim == 0:
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 0:
         return f"{float(x):.{precision}g}"
-    text = np.array2string(x, precision=min(precision, 4), threshold=threshold, edgeitems=2,
-                           max_line_width=10**6, separator=", ")
-    text = " ".join(text.split())
-    return f"{x.shape} {text}" if x.size > threshold or x.ndim > 1 else text
+    digits = min(precision, 4)
+    if x.size <= threshold:
+        text = np.array2string(x, precision=digits, separator=", ", max_line_width=10**6,
+                               formatter={"float_kind": lambda v: f"{v:.{digits}g}"})
+        return " ".join(text.split())
+    head = ", ".join(f"{v:.{digits}g}" for v in x.ravel()[:3])
+    return f"{x.shape} [{head}, ...]"

@@ -146,7 +146,19 @@ def as_dict(comparison: Comparison, multipliers: bool = False) -> dict:
 
 def as_json(comparison: Comparison, indent: int | None = 2, multipliers: bool = False) -> str:
     """`as_dict` as strict JSON (no NaN or Infinity: they are null)."""
-    return json.dumps(as_dict(comparison, multipliers), indent=indent, allow_nan=False)
+    return dumps(as_dict(comparison, multipliers), indent)
+
+
+def dumps(data: dict, indent: int | None = 2) -> str:
+    """Strict JSON of data made by `plain` (a NaN left in it raises instead of printing NaN)."""
+    return json.dumps(data, indent=indent, allow_nan=False)
+
+
+def verification_dict(report) -> dict:
+    """A `VerificationReport` as plain data: ``ok`` and one dict per check."""
+    return {"ok": bool(report.ok),
+            "checks": [{key: plain(item) for key, item in asdict(check).items()}
+                       for check in report.checks]}
 
 
 def frame(comparison: Comparison):
