@@ -43,5 +43,7 @@ LINALG_CASES = {
     "eigh_vectors": [((symmetric(3, 3),), {}), ((rect(2, 3, 3),), {"UPLO": "U"})],
     "svd_values": [((rect(3, 4),)), ((rect(2, 3, 2),))],
     "svd_u": [((rect(3, 3),)), ((rect(2, 4, 3),))],
+    "norm2": [((rect(3),), {}), ((rect(2, 3, 4),), {"axis": (1, 2)}),
+              ((rect(2, 3),), {"axis": 0})],
     "svd_vh": [((rect(3, 3),)), ((rect(2, 2, 3),))],
 }

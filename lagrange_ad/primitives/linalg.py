@@ -108,4 +108,4 @@ register(Primitive(
 ))
 
 # the other matrix rows, registered on import
-from . import linalg_factorizations, linalg_inverses, linalg_spectral  # noqa: E402, F401
+from . import linalg_factorizations, linalg_inverses, linalg_norms, linalg_spectral  # noqa: E402, F401, I001

@@ -1,0 +1,429 @@
+"""la.linalg: gradients against autograd and central finite differences, domain errors,
+refusals and conventions (signs, triangles, kinks), on single and stacked matrices.
+
+The registry-wide checks of the matrix rows (JVP against finite differences, the dot-product
+test, explicit Jacobians, multiply-add counts) run in test_primitives.py on the operands of
+linalg_cases.py.
+"""
+
+import autograd
+import autograd.numpy as anp
+import numpy as np
+import pytest
+
+import lagrange_ad as la
+from lagrange_ad.errors import DomainError, LagrangeADError, TracingError
+
+RNG = np.random.default_rng(20261205)
+
+
+def general(*shape):
+    return RNG.standard_normal(shape) + 3.0 * np.eye(shape[-1])
+
+
+def spd(*shape):
+    b = RNG.standard_normal(shape)
+    return b @ np.swapaxes(b, -1, -2) + shape[-1] * np.eye(shape[-1])
+
+
+def symmetric(*shape):
+    b = RNG.standard_normal(shape)
+    return b + np.swapaxes(b, -1, -2)
+
+
+def rect(*shape):
+    return RNG.standard_normal(shape)
+
+
+def fd_directional(f, args, directions, h=1e-6):
+    plus = f(*[a + h * d for a, d in zip(args, directions)])
+    minus = f(*[a - h * d for a, d in zip(args, directions)])
+    return (float(plus) - float(minus)) / (2 * h)
+
+
+def check_gradient(loss, *args, autograd_loss=None, rtol=1e-6):
+    """la.grad of ``loss(ns, *args)`` (ns = la) against central differences in random
+    directions and, when given, against autograd's gradient of the same loss (ns = anp)."""
+    grads = la.grad(lambda *xs: loss(la, *xs))(*args)
+    assert len(grads) == len(args)
+    for _ in range(2):
+        directions = [RNG.standard_normal(np.shape(a)) for a in args]
+        fd = fd_directional(lambda *xs: loss(la, *xs), args, directions)
+        ours = sum(float(np.sum(g * d)) for g, d in zip(grads, directions))
+        assert ours == pytest.approx(fd, rel=rtol, abs=1e-6)
+    if autograd_loss is not None:
+        theirs = autograd.grad(lambda xs: autograd_loss(anp, *xs))(list(args))
+        for g, t in zip(grads, theirs):
+            np.testing.assert_allclose(g, t, rtol=1e-8, atol=1e-10)
+    return grads
+
+
+def weights_for(f, *args):
+    """A fixed random weighting of the output of ``f``, so that the loss is a scalar."""
+    return RNG.standard_normal(np.shape(f(*args)))
+
+
+# -- gradients against autograd and finite differences ----------------------------------------
+
+SQUARE_CASES = {
+    "single": lambda: general(3, 3),
+    "stacked": lambda: general(2, 3, 3),
+}
+
+
+@pytest.mark.parametrize("stack", sorted(SQUARE_CASES))
+def test_solve_inv_det_slogdet(stack):
+    a = SQUARE_CASES[stack]()
+    b_vec = rect(3)
+    b_mat = rect(*a.shape[:-2], 3, 2)
+    w_vec = weights_for(np.linalg.solve, a, b_vec)
+    w_mat = weights_for(np.linalg.solve, a, b_mat)
+    w_inv = weights_for(np.linalg.inv, a)
+    w_det = rect(*a.shape[:-2])
+
+    def loss(ns, a, b_vec, b_mat):
+        lin = ns.linalg
+        sign, logdet = lin.slogdet(a)
+        return (ns.sum(lin.solve(a, b_vec) * w_vec) + ns.sum(lin.solve(a, b_mat) * w_mat)
+                + ns.sum(lin.inv(a) * w_inv) + ns.sum(lin.det(a) * w_det)
+                + ns.sum(sign * logdet * w_det))
+
+    # autograd's solve VJP takes numpy 1's rule for right-hand sides of stacks: finite
+    # differences alone there, and autograd one matrix at a time
+    grads = check_gradient(loss, a, b_vec, b_mat, autograd_loss=loss if a.ndim == 2 else None)
+    if a.ndim > 2:
+        for k in range(a.shape[0]):
+            def one(ns, a, b_mat, k=k):
+                lin = ns.linalg
+                return (ns.sum(lin.solve(a, b_mat) * w_mat[k])
+                        + ns.sum(lin.inv(a) * w_inv[k]) + lin.det(a) * w_det[k])
+            theirs = autograd.grad(lambda a, k=k: one(anp, a, b_mat[k]))(a[k])
+            ours = la.grad(lambda a, k=k: one(la, a, b_mat[k]))(a[k])[0]
+            np.testing.assert_allclose(ours, theirs, rtol=1e-8)
+        assert grads[0].shape == a.shape
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3)])
+def test_cholesky_through_a_parametrization(shape, upper):
+    # autograd symmetrizes its cholesky gradient and we keep the triangle numpy reads; on a
+    # matrix built symmetric from a parameter the two agree
+    b = rect(*shape)
+    w = rect(*shape)
+
+    def loss(ns, b):
+        a = b @ ns.swapaxes(b, -1, -2) + 3.0 * np.eye(shape[-1])
+        if ns is la:
+            return ns.sum(ns.linalg.cholesky(a, upper=upper) * w)
+        factor = ns.linalg.cholesky(a)  # autograd's has no upper=
+        return ns.sum((ns.swapaxes(factor, -1, -2) if upper else factor) * w)
+
+    check_gradient(loss, b, autograd_loss=loss)
+
+
+def test_cholesky_gradient_is_the_lower_triangle_pullback():
+    a = spd(3, 3)
+    w = np.tril(rect(3, 3))
+    ours = la.grad(lambda a: la.sum(la.linalg.cholesky(a) * w))(a)[0]
+    theirs = autograd.grad(lambda a: anp.sum(anp.linalg.cholesky(a) * w))(a)  # symmetric
+    np.testing.assert_allclose(ours, np.tril(theirs + theirs.T, -1) + np.diag(np.diag(theirs)),
+                               rtol=1e-9, atol=1e-12)
+    assert np.all(np.triu(ours, 1) == 0)
+    check_gradient(lambda ns, a: ns.sum(ns.linalg.cholesky(a) * w), a)
+
+
+@pytest.mark.parametrize("uplo", ["L", "U"])
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)])
+def test_eigh_against_autograd(shape, uplo):
+    # autograd keeps numpy's triangle too; the loss is invariant to the eigenvectors' signs
+    a = symmetric(*shape) + np.triu(rect(*shape), 1)  # the unread triangle holds garbage
+    w_values = rect(*shape[:-1])
+    w_proj = symmetric(*shape)
+
+    def loss(ns, a):
+        values, vectors = ns.linalg.eigh(a, UPLO=uplo)
+        projector = vectors[..., :, :1] @ ns.swapaxes(vectors[..., :, :1], -1, -2)
+        # autograd has no rule for eigvalsh: eigh's values stand in for it there
+        again = ns.linalg.eigvalsh(a, UPLO=uplo) if ns is la else values
+        return ns.sum(values * w_values) + ns.sum(projector * w_proj) + ns.sum(again ** 2)
+
+    check_gradient(loss, a, autograd_loss=loss)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (4, 2), (2, 3), (2, 3, 4)])
+def test_svd_against_autograd(shape):
+    a = rect(*shape)
+    k = min(shape[-2:])
+    w_u = rect(*shape[:-1], k)
+    w_s = rect(*shape[:-2], k)
+
+    def loss(ns, a):
+        u, s, vh = ns.linalg.svd(a, full_matrices=False)
+        # each term is invariant to the signs of the pairs (u_i, v_i)
+        rebuilt = (u * s[..., None, :]) @ vh
+        proj = u @ ns.swapaxes(u, -1, -2)
+        return (ns.sum(s * w_s) + ns.sum(rebuilt ** 3) + ns.sum(proj[..., :, :k] * w_u)
+                + ns.sum(ns.linalg.svd(a, compute_uv=False)))
+
+    check_gradient(loss, a, autograd_loss=loss)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 3), (2, 5, 2), (2, 4)])
+def test_qr_against_finite_differences(shape):
+    a = rect(*shape)
+    q0, r0 = np.linalg.qr(a)
+    w_q, w_r = rect(*q0.shape), rect(*r0.shape)
+
+    def loss(ns, a):
+        q, r = ns.linalg.qr(a)
+        return ns.sum(q * w_q) + ns.sum(r * w_r) + ns.sum(ns.linalg.qr(a, mode="r") ** 2)
+
+    check_gradient(loss, a)
+    q, r = la.linalg.qr(a)
+    np.testing.assert_allclose(q, q0, atol=1e-12)
+    np.testing.assert_allclose(r, r0, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 5), (2, 3, 2)])
+def test_pinv_against_autograd(shape):
+    a = rect(*shape)
+    w = weights_for(np.linalg.pinv, a)
+    check_gradient(lambda ns, a: ns.sum(ns.linalg.pinv(a) * w), a,
+                   autograd_loss=lambda ns, a: ns.sum(ns.linalg.pinv(a) * w))
+
+
+def test_products_trace_powers():
+    a, b, c = general(3, 3), rect(3, 4), rect(4)
+    stack = general(2, 3, 3)
+
+    def loss(ns, a, b, c, stack):
+        lin = la.linalg if ns is la else np.linalg
+        out = ns.sum(lin.multi_dot([a, b, c]) ** 2)
+        out = out + ns.sum(lin.matrix_power(a, 3) * a) + ns.sum(lin.matrix_power(a, -2))
+        out = out + lin.trace(a @ a) + ns.sum(lin.trace(stack, offset=1))
+        out = out + ns.sum(lin.diagonal(stack) ** 2) + ns.sum(lin.outer(c, c) * 0.5)
+        return out + ns.sum(lin.vecdot(stack, stack)) + ns.sum(lin.matrix_transpose(b) * b.T)
+
+    check_gradient(loss, a, b, c, stack)
+    np.testing.assert_allclose(la.linalg.trace(stack, offset=1), np.linalg.trace(stack, offset=1))
+    np.testing.assert_allclose(la.linalg.matrix_power(a, -2),
+                               np.linalg.matrix_power(a, -2), rtol=1e-12)
+
+
+# -- norms ------------------------------------------------------------------------------------
+
+VECTOR_ORDS = [None, 1, 2, 3, 1.5, np.inf, -np.inf]
+MATRIX_ORDS = [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf]
+
+
+@pytest.mark.parametrize("ord", VECTOR_ORDS)
+def test_vector_norms(ord):
+    x = rect(5)
+    stack = rect(2, 3, 4)
+    values = [la.linalg.norm(x, ord), la.linalg.norm(stack, ord, axis=1),
+              la.linalg.norm(stack, ord, axis=-1, keepdims=True)]
+    for ours, theirs in zip(values, [np.linalg.norm(x, ord), np.linalg.norm(stack, ord, axis=1),
+                                     np.linalg.norm(stack, ord, axis=-1, keepdims=True)]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+    def loss(ns, x, stack):
+        # autograd's norm VJP mishandles keepdims=True: the keepdims term is ours alone
+        kept = ns.sum(ns.linalg.norm(stack, ord, axis=-1, keepdims=True) ** 3) \
+            if ns is la else ns.sum(ns.linalg.norm(stack, ord, axis=-1) ** 3)
+        return ns.linalg.norm(x, ord) + ns.sum(ns.linalg.norm(stack, ord, axis=1) ** 2) + kept
+
+    smooth = ord is None or (not np.isinf(ord) and ord > 1)  # autograd's supported ords
+    check_gradient(loss, x, stack, autograd_loss=loss if smooth else None)
+
+
+@pytest.mark.parametrize("ord", MATRIX_ORDS)
+def test_matrix_norms(ord):
+    a = rect(3, 4)
+    stack = rect(2, 3, 3, 2)
+    axes = (1, 3)
+    traced = la.trace(lambda a, s: la.linalg.norm(a, ord) + la.sum(
+        la.linalg.norm(s, ord, axis=axes, keepdims=True)), a, stack)
+    assert traced is not None
+    np.testing.assert_allclose(la.linalg.norm(stack, ord, axis=axes),
+                               np.linalg.norm(stack, ord, axis=axes), rtol=1e-12)
+    np.testing.assert_allclose(la.linalg.matrix_norm(stack, ord="fro" if ord is None else ord),
+                               np.linalg.matrix_norm(stack, ord="fro" if ord is None else ord),
+                               rtol=1e-12)
+
+    def loss(ns, a, stack):
+        return ns.linalg.norm(a, ord) + ns.sum(ns.linalg.norm(stack, ord, axis=axes) ** 2)
+
+    smooth = ord in (None, "fro", "nuc")
+    check_gradient(loss, a, stack, autograd_loss=loss if smooth else None)
+
+
+def test_norm_of_stack_keepdims_and_vector_norm():
+    x = rect(2, 3, 4)
+    traced = la.grad(lambda x: la.sum(la.linalg.norm(x, axis=(0, 2), keepdims=True) ** 3))(x)[0]
+    theirs = autograd.grad(lambda x: anp.sum(anp.linalg.norm(x, axis=(0, 2)) ** 3))(x)
+    np.testing.assert_allclose(traced, theirs, rtol=1e-10)
+    assert la.linalg.norm(x, axis=(0, 2), keepdims=True).shape == (1, 3, 1)
+    np.testing.assert_allclose(la.linalg.vector_norm(x, axis=(0, 2), ord=3),
+                               np.linalg.vector_norm(x, axis=(0, 2), ord=3), rtol=1e-12)
+    check_gradient(lambda ns, x: ns.sum(la.linalg.vector_norm(x, axis=(0, 2), ord=3)), x)
+
+
+def test_two_norm_at_zero_takes_the_subgradient_zero():
+    # norm(w) ** 2 at w = 0 has the true gradient 0 (JAX and autograd give NaN there)
+    grads = la.grad(lambda w: la.linalg.norm(w) ** 2 + la.sum(w))(np.zeros(3))[0]
+    np.testing.assert_array_equal(grads, np.ones(3))
+    grads = la.grad(lambda w: la.linalg.norm(w))(np.zeros((2, 2)))[0]
+    np.testing.assert_array_equal(grads, np.zeros((2, 2)))
+
+
+def test_matrix_two_norm_splits_ties():
+    # the identity has every singular value 1: the derivative is averaged over the tie
+    grads = la.grad(lambda a: la.linalg.norm(a, 2))(np.eye(3))[0]
+    np.testing.assert_allclose(grads, np.eye(3) / 3, atol=1e-12)
+
+
+# -- conventions ------------------------------------------------------------------------------
+
+def test_det_at_a_singular_matrix_has_the_adjugate_as_gradient():
+    # rank n - 1: the adjugate is nonzero, det = 0, and inv does not exist
+    u = rect(3, 2)
+    a = u @ rect(2, 3)
+    grads = la.grad(lambda a: la.linalg.det(a))(a)[0]
+    cofactor = np.array([[(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1))
+                          for j in range(3)] for i in range(3)])
+    np.testing.assert_allclose(grads, cofactor, atol=1e-12)
+    # rank n - 2: the adjugate vanishes
+    low = rect(3, 1) @ rect(1, 3)
+    np.testing.assert_allclose(la.grad(lambda a: la.linalg.det(a))(low)[0], 0.0, atol=1e-12)
+
+
+def test_vectors_are_signed_and_match_numpy_up_to_sign():
+    a = symmetric(2, 4, 4)
+    w, v = la.linalg.eigh(a)
+    w0, v0 = np.linalg.eigh(a)
+    np.testing.assert_allclose(w, w0, rtol=1e-12)
+    np.testing.assert_allclose(np.abs(v), np.abs(v0), atol=1e-12)
+    top = np.take_along_axis(v, np.argmax(np.abs(v), axis=-2)[..., None, :], axis=-2)
+    assert np.all(top > 0)
+    b = rect(2, 3, 5)
+    u, s, vh = la.linalg.svd(b, full_matrices=False)
+    np.testing.assert_allclose((u * s[..., None, :]) @ vh, b, atol=1e-12)
+    np.testing.assert_allclose(s, np.linalg.svd(b, compute_uv=False), rtol=1e-12)
+
+
+def test_eigvalsh_needs_no_gap():
+    # a repeated eigenvalue: the values' gradient is the symmetric one, V diag(g) V^T
+    grads = la.grad(lambda a: la.sum(la.linalg.eigvalsh(a) * np.array([1.0, 1.0, 2.0])))(
+        np.diag([1.0, 1.0, 3.0]))[0]
+    np.testing.assert_allclose(grads, np.diag([1.0, 1.0, 2.0]), atol=1e-12)
+
+
+def test_results_are_named_like_numpy():
+    a = spd(3, 3)
+    assert la.linalg.slogdet(a).logabsdet == pytest.approx(np.linalg.slogdet(a).logabsdet)
+    assert la.linalg.eigh(a).eigenvalues.shape == (3,)
+    assert la.linalg.svd(a).Vh.shape == (3, 3)
+    assert la.linalg.qr(a).R.shape == (3, 3)
+
+
+def test_numpy_linalg_names_reach_la_linalg_on_traced_values():
+    a = spd(2, 3, 3)
+    b = rect(2, 3)
+
+    def loss(ns, a, b):
+        lin = np.linalg if ns is la else ns.linalg
+        x = lin.solve(a, b[..., None])
+        return ns.sum(x) + ns.sum(lin.slogdet(a)[1]) + ns.sum(lin.eigh(a)[0] ** 2)
+
+    check_gradient(loss, a, b, autograd_loss=loss)
+
+
+# -- domain errors and refusals ---------------------------------------------------------------
+
+SINGULAR = np.array([[1.0, 2.0], [2.0, 4.0]])
+
+DOMAIN_CASES = [
+    ("solve", lambda: la.linalg.solve(SINGULAR, np.ones(2)), r"solve: .*singular"),
+    ("inv", lambda: la.linalg.inv(np.stack([np.eye(2), SINGULAR])),
+     r"inv: .*singular .*\(matrix \(1,\) of the stack\)"),
+    ("slogdet", lambda: la.linalg.slogdet(SINGULAR), r"slogdet: .*singular"),
+    ("cholesky", lambda: la.linalg.cholesky(np.diag([1.0, -1.0])),
+     r"cholesky: .*not positive definite"),
+    ("cholesky-semidefinite", lambda: la.linalg.cholesky(SINGULAR), r"not positive definite"),
+    ("eigh", lambda: la.linalg.eigh(np.eye(3)), r"eigh: .*distinct"),
+    ("svd-repeated", lambda: la.linalg.svd(np.diag([2.0, 2.0, 1.0])), r"svd: .*distinct"),
+    ("svd-zero", lambda: la.linalg.svd(np.diag([2.0, 1.0, 0.0])), r"svd: .*distinct or zero"),
+    ("pinv", lambda: la.linalg.pinv(np.ones((3, 2))), r"pinv: .*rank deficient"),
+    ("qr", lambda: la.linalg.qr(np.ones((3, 2))), r"qr: .*rank deficient"),
+]
+
+
+@pytest.mark.parametrize("name, run, message", DOMAIN_CASES, ids=[c[0] for c in DOMAIN_CASES])
+def test_domain_errors_on_plain_arrays(name, run, message):
+    with pytest.raises(DomainError, match=message):
+        run()
+
+
+@pytest.mark.parametrize("name, run, message", DOMAIN_CASES, ids=[c[0] for c in DOMAIN_CASES])
+def test_domain_errors_while_tracing(name, run, message):
+    # the same matrices, reached from a traced input: the node is named, no NaN escapes
+    function = {
+        "solve": lambda a: la.linalg.solve(a, np.ones(2)),
+        "inv": lambda a: la.linalg.inv(a),
+        "slogdet": lambda a: la.linalg.slogdet(a)[1],
+        "cholesky": lambda a: la.linalg.cholesky(a),
+        "cholesky-semidefinite": lambda a: la.linalg.cholesky(a),
+        "eigh": lambda a: la.linalg.eigh(a)[1],
+        "svd-repeated": lambda a: la.linalg.svd(a)[0],
+        "svd-zero": lambda a: la.linalg.svd(a)[2],
+        "pinv": lambda a: la.linalg.pinv(a),
+        "qr": lambda a: la.linalg.qr(a)[0],
+    }[name]
+    point = {"solve": SINGULAR, "inv": np.stack([np.eye(2), SINGULAR]), "slogdet": SINGULAR,
+             "cholesky": np.diag([1.0, -1.0]), "cholesky-semidefinite": SINGULAR,
+             "eigh": np.eye(3), "svd-repeated": np.diag([2.0, 2.0, 1.0]),
+             "svd-zero": np.diag([2.0, 1.0, 0.0]), "pinv": np.ones((3, 2)),
+             "qr": np.ones((3, 2))}[name]
+    with pytest.raises(DomainError, match=message):
+        la.grad(lambda a: la.sum(function(a)))(point)
+
+
+def test_refusals_on_traced_values_and_numpy_on_plain_arrays():
+    a = rect(4, 3)
+    refused = [
+        lambda x: la.linalg.svd(x)[0],                      # full_matrices of a tall matrix
+        lambda x: la.linalg.qr(x, mode="complete")[0],
+        lambda x: la.linalg.qr(x, mode="raw")[0],
+        lambda x: la.linalg.svd(x, hermitian=True)[0],
+        lambda x: la.linalg.norm(x[0], 0),
+        lambda x: la.linalg.eig(x[:3])[0],
+        lambda x: la.linalg.eigvals(x[:3]),
+    ]
+    for f in refused:
+        with pytest.raises(TracingError, match="numpy.linalg"):
+            la.grad(lambda x, f=f: la.sum(f(x)))(a)
+    np.testing.assert_allclose(la.linalg.svd(a)[0], np.linalg.svd(a)[0])
+    assert la.linalg.norm(np.array([0.0, 2.0, 0.0]), 0) == 1.0
+    with pytest.raises(LagrangeADError):
+        la.linalg.norm(rect(3), "fro")
+    with pytest.raises(LagrangeADError):
+        la.linalg.multi_dot([rect(2, 2)])
+
+
+def test_lstsq_matches_numpy_and_differentiates():
+    a, b = rect(5, 3), rect(5)
+    x, residuals, rank, s = la.linalg.lstsq(a, b)
+    x0, residuals0, rank0, s0 = np.linalg.lstsq(a, b)
+    np.testing.assert_allclose(x, x0, rtol=1e-10)
+    np.testing.assert_allclose(residuals, residuals0, rtol=1e-10)
+    assert rank == rank0
+    check_gradient(lambda ns, a, b: ns.sum(la.linalg.lstsq(a, b)[0] ** 2)
+                   + la.linalg.lstsq(a, b)[1][0], a, b)
+
+
+def test_cond_and_matrix_rank():
+    a = general(3, 3)
+    for p in (None, 2, -2, 1, np.inf, "fro"):
+        assert la.linalg.cond(a, p) == pytest.approx(np.linalg.cond(a, p), rel=1e-10)
+    check_gradient(lambda ns, a: la.linalg.cond(a), a)
+    assert la.linalg.matrix_rank(SINGULAR) == 1
