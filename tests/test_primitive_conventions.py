@@ -167,9 +167,9 @@ def test_where_masks_and_unbroadcasts_cotangents():
 SHAPE_ERRORS = [
     ("pad", (np.ones((2, 2)),), {"pad_width": ((1, 1),)}, r"one \(before, after\) pair"),
     ("pad", (np.ones(2),), {"pad_width": ((1, -1),)}, r"non-negative"),
-    ("sort", (np.ones(3),), {"axis": None}, r"sort sorts along one axis"),
+    ("sort", (np.ones(3),), {"axis": None}, r"sort takes one axis, an int"),
     ("sort", (np.array(1.0),), {"axis": -1}, r"out of range"),
-    ("cumsum", (np.ones(3),), {"axis": (0,)}, r"cumsum scans along one axis"),
+    ("cumsum", (np.ones(3),), {"axis": (0,)}, r"cumsum takes one axis, an int"),
     ("cumprod", (np.ones((2, 3)),), {"axis": 2}, r"out of range"),
     ("max", (np.ones((2, 0)),), {"axis": (1,)}, r"max of zero entries"),
     ("broadcast_to", (np.ones(3),), {"shape": (2,)}, r"broadcast_to cannot"),

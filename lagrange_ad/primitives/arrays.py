@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import LagrangeADError, ShapeError
 from .registry import Block, Primitive, register
-from .structure import selection, size_of, unbroadcast
+from .structure import selection, single_axis, size_of, unbroadcast
 
 
 def _no_operands(**params):
@@ -139,12 +139,7 @@ selection("pad", 1, _pad, _pad_vjp, param_names=("pad_width",),
 
 
 def _sort_shape(x_shape, axis=-1) -> tuple:
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-        raise ShapeError(f"sort sorts along one axis, an int; got {axis!r} (flatten the operand "
-                         f"first to sort all entries)")
-    if not -len(x_shape) <= axis < len(x_shape):
-        raise ShapeError(f"sort: axis {axis} is out of range for an operand of shape "
-                         f"{tuple(x_shape)}")
+    single_axis(axis, len(x_shape), "sort")
     return tuple(x_shape)
 
 

@@ -20,19 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ShapeError
 from .registry import Block, Primitive, register
-from .structure import size_of
-
-
-def _axis(axis, ndim: int, name: str) -> int:
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
-        raise ShapeError(f"{name} scans along one axis, an int; got {axis!r} (flatten the "
-                         f"operand first to scan over all entries)")
-    if not -ndim <= axis < ndim:
-        raise ShapeError(f"{name}: axis {axis} is out of range for an operand of {ndim} "
-                         f"dimensions")
-    return int(axis) % ndim
+from .structure import single_axis, size_of
 
 
 def linear_recurrence(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
@@ -80,7 +69,7 @@ def _count(ans_shape, x_shape, axis):
 
 def _scan(name: str, evaluate, vjp, jvp, jacobian, reads) -> Primitive:
     def shape(x_shape, axis):
-        _axis(axis, len(x_shape), name)
+        single_axis(axis, len(x_shape), name)
         return tuple(x_shape)
 
     return register(Primitive(

@@ -39,6 +39,17 @@ def broadcast_shape(*shapes: tuple) -> tuple:
         raise ShapeError(f"operand shapes {', '.join(map(str, shapes))} do not broadcast") from None
 
 
+def single_axis(axis, ndim: int, name: str) -> int:
+    """An axis given as an int, made non-negative; `ShapeError` for other values or ranges."""
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise ShapeError(f"{name} takes one axis, an int; got {axis!r} (for all entries, "
+                         f"flatten the operand first)")
+    if not -ndim <= axis < ndim:
+        raise ShapeError(f"{name}: axis {axis} is out of range for an operand of {ndim} "
+                         f"dimensions")
+    return int(axis) % ndim
+
+
 def first_offender(mask: np.ndarray, x: np.ndarray) -> str:
     """Describe the first entry where ``mask`` holds: its index (for arrays) and value."""
     mask = np.asarray(mask)
