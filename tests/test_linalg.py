@@ -10,29 +10,12 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
+from linalg_cases import general, rect, spd, symmetric
 
 import lagrange_ad as la
 from lagrange_ad.errors import DomainError, LagrangeADError, TracingError
 
 RNG = np.random.default_rng(20261205)
-
-
-def general(*shape):
-    return RNG.standard_normal(shape) + 3.0 * np.eye(shape[-1])
-
-
-def spd(*shape):
-    b = RNG.standard_normal(shape)
-    return b @ np.swapaxes(b, -1, -2) + shape[-1] * np.eye(shape[-1])
-
-
-def symmetric(*shape):
-    b = RNG.standard_normal(shape)
-    return b + np.swapaxes(b, -1, -2)
-
-
-def rect(*shape):
-    return RNG.standard_normal(shape)
 
 
 def fd_directional(f, args, directions, h=1e-6):
@@ -336,6 +319,25 @@ def test_numpy_linalg_names_reach_la_linalg_on_traced_values():
         return ns.sum(x) + ns.sum(lin.slogdet(a)[1]) + ns.sum(lin.eigh(a)[0] ** 2)
 
     check_gradient(loss, a, b, autograd_loss=loss)
+
+
+def test_every_schedule_agrees_on_a_program_of_matrix_functions():
+    # the explicit Jacobians of the rows (assembled J) against the sweeps by VJP rules, finite
+    # differences and a Taylor test
+    def f(a, b):
+        s = b @ b.T + 3.0 * np.eye(3)
+        w, v = la.linalg.eigh(s)
+        u, sv, vh = la.linalg.svd(a, full_matrices=False)
+        q, r = la.linalg.qr(a)
+        return (la.sum(w ** 2) + la.sum((v[:, :1] @ v[:, :1].T) * s) + la.sum(sv ** 3)
+                + la.sum((u @ vh) * a) + la.sum((q @ r) * a) + la.linalg.det(s)
+                + la.linalg.slogdet(s)[1] + la.sum(la.linalg.solve(s, a.T))
+                + la.sum(la.log(la.linalg.diagonal(la.linalg.cholesky(s))))
+                + la.sum(la.linalg.pinv(a)) + la.linalg.norm(a, "nuc"))
+
+    program = la.Program(la.trace(f, rect(4, 3), rect(3, 3)))
+    report = la.verify(program)
+    assert report.ok, str(report)
 
 
 # -- domain errors and refusals ---------------------------------------------------------------
