@@ -54,8 +54,24 @@ def _sum(a, b):
     return _dense(a) + _dense(b)
 
 
+def _diagonal(matrix) -> np.ndarray | None:
+    """The diagonal of a square sparse matrix with no entry off it, else None."""
+    if not sp.issparse(matrix) or matrix.shape[0] != matrix.shape[1] \
+            or matrix.nnz > matrix.shape[0]:
+        return None
+    coo = matrix.tocoo()
+    return matrix.diagonal() if np.array_equal(coo.row, coo.col) else None
+
+
 def _product(a, b):
-    """``a @ b``: dense when either factor is dense, else sparse."""
+    """``a @ b``: dense when either factor is dense, else sparse.
+
+    A diagonal ``a`` (the blocks of elementwise nodes) scales the rows of a dense ``b``, and
+    the identity (``add``, ``sub``) passes it on unchanged; blocks are never written in place.
+    """
+    diagonal = None if sp.issparse(b) else _diagonal(a)
+    if diagonal is not None:
+        return b if np.all(diagonal == 1.0) else diagonal[:, None] * b
     if sp.issparse(a) and sp.issparse(b):
         return (a @ b).tocsr()
     if sp.issparse(b):
