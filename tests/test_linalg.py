@@ -188,6 +188,12 @@ def test_products_trace_powers():
         return out + ns.sum(lin.vecdot(stack, stack)) + ns.sum(lin.matrix_transpose(b) * b.T)
 
     check_gradient(loss, a, b, c, stack)
+    u, v = rect(2, 3), rect(3)
+    check_gradient(lambda ns, u, v: ns.sum(la.linalg.cross(u, v) ** 2)
+                   + ns.sum(la.linalg.tensordot(u, u.T, axes=1) * u[:, :2]), u, v)
+    np.testing.assert_allclose(la.linalg.cross(u, v), np.linalg.cross(u, v), rtol=1e-12)
+    np.testing.assert_allclose(la.linalg.tensordot(b, b, axes=2),
+                               np.linalg.tensordot(b, b, axes=2), rtol=1e-12)
     np.testing.assert_allclose(la.linalg.trace(stack, offset=1), np.linalg.trace(stack, offset=1))
     np.testing.assert_allclose(la.linalg.matrix_power(a, -2),
                                np.linalg.matrix_power(a, -2), rtol=1e-12)

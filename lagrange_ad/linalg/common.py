@@ -1,0 +1,63 @@
+"""What the ``la.linalg`` functions share: numpy's result tuples and argument helpers."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import ShapeError, TracingError
+from ..tracing.functions import call
+from ..tracing.functions.core import is_traced
+
+
+class SlogdetResult(NamedTuple):
+    """``(sign, logabsdet)``, as numpy returns them."""
+
+    sign: object
+    logabsdet: object
+
+
+class EighResult(NamedTuple):
+    """``(eigenvalues, eigenvectors)``, as numpy returns them."""
+
+    eigenvalues: object
+    eigenvectors: object
+
+
+class SVDResult(NamedTuple):
+    """``(U, S, Vh)``, as numpy returns them."""
+
+    U: object
+    S: object
+    Vh: object
+
+
+class QRResult(NamedTuple):
+    """``(Q, R)``, as numpy returns them."""
+
+    Q: object
+    R: object
+
+
+def shape_of(x) -> tuple:
+    return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def matrix_transpose_of(x):
+    n = len(shape_of(x))
+    if n < 2:
+        raise ShapeError(f"a matrix transpose needs at least two axes; got shape {shape_of(x)}")
+    return call("transpose", x, axes=tuple(range(n - 2)) + (n - 1, n - 2))
+
+
+def refuse(what: str, instead: str):
+    raise TracingError(f"numpy.linalg.{what} cannot be differentiated on a traced value; "
+                       f"{instead}")
+
+
+def plain_or_refuse(name: str, instead: str, *xs, **kwargs):
+    """numpy's own result on plain arrays; on traced values, `TracingError`."""
+    if is_traced(*xs):
+        refuse(name, instead)
+    return getattr(np.linalg, name)(*xs, **kwargs)

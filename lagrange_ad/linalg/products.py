@@ -1,0 +1,108 @@
+"""Products and structure: matmul, multi_dot, matrix_power, matrix_transpose, diagonal,
+trace, outer, vecdot, cross, tensordot, and matrix_rank (read from the value).
+
+All are compositions of existing rows (matmul, transpose, getitem, sum, mul, reshape).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..errors import ShapeError, TracingError
+from ..tracing import functions
+from ..tracing.functions import call
+from ..tracing.functions.core import is_traced, lift
+from .common import matrix_transpose_of, shape_of
+from .inverses import inv
+
+
+def matmul(x1, x2, /):
+    """The matrix product ``x1 @ x2``."""
+    return call("matmul", x1, x2)
+
+
+def multi_dot(arrays, *, out=None):
+    """``arrays[0] @ arrays[1] @ ...``, with numpy's 1-D conventions at both ends."""
+    if out is not None:
+        raise TracingError("multi_dot: out= is not supported; use the returned value")
+    arrays = list(arrays)
+    if len(arrays) < 2:
+        raise ShapeError("multi_dot needs at least two arrays")
+    return functools.reduce(lambda x, y: call("matmul", x, y), arrays)
+
+
+def matrix_power(a, n: int):
+    """``a`` to the integer power ``n`` (repeated squaring; a negative power inverts first)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TracingError(f"matrix_power needs an integer exponent; got {n!r}")
+    a = lift(a)
+    shape = shape_of(a)
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise ShapeError(f"matrix_power needs square matrices; got shape {shape}")
+    if n == 0:
+        return np.broadcast_to(np.eye(shape[-1]), shape).copy()
+    base, n = (inv(a), -int(n)) if n < 0 else (a, int(n))
+    result = None
+    while n:
+        if n & 1:
+            result = base if result is None else call("matmul", result, base)
+        n >>= 1
+        if n:
+            base = call("matmul", base, base)
+    return result
+
+
+def matrix_transpose(x, /):
+    """Swap the last two axes."""
+    return matrix_transpose_of(lift(x))
+
+
+def diagonal(x, /, *, offset=0):
+    """The diagonal of the last two axes, shifted by ``offset``."""
+    x = lift(x)
+    m, n = shape_of(x)[-2:]
+    rows = np.arange(max(0, -offset), min(m, n - offset))
+    return call("getitem", x, index=(Ellipsis, rows, rows + offset))
+
+
+def trace(x, /, *, offset=0, dtype=None):
+    """The sum of the diagonal of the last two axes."""
+    if dtype is not None and np.dtype(dtype).kind != "f":
+        raise TracingError(f"trace: dtype={dtype!r} is not a float type")
+    return call("sum", diagonal(x, offset=offset), axis=-1)
+
+
+def outer(x1, x2, /):
+    """The outer product of two vectors."""
+    x1, x2 = lift(x1), lift(x2)
+    if len(shape_of(x1)) != 1 or len(shape_of(x2)) != 1:
+        raise ShapeError(f"outer takes two vectors; got shapes {shape_of(x1)} and {shape_of(x2)}")
+    return call("mul", call("reshape", x1, shape=(-1, 1)), call("reshape", x2, shape=(1, -1)))
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    """``sum(x1 * x2, axis)``."""
+    return call("sum", call("mul", x1, x2), axis=axis)
+
+
+def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):  # noqa: N803
+    """The numerical rank (an integer read from the value; not differentiated)."""
+    value = A.value if is_traced(A) and hasattr(A, "value") else A
+    return np.linalg.matrix_rank(value, tol=tol, hermitian=hermitian, rtol=rtol)
+
+
+def cross(x1, x2, /, *, axis=-1):
+    """The cross product of 3-vectors along ``axis``."""
+    x1, x2 = lift(x1), lift(x2)
+    for x in (x1, x2):
+        if shape_of(x)[axis] != 3:
+            raise ShapeError(f"numpy.linalg.cross takes 3-vectors along axis {axis}; got shape "
+                             f"{shape_of(x)}")
+    return functions.cross(x1, x2, axis=axis)
+
+
+def tensordot(x1, x2, /, *, axes=2):
+    """Sum products over ``axes`` (numpy's meaning)."""
+    return functions.tensordot(x1, x2, axes)
