@@ -1,4 +1,11 @@
-"""``la.grad``: the familiar shortcut, trace then solve."""
+"""``la.grad``: the familiar shortcut, trace -> program -> solve.
+
+The steps are those of the library's layers: `trace` records the graph (skipped when given a
+graph), `forward_values` computes the values the solve will read, `Program` holds them, and
+the schedule solves ``A^T lam = e_N``, whose input multipliers are the gradient. Which values
+the forward pass keeps is decided by the plan the dispatcher picks for what the schedule will
+read (`lagrange_ad.accel.dispatch`), never here.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,10 @@ import numpy as np
 
 from .graph.graph import Graph
 from .program.program import Program
+from .program.values import Reads, check_point, forward_values
 from .schedules import get_schedule, solve
+from .schedules.registry import require_converged
+from .tracing.tracer import traced_program
 
 
 def grad(f: Callable | Graph, method: str = "reverse",
@@ -32,6 +42,11 @@ def grad(f: Callable | Graph, method: str = "reverse",
         ``g(*args)`` returns a tuple with one array per argument, shaped like it: the
         multipliers of the input constraints of ``f``'s program at ``args`` (read-only
         arrays; copy one to change it).
+
+    Raises
+    ------
+    ConvergenceError
+        When an iterative schedule stops at its iteration cap before converging.
 
     Notes
     -----
@@ -58,27 +73,28 @@ def grad(f: Callable | Graph, method: str = "reverse",
 
     schedule = get_schedule(method)
     # the shortcut wants the gradient only: skip the KKT residual (a second sweep's work) and
-    # the multipliers no input depends on
+    # the multipliers no input depends on, where the schedule has those options
     shortcuts = {"check": False, "gradient_only": not options.get("check", False)}
     options = {**{k: v for k, v in shortcuts.items() if k in schedule.options}, **options}
-    # the plain gradient-only reverse sweep reads few values: keep only those (less memory to
-    # touch); any other option (levels, checkpoints, via) asks for a sweep that reads them all
-    keep = "gradient" if schedule.name == "reverse" and options.get("gradient_only") \
-        and set(options) <= set(shortcuts) else "all"
+    # what the solve will read: the forward plan the dispatcher picks may keep only that
+    reads = Reads.by_schedule(schedule.name, options)
 
     if isinstance(f, Graph):
         def program_at(*args) -> Program:
-            return Program(f, *map(_read_only, args), keep=keep)
+            point = tuple(check_point(f, tuple(map(_read_only, args))))
+            return Program.from_forward(f, point, forward_values(f, point, reads=reads))
         name = "graph"
     else:
         def program_at(*args) -> Program:
-            return Program.from_function(f, *map(_read_only, args), keep=keep)
+            graph, forward = traced_program(f, *map(_read_only, args), reads=reads)
+            return Program.from_forward(graph, graph.point, forward)
         name = getattr(f, "__name__", "f")
 
     def gradient(*args) -> tuple[np.ndarray, ...]:
         # the program lives only for this call and never writes to its point, so float64
         # arguments are read through read-only views instead of copies
-        return solve(program_at(*args), schedule, **options).gradient
+        solution = solve(program_at(*args), schedule, **options)
+        return require_converged(solution).gradient
 
     gradient.__name__ = f"grad_{name}"
     gradient.__doc__ = f"Gradient of {name} by the {method!r} schedule."

@@ -1,4 +1,8 @@
-"""The compiled forward loop agrees with the checked Python loop it replaces."""
+"""The compiled forward loop agrees with the checked Python loop it replaces.
+
+``forward_values`` goes through the dispatcher (the compiled loop on these graphs);
+``forward_propagate`` is the reference loop.
+"""
 
 import numpy as np
 import pytest
@@ -7,7 +11,7 @@ import lagrange_ad as la
 from lagrange_ad.accel import compiled
 from lagrange_ad.primitives import PRIMITIVES
 from lagrange_ad.program.assembly import assemble_jacobian
-from lagrange_ad.program.values import forward_propagate
+from lagrange_ad.program.values import Reads, forward_propagate, forward_values
 
 pytestmark = pytest.mark.skipif(compiled.numba is None, reason="numba is not installed")
 
@@ -23,9 +27,9 @@ def every_compilable_primitive(x, y):
 def test_values_and_partials_match_the_python_loop(point):
     graph = la.trace(every_compilable_primitive, *point)
     assert compiled.available(graph)
-    fast = forward_propagate(graph, graph.point)
-    slow = forward_propagate(graph, graph.point, compiled=False)
-    assert fast.partials is not None and slow.partials is None
+    fast = forward_values(graph, graph.point)
+    slow = forward_propagate(graph, graph.point)
+    assert fast.jacobian is not None and slow.jacobian is None
     np.testing.assert_allclose(fast.values.flat, slow.values.flat, rtol=1e-14, atol=1e-15)
     jac_fast = la.Program(graph).local_jacobian().toarray()
     jac_slow = assemble_jacobian(slow.values).toarray()
@@ -34,8 +38,9 @@ def test_values_and_partials_match_the_python_loop(point):
 
 def test_random_dag_agrees_and_backprop_matches_the_rules():
     example = la.examples.random_dag(n=3000, seed=5)
-    fast = forward_propagate(example.graph, example.point)
-    slow = forward_propagate(example.graph, example.point, compiled=False)
+    fast = forward_values(example.graph, example.point)
+    slow = forward_propagate(example.graph, example.point)
+    assert fast.jacobian is not None
     np.testing.assert_allclose(fast.values.flat, slow.values.flat, rtol=1e-12, atol=1e-14)
     program = example.program()
     jacobian = la.solve(program, via="jacobian").multipliers.flat
@@ -130,8 +135,9 @@ def test_constants_and_exponents_come_from_the_parameter_tables():
 
     graph = la.trace(many_constants, 0.8)
     assert compiled.available(graph) and len(graph.param_table) > 60
-    fast = forward_propagate(graph, graph.point)
-    slow = forward_propagate(graph, graph.point, compiled=False)
+    fast = forward_values(graph, graph.point)
+    slow = forward_propagate(graph, graph.point)
+    assert fast.jacobian is not None
     np.testing.assert_allclose(fast.values.flat, slow.values.flat, rtol=1e-15, atol=0)
 
 
@@ -144,3 +150,18 @@ def test_a_nonfinite_partial_sends_the_graph_to_the_checked_loop():
     assert values.tolist() == [0.0, 0.0]
     with pytest.raises(la.NonFiniteError, match=r"v1 = sqrt\(v0\).*not finite"):
         la.Program(graph, 0.0).local_jacobian()
+
+
+def test_the_edge_jacobian_sums_the_partials_of_a_parent_used_twice():
+    graph = la.trace(lambda x, y: x * x + la.sin(y) * x, 0.5, 1.5)
+    fast = compiled.forward(graph, list(graph.point), None, Reads())
+    assembled = assemble_jacobian(forward_propagate(graph, graph.point).values).toarray()
+    np.testing.assert_allclose(fast.jacobian().toarray(), assembled, rtol=1e-15, atol=0)
+    assert fast.jacobian().nnz == np.count_nonzero(assembled)  # x * x: one entry, 2x
+
+
+def test_values_alone_come_without_a_jacobian():
+    graph = la.trace(every_compilable_primitive, 0.3, -0.7)
+    only = forward_values(graph, graph.point, reads=Reads(partials=False))
+    assert only.jacobian is None
+    np.testing.assert_array_equal(only.values.flat, forward_values(graph, graph.point).values.flat)

@@ -678,14 +678,3 @@ def test_builder_shares_tables_between_equal_shapes_and_parameters():
     graph = b.build()
     assert len(graph.shape_table) == 2 and len(graph.param_table) == 3
     assert graph.describe(6) == "v6 = const  # shape (2, 3)"
-
-
-def test_distinct_parents_merge_a_parent_used_twice():
-    graph = la.trace(lambda x, y: x * x + la.sin(y) * x, 0.5, 1.5)
-    ptr, idx, slot = graph.distinct_parents
-    for i in range(len(graph)):
-        parents = graph.parents(i).tolist()
-        assert idx[ptr[i]:ptr[i + 1]].tolist() == list(dict.fromkeys(parents))
-        for e in range(graph.parent_ptr[i], graph.parent_ptr[i + 1]):
-            assert idx[slot[e]] == graph.parent_idx[e]
-    assert la.trace(lambda x, y: x * y, 0.5, 1.5).distinct_parents is None

@@ -28,10 +28,15 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..graph.graph import Graph
 from ..primitives import PRIMITIVES
-from ..program.vectors import all_finite
+from ..program.values import Forward, Reads
+from ..program.vectors import NodeVector, all_finite
+from .dispatch import Accelerator, register_accelerator
+from .kernels import distinct_columns
+from .scalar_graphs import is_scalar_graph
 
 try:
     import numba
@@ -199,7 +204,7 @@ def _kernel():
 
 def available(graph: Graph) -> bool:
     """Whether `forward_scalar` can run this graph."""
-    if numba is None or graph.shape_table != ((),) or not graph.is_acyclic:
+    if numba is None or not is_scalar_graph(graph) or not graph.is_acyclic:
         return False
     known = kernel_names()
     return all(name in known or name in ("input", "const") for name in graph.op_names)
@@ -237,3 +242,37 @@ def _scalar_param(params) -> float:
         if key in params:
             return float(params[key])
     return 0.0
+
+
+def edge_jacobian(graph: Graph, partials: np.ndarray) -> sp.csr_array:
+    """J of a scalar graph from its edge partials: rows and columns are node indices.
+
+    A node using one parent twice (``x * x``) has its two partials summed into one entry.
+    """
+    ptr, idx, slot, repeated = distinct_columns(graph.parent_ptr, graph.parent_idx)
+    if repeated:
+        partials = np.bincount(slot, weights=partials, minlength=idx.size)
+    else:
+        ptr, idx = graph.parent_ptr, graph.parent_idx
+    return sp.csr_array((partials, idx, ptr), shape=(len(graph), len(graph)), copy=False)
+
+
+def forward(graph: Graph, point, fixed_point, reads: Reads) -> Forward | None:
+    """The task ``"forward"``: values (and, when read, partials) by the compiled loop, or
+    None when one is not finite (the checked loop then names the node)."""
+    result = forward_scalar(graph, point, with_partials=reads.partials)
+    if result is None:
+        return None
+    values, partials = result
+    jacobian = (lambda: edge_jacobian(graph, partials)) if reads.partials else None
+    return Forward(NodeVector(graph, values, copy=False), (), jacobian)
+
+
+COMPILED_FORWARD = register_accelerator(Accelerator(
+    name="compiled-forward",
+    task="forward",
+    serves=lambda graph, reads: available(graph),
+    run=forward,
+    doc="Scalar DAGs of elementwise primitives: one compiled loop computes every value and "
+        "every local partial.",
+))

@@ -47,7 +47,13 @@ __all__ = [
 ENVIRONMENT_VARIABLE = "LAGRANGE_AD_REFERENCE"
 
 # the modules that register accelerators, in priority order, imported on the first query
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = (
+    "lagrange_ad.accel.scalar_graphs",
+    "lagrange_ad.accel.compiled",
+    "lagrange_ad.accel.lean",
+    "lagrange_ad.accel.sweeps",
+    "lagrange_ad.accel.recording",
+)
 
 
 @dataclass(frozen=True)

@@ -16,20 +16,20 @@ import numpy as np
 from ..errors import GraphError, NonFiniteError, ShapeError
 from ..primitives import lookup
 from ..program.vectors import all_finite
-from .graph import Graph, distinct_rows
-from .nodetable import NodeTable
+from .graph import Graph
+from .nodetable import NodeTable, distinct_rows
 
 
-def _freeze(value):
+def _hashable(value):
     """A hashable stand-in for a parameter value, used to share equal parameter sets."""
     if isinstance(value, np.ndarray):
         return ("ndarray", value.dtype.str, value.shape, value.tobytes())
     if isinstance(value, slice):
         return ("slice", value.start, value.stop, value.step)
     if isinstance(value, (tuple, list)):
-        return (type(value).__name__,) + tuple(_freeze(v) for v in value)
+        return (type(value).__name__,) + tuple(_hashable(v) for v in value)
     if isinstance(value, dict):
-        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
     return value
 
 
@@ -88,7 +88,7 @@ class GraphBuilder:
             self._params.append(dict(params))
             return len(self._params) - 1
         try:
-            key = _freeze(params)
+            key = _hashable(params)
             hash(key)
         except TypeError:
             self._params.append(dict(params))
@@ -374,5 +374,5 @@ class GraphBuilder:
             names=self._names,
             point=point,
             initial=self._initial,
-            checked=True,
+            trusted=True,
         )

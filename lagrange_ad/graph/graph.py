@@ -20,80 +20,12 @@ from functools import cached_property
 
 import numpy as np
 
-from ..accel.kernels import distinct_columns
-from ..errors import CyclicGraphError, GraphError, ShapeError
+from ..accel.dispatch import accelerator_for
+from ..errors import CyclicGraphError, GraphError
 from ..primitives import Primitive, lookup
-
-
-def distinct_rows(*columns: np.ndarray) -> list[tuple[int, ...]]:
-    """The distinct tuples ``(c0[k], c1[k], ...)`` of non-negative integer columns, sorted.
-
-    One integer key per row and a 1-D unique: far faster than ``np.unique(axis=...)``.
-    """
-    if not columns[0].size:
-        return []
-    bases = [int(c.max()) + 1 for c in columns]
-    key = np.zeros(columns[0].size, np.int64)
-    for column, base in zip(columns, bases):
-        key = key * base + column
-    rows = []
-    for value in np.unique(key).tolist():
-        digits = []
-        for base in reversed(bases):
-            value, digit = divmod(value, base)
-            digits.append(digit)
-        rows.append(tuple(reversed(digits)))
-    return rows
-
-
-def _frozen(array, dtype, copy: bool = True) -> np.ndarray:
-    """A read-only array of ``dtype``; with ``copy=False`` an array of that dtype is kept."""
-    out = np.array(array, dtype=dtype, copy=True if copy else None)
-    out.flags.writeable = False
-    return out
-
-
-def _frozen_point(x) -> np.ndarray:
-    """An input value as a read-only float64 array; one that is already so is kept, not copied.
-
-    (`la.grad` traces read-only views of its arguments, which live only for the call.)
-    """
-    if isinstance(x, np.ndarray) and x.dtype == np.float64 and not x.flags.writeable:
-        return x
-    return _frozen(x, np.float64)
-
-
-def _frozen_param(value, copy: bool = True):
-    """A read-only copy of a parameter value (arrays, also inside tuples, are copied).
-
-    With ``copy=False`` a read-only array is kept as it is (a builder's constants).
-    """
-    if isinstance(value, np.ndarray):
-        if not copy and not value.flags.writeable:
-            return value
-        return _frozen(value, value.dtype)
-    if isinstance(value, tuple):
-        return tuple(_frozen_param(v, copy) for v in value)
-    return value
-
-
-class _ReadOnlyDict(dict):
-    """A dict that refuses changes (and still pickles and copies like a dict)."""
-
-    def _refuse(self, *args, **kwargs):
-        raise TypeError("a graph is immutable: its parameters and names cannot be changed")
-
-    __setitem__ = __delitem__ = __ior__ = _refuse
-    clear = pop = popitem = setdefault = update = _refuse
-
-    def __reduce__(self):
-        return type(self), (dict(self),)
-
-
-def _index(value, what: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise GraphError(f"{what} must be an int; got {value!r}")
-    return int(value)
+from . import order
+from .readonly import ReadOnlyDict, index_value, read_only, read_only_param, read_only_point
+from .validation import check_node, check_structure
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,10 +58,10 @@ class Graph:
     initial : mapping of int to ndarray, optional
         Starting values for nodes on cycles, whose values are found by fixed-point iteration
         (zeros when absent).
-    checked : bool, optional
-        Set by `GraphBuilder`, which checks every node as it is added, so that freezing a
-        large graph does not check it twice, and which hands over node arrays made for this
-        graph alone, kept without a copy. Leave it False for arrays made elsewhere.
+    trusted : bool, optional
+        Set by `GraphBuilder`, which checks every node as it is added (so the graph is not
+        checked twice) and hands over node arrays made for this graph alone (kept without a
+        copy). Leave it False for arrays made elsewhere: they are copied and validated.
     """
 
     op_names: tuple[str, ...]
@@ -145,16 +77,16 @@ class Graph:
     names: Mapping[int, str] = field(default_factory=dict)
     point: tuple[np.ndarray, ...] | None = None
     initial: Mapping[int, np.ndarray] = field(default_factory=dict)
-    checked: bool = field(default=False, repr=False)
+    trusted: bool = field(default=False, repr=False)
 
     def __post_init__(self):
         set_ = object.__setattr__
-        copy = not self.checked  # a builder's arrays belong to this graph alone
-        set_(self, "op", _frozen(self.op, np.int32, copy))
-        set_(self, "parent_ptr", _frozen(self.parent_ptr, np.int64, copy))
-        set_(self, "parent_idx", _frozen(self.parent_idx, np.int64, copy))
-        set_(self, "shape_id", _frozen(self.shape_id, np.int32, copy))
-        set_(self, "param_id", _frozen(self.param_id, np.int32, copy))
+        copy = not self.trusted  # a builder's arrays belong to this graph alone
+        set_(self, "op", read_only(self.op, np.int32, copy))
+        set_(self, "parent_ptr", read_only(self.parent_ptr, np.int64, copy))
+        set_(self, "parent_idx", read_only(self.parent_idx, np.int64, copy))
+        set_(self, "shape_id", read_only(self.shape_id, np.int32, copy))
+        set_(self, "param_id", read_only(self.param_id, np.int32, copy))
         set_(self, "op_names", tuple(self.op_names))
         set_(self, "shape_table", tuple(tuple(int(n) for n in s) for s in self.shape_table))
         # read-only views and copies, so that nothing reachable from a graph can change it
@@ -162,26 +94,25 @@ class Graph:
             raise GraphError("param_table must hold one mapping of parameter names to values "
                              "per entry")
         set_(self, "param_table", tuple(
-            _ReadOnlyDict({k: _frozen_param(v, copy) for k, v in p.items()})
+            ReadOnlyDict({k: read_only_param(v, copy) for k, v in p.items()})
             for p in self.param_table))
-        set_(self, "names", _ReadOnlyDict(self.names))
-        set_(self, "initial", _ReadOnlyDict(
-            {_index(i, "initial node"): _frozen(x, np.float64) for i, x in self.initial.items()}))
+        set_(self, "names", ReadOnlyDict(self.names))
+        set_(self, "initial", ReadOnlyDict({index_value(i, "initial node"): read_only(x, np.float64)
+                                            for i, x in self.initial.items()}))
         if self.point is not None:
             try:
-                set_(self, "point", tuple(_frozen_point(x) for x in self.point))
+                set_(self, "point", tuple(read_only_point(x) for x in self.point))
             except (TypeError, ValueError):
                 raise GraphError(f"point must hold one number or array of numbers per input; "
                                  f"got {self.point!r}") from None
-        set_(self, "n_inputs", _index(self.n_inputs, "n_inputs"))
-        set_(self, "output", _index(self.output, "output"))
-        if not self.checked:
-            # a GraphBuilder checks every node as it is added and sets ``checked``
-            self._check_structure()
-            self._check_shapes()
+        set_(self, "n_inputs", index_value(self.n_inputs, "n_inputs"))
+        set_(self, "output", index_value(self.output, "output"))
+        if not self.trusted:
+            check_structure(self)
+            self._check_nodes()
 
     def __getstate__(self) -> dict:
-        # the fields only: cached properties (primitive rules, levels) are rebuilt on demand
+        # the fields only: cached properties (primitive rules, levels) are made again on demand
         return {f.name: self.__dict__[f.name] for f in fields(self)}
 
     def __setstate__(self, state: dict) -> None:
@@ -221,9 +152,9 @@ class Graph:
     def describe(self, i: int) -> str:
         """The node's line: ``v5 = sin(v4)``, followed by its shape when it is not a scalar."""
         shape = self.shape(i)
-        return self._equation(i) + (f"  # shape {shape}" if shape else "")
+        return self.equation(i) + (f"  # shape {shape}" if shape else "")
 
-    def _equation(self, i: int) -> str:
+    def equation(self, i: int) -> str:
         operands = [f"v{j}" for j in self.parents(i)]
         rhs = self.primitive(i).label(operands, self.params(i))
         if self.op_names[self.op[i]] == "input":
@@ -240,127 +171,18 @@ class Graph:
     def sizes(self) -> np.ndarray:
         """The number of scalar entries of each node."""
         table = np.array([math.prod(s) for s in self.shape_table], np.int64)
-        return _frozen(table[self.shape_id], np.int64)
-
-    @cached_property
-    def distinct_parents(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Parent lists without repeats, or None when no node uses a parent twice.
-
-        ``(ptr, idx, slot)``: node i's distinct parents are ``idx[ptr[i]:ptr[i + 1]]``, and
-        edge e (an entry of ``parent_idx``) is ``slot[e]`` among them; ``x * x`` has one.
-        """
-        ptr, idx, slot, repeated = distinct_columns(self.parent_ptr, self.parent_idx)
-        if not repeated:
-            return None
-        return _frozen(ptr, np.int64, False), _frozen(idx, np.int64), _frozen(slot, np.int64, False)
+        return read_only(table[self.shape_id], np.int64)
 
     @cached_property
     def is_source(self) -> np.ndarray:
         """Whether each node is an input or a constant (a row of J that is zero)."""
-        return _frozen(np.array([name in ("input", "const") for name in self.op_names],
-                                bool)[self.op], bool, False)
-
-    @cached_property
-    def scalar_elementwise(self) -> np.ndarray:
-        """Nodes whose value and operands are scalars and whose primitive has a partials rule.
-
-        Their local partials come from one vectorized call per primitive (see `assembly`).
-        """
-        has_rule = np.array([p.partials is not None for p in self.primitives], bool)[self.op]
-        counts = np.diff(self.parent_ptr)
-        widest = np.zeros(len(self), np.int64)
-        nonempty = counts > 0
-        if self.parent_idx.size:
-            widest[nonempty] = np.maximum.reduceat(self.sizes[self.parent_idx],
-                                                   self.parent_ptr[:-1][nonempty])
-        return _frozen(np.flatnonzero(has_rule & ~self.is_source & (self.sizes == 1)
-                                      & (widest == 1)), np.int64, False)
-
-    @cached_property
-    def depends_on_input(self) -> np.ndarray:
-        """Whether each node is an input or has one among its ancestors.
-
-        Only these multipliers reach the gradient: multipliers flow from a node to its parents,
-        and a node that depends on no input has no input among its ancestors.
-        """
-        depends = np.zeros(len(self), bool)
-        depends[:self.n_inputs] = True
-        ptr, idx = self.parent_ptr, self.parent_idx
-        if self.is_acyclic:
-            # plain lists: the loop reads single entries, where numpy scalars are slow
-            flags, ptr_list, idx_list = depends.tolist(), ptr.tolist(), idx.tolist()
-            for i in self.topological_order().tolist():
-                if not flags[i]:
-                    flags[i] = any([flags[j] for j in idx_list[ptr_list[i]:ptr_list[i + 1]]])
-            return _frozen(np.array(flags, bool), bool, False)
-        # on a cycle every node depends on every other: components, in topological order
-        for component in self.strongly_connected_components():
-            parents = np.concatenate([idx[ptr[i]:ptr[i + 1]] for i in component.tolist()])
-            depends[component] = depends[component].any() or depends[parents].any()
-        return _frozen(depends, bool, False)
-
-    @cached_property
-    def gradient_reads(self) -> np.ndarray:
-        """Whether the gradient-only reverse sweep reads each node's value.
-
-        The sweep applies the VJP of every node that depends on an input; the value of node j
-        is read when j's own rule reads its value, or a child's rule reads its operands (see
-        `Primitive.vjp_reads`). Inputs, constants and the output always count as read.
-        """
-        runs = self.depends_on_input & ~self.is_source
-        reads_ans = np.array(["ans" in p.vjp_reads for p in self.primitives], bool)[self.op]
-        reads_operands = np.array(["operands" in p.vjp_reads for p in self.primitives],
-                                  bool)[self.op]
-        read = self.is_source | (runs & reads_ans)
-        owner = np.repeat(np.arange(len(self)), np.diff(self.parent_ptr))
-        read[self.parent_idx[(runs & reads_operands)[owner]]] = True
-        read[self.output] = True
-        return _frozen(read, bool, False)
-
-    @cached_property
-    def last_use(self) -> np.ndarray:
-        """Per node, the position in `topological_order` of its last child (or its own)."""
-        order = self.topological_order()
-        position = np.empty(len(self), np.int64)
-        position[order] = np.arange(len(self))
-        last = position.copy()
-        owner = np.repeat(np.arange(len(self)), np.diff(self.parent_ptr))
-        np.maximum.at(last, self.parent_idx, position[owner])
-        return _frozen(last, np.int64, False)
-
-    @cached_property
-    def multiply_adds(self) -> np.ndarray:
-        """Per node, the number of local partials its VJP or JVP applies (nonzeros of J_i,Pa(i)).
-
-        One per operand for scalar elementwise nodes; otherwise the primitive's ``cost`` of the
-        node's shapes and parameters, computed once per distinct combination.
-        """
-        counts = np.zeros(len(self), np.int64)
-        fast = self.scalar_elementwise
-        counts[fast] = np.diff(self.parent_ptr)[fast]
-        rest = ~self.is_source
-        rest[fast] = False
-        rest = np.flatnonzero(rest).tolist()
-        if not rest:
-            return _frozen(counts, np.int64, False)
-        # plain lists: the loop reads single entries, where numpy scalars are slow
-        op, shape_id, param_id = self.op.tolist(), self.shape_id.tolist(), self.param_id.tolist()
-        ptr, idx = self.parent_ptr.tolist(), self.parent_idx.tolist()
-        cache: dict = {}
-        for i in rest:
-            parents = idx[ptr[i]:ptr[i + 1]]
-            key = (op[i], shape_id[i], param_id[i], *[shape_id[j] for j in parents])
-            if key not in cache:
-                shapes = [self.shape_table[shape_id[j]] for j in parents]
-                cache[key] = self.primitives[op[i]].node_multiply_adds(
-                    self.shape_table[shape_id[i]], *shapes, **self.param_table[param_id[i]])
-            counts[i] = cache[key]
-        return _frozen(counts, np.int64, False)
+        source = np.array([name in ("input", "const") for name in self.op_names], bool)
+        return read_only(source[self.op], bool, False)
 
     @cached_property
     def offsets(self) -> np.ndarray:
         """Where each node's entries start in a flat vector over all entries; length N + 1."""
-        return _frozen(np.concatenate([[0], np.cumsum(self.sizes)]), np.int64)
+        return read_only(np.concatenate([[0], np.cumsum(self.sizes)]), np.int64)
 
     @property
     def total_size(self) -> int:
@@ -378,138 +200,32 @@ class Graph:
 
     # ----------------------------------------------------------------- validation
 
-    def _check_structure(self) -> None:
-        n = len(self)
-        ptr = self.parent_ptr
-        if ptr.shape != (n + 1,) or ptr[0] != 0 or ptr[-1] != self.parent_idx.size \
-                or np.any(np.diff(ptr) < 0):
-            raise GraphError("parent_ptr must start at 0, never decrease and end at "
-                             "len(parent_idx)")
-        for name, ids, table in (("op", self.op, self.op_names),
-                                 ("shape_id", self.shape_id, self.shape_table),
-                                 ("param_id", self.param_id, self.param_table)):
-            if ids.shape != (n,) or (n and (ids.min() < 0 or ids.max() >= len(table))):
-                raise GraphError(f"{name} must hold one valid table index per node")
-        if not 0 <= self.n_inputs <= n:
-            raise GraphError(f"n_inputs = {self.n_inputs} is not between 0 and {n}")
-        if not 0 <= self.output < n:
-            raise GraphError(f"output node v{self.output} does not exist (the graph has {n} nodes)")
-        for i in self.names:
-            if not 0 <= _index(i, "a named node") < n:
-                raise GraphError(f"names: node v{i} does not exist (the graph has {n} nodes)")
-        bad = np.flatnonzero((self.parent_idx < 0) | (self.parent_idx >= n))
-        if bad.size:
-            child = int(np.searchsorted(self.parent_ptr, bad[0], side="right") - 1)
-            raise GraphError(f"node v{child} names parent v{self.parent_idx[bad[0]]}, "
-                             f"which does not exist (nodes are v0..v{n - 1})")
-        is_input = np.array([name == "input" for name in self.op_names])[self.op] \
-            if n else np.zeros(0, bool)
-        misplaced = np.flatnonzero(is_input != (np.arange(n) < self.n_inputs))
-        if misplaced.size:
-            i = int(misplaced[0])
-            raise GraphError(f"inputs must be nodes v0..v{self.n_inputs - 1}; node v{i} is "
-                             f"{'an input' if is_input[i] else 'not an input'}")
-        arity = np.array([lookup(name).arity if lookup(name).arity is not None else -1
-                          for name in self.op_names], np.int64)
-        counts = np.diff(self.parent_ptr)
-        expected = arity[self.op] if n else np.zeros(0, np.int64)
-        wrong = np.flatnonzero(((expected >= 0) & (counts != expected))
-                               | ((expected < 0) & (counts < 1)))
-        if wrong.size:
-            i = int(wrong[0])
-            want = "at least 1" if expected[i] < 0 else str(expected[i])
-            raise GraphError(f"node v{i}: primitive {self.op_names[self.op[i]]!r} takes {want} "
-                             f"operand(s), got {counts[i]}")
-
-    def _check_shapes(self) -> None:
-        # parameter names first, once per (primitive, parameter set) pair
-        for op, param in distinct_rows(self.op, self.param_id):
-            problem = self.primitives[op].params_problem(self.param_table[param])
-            if problem:
-                i = int(np.flatnonzero((self.op == op) & (self.param_id == param))[0])
-                raise GraphError(f"node v{i}: primitive {self.op_names[op]!r} {problem}")
-        if self.shape_table == ((),):
-            # all scalar: one check per (primitive, parameters, arity) combination
-            arity = np.diff(self.parent_ptr)
-            rest = slice(self.n_inputs, None)
-            for op, param, k in distinct_rows(self.op[rest], self.param_id[rest], arity[rest]):
-                try:
-                    out = tuple(self.primitives[op].shape(*[()] * k, **self.param_table[param]))
-                except ShapeError as exc:
-                    raise ShapeError(f"primitive {self.op_names[op]} on scalars: {exc}") from None
-                except (TypeError, ValueError) as exc:
-                    raise GraphError(f"primitive {self.op_names[op]}: bad parameters "
-                                     f"{dict(self.param_table[param])}: {exc}") from None
-                if out != ():
-                    i = self.n_inputs + int(np.flatnonzero(
-                        (self.op[self.n_inputs:] == op) & (self.param_id[self.n_inputs:] == param)
-                        & (arity[self.n_inputs:] == k))[0])
-                    raise ShapeError(f"node {self._equation(i)} is declared as a scalar but "
-                                     f"{self.op_names[op]} of {k} scalar(s) gives shape {out}")
+    def _check_nodes(self) -> None:
+        """Each node's parameters and shape against its primitive's rules."""
+        accelerator = accelerator_for("validate", self)
+        if accelerator is not None:
+            accelerator.run(self)
             return
         for i in range(self.n_inputs, len(self)):
-            primitive = self.primitive(i)
-            operand_shapes = [self.shape(j) for j in self.parents(i)]
-            try:
-                expected = tuple(primitive.shape(*operand_shapes, **self.params(i)))
-            except ShapeError as exc:
-                raise ShapeError(f"node {self._equation(i)}: {exc}") from None
-            except (TypeError, ValueError) as exc:
-                raise GraphError(f"node v{i}: primitive {primitive.name}: bad parameters "
-                                 f"{dict(self.params(i))}: {exc}") from None
-            if expected != self.shape(i):
-                raise ShapeError(f"node {self._equation(i)} is declared with shape "
-                                 f"{self.shape(i)} but {primitive.name} of shapes "
-                                 f"{operand_shapes} gives {expected}")
+            check_node(self, i)
 
     # ----------------------------------------------------------------- order and structure
 
     @cached_property
     def children(self) -> tuple[np.ndarray, np.ndarray]:
         """Children in CSR form ``(child_ptr, child_idx)``; the transpose of the parent lists."""
-        n = len(self)
-        owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.parent_ptr))
-        order = np.argsort(self.parent_idx, kind="stable")
-        ptr = np.concatenate([[0], np.cumsum(np.bincount(self.parent_idx, minlength=n))])
-        return _frozen(ptr, np.int64), _frozen(owner[order], np.int64)
-
-    @cached_property
-    def _levels(self) -> np.ndarray | None:
-        """Longest distance from a source for every node, or None when there is a cycle.
-
-        Kahn's algorithm over plain lists: O(N + E), iterative.
-        """
-        n = len(self)
-        ptr = self.parent_ptr.tolist()
-        idx = self.parent_idx.tolist()
-        level = [0] * n
-        if self.parents_precede_children:
-            for i in range(n):
-                for e in range(ptr[i], ptr[i + 1]):
-                    if level[idx[e]] >= level[i]:
-                        level[i] = level[idx[e]] + 1
-            return _frozen(level, np.int64)
-        child_ptr, child_idx = (a.tolist() for a in self.children)
-        indegree = [ptr[i + 1] - ptr[i] for i in range(n)]
-        ready = [i for i in range(n) if indegree[i] == 0]
-        seen = 0
-        while ready:
-            j = ready.pop()
-            seen += 1
-            for e in range(child_ptr[j], child_ptr[j + 1]):
-                i = child_idx[e]
-                if level[j] >= level[i]:
-                    level[i] = level[j] + 1
-                indegree[i] -= 1
-                if indegree[i] == 0:
-                    ready.append(i)
-        return _frozen(level, np.int64) if seen == n else None
+        return tuple(read_only(a, np.int64) for a in order.children(self.parent_ptr,
+                                                                      self.parent_idx))
 
     @cached_property
     def parents_precede_children(self) -> bool:
         """Whether every parent has a smaller index than its child (index order is topological)."""
-        owner = np.repeat(np.arange(len(self), dtype=np.int64), np.diff(self.parent_ptr))
-        return bool(np.all(self.parent_idx < owner))
+        return order.parents_precede_children(self.parent_ptr, self.parent_idx)
+
+    @cached_property
+    def _levels(self) -> np.ndarray | None:
+        levels = order.levels(self.parent_ptr, self.parent_idx, self.parents_precede_children)
+        return None if levels is None else read_only(levels, np.int64, False)
 
     def levels(self) -> np.ndarray:
         """Topological level of each node: 0 for sources, else 1 + the largest parent level.
@@ -532,7 +248,7 @@ class Graph:
         return self.parents_precede_children or self._levels is not None
 
     def topological_order(self) -> np.ndarray:
-        """Every node after its parents (index order when that already holds); no recursion.
+        """Every node after its parents (index order when that already holds).
 
         Raises `CyclicGraphError` naming a cycle when there is none.
         """
@@ -541,56 +257,8 @@ class Graph:
         return np.argsort(self.levels(), kind="stable")
 
     def strongly_connected_components(self) -> list[np.ndarray]:
-        """Strongly connected components in topological order of the condensation.
-
-        Tarjan's algorithm with an explicit stack, so deep graphs cannot overflow recursion.
-        """
-        n = len(self)
-        # plain lists: this loop touches single entries, where numpy scalars are slow
-        ptr, idx = self.parent_ptr.tolist(), self.parent_idx.tolist()
-        index = [-1] * n
-        low = [0] * n
-        on_stack = [False] * n
-        stack: list[int] = []
-        components: list[np.ndarray] = []
-        counter = 0
-        for root in range(n):
-            if index[root] >= 0:
-                continue
-            work = [(root, ptr[root])]
-            index[root] = low[root] = counter
-            counter += 1
-            stack.append(root)
-            on_stack[root] = True
-            while work:
-                v, edge = work[-1]
-                if edge < ptr[v + 1]:
-                    work[-1] = (v, edge + 1)
-                    w = idx[edge]  # edges run child -> parent; components are the same
-                    if index[w] < 0:
-                        index[w] = low[w] = counter
-                        counter += 1
-                        stack.append(w)
-                        on_stack[w] = True
-                        work.append((w, ptr[w]))
-                    elif on_stack[w]:
-                        low[v] = min(low[v], index[w])
-                    continue
-                work.pop()
-                if work:
-                    parent_v = work[-1][0]
-                    low[parent_v] = min(low[parent_v], low[v])
-                if low[v] == index[v]:
-                    members = []
-                    while True:
-                        w = stack.pop()
-                        on_stack[w] = False
-                        members.append(w)
-                        if w == v:
-                            break
-                    components.append(np.array(sorted(members), np.int64))
-        # following parent edges, Tarjan emits a component after all components it depends on
-        return components
+        """Strongly connected components in topological order of the condensation."""
+        return order.strongly_connected_components(self.parent_ptr, self.parent_idx)
 
     def _cycle_message(self) -> str:
         for component in self.strongly_connected_components():

@@ -16,22 +16,8 @@ import scipy.sparse as sp
 
 from ..errors import NonFiniteError
 from ..primitives import dense_jacobian
+from .analysis import scalar_elementwise
 from .vectors import all_finite
-
-
-def jacobian_is_sparse(graph) -> bool:
-    """Whether to sweep over an assembled J: few partials per scalar entry, in graphs made
-    mostly of scalar elementwise nodes (whose partials come vectorized, see `scalar_partials`).
-
-    Nodes with large dense blocks (matrix products) are cheaper through their VJP rules, and
-    so are array nodes in general: one vectorized VJP call beats assembling their entries
-    (9x on a chain of elementwise functions of 10^5-vectors).
-    """
-    if graph.shape_table == ((),):
-        return True  # scalar nodes: one partial per operand
-    operations = len(graph) - int(graph.is_source.sum())
-    return (2 * len(graph.scalar_elementwise) >= operations
-            and int(graph.multiply_adds.sum()) <= 8 * graph.total_size + 1024)
 
 
 def _grouped(graph, nodes: np.ndarray):
@@ -89,7 +75,7 @@ def assemble_jacobian(values, nodes: np.ndarray | None = None) -> sp.csr_array:
     wanted = np.ones(len(graph), bool) if nodes is None else np.isin(np.arange(len(graph)), nodes)
     wanted &= ~graph.is_source
     rows, cols, vals = [], [], []
-    fast = graph.scalar_elementwise
+    fast = scalar_elementwise(graph)
     fast = fast[wanted[fast]]
     for group in scalar_partials(values, fast):
         for k, d in enumerate(group.partials):

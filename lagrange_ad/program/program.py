@@ -25,8 +25,9 @@ from scipy.sparse.linalg import LinearOperator
 from ..errors import GraphError, LagrangeADError, NonFiniteError, NonScalarOutputError
 from ..graph.graph import Graph
 from ..tracing.tracer import traced_program
+from . import analysis
 from .assembly import assemble_jacobian, scalar_partials
-from .values import Forward, apply_primitive, check_point, forward_propagate, kept_values
+from .values import Forward, apply_primitive, check_point, forward_values
 from .vectors import NodeVector
 
 
@@ -43,11 +44,6 @@ class Program:
     fixed_point : dict, optional
         For graphs with cycles: options of the fixed-point solver of each cyclic component
         (``method`` "picard", "anderson" or "newton", ``tol``, ``maxiter``, ``memory``).
-    keep : {"all", "gradient"}
-        Which values to keep. ``"gradient"`` keeps, on a DAG of arrays swept by VJP rules,
-        only the values that the reverse sweep with ``gradient_only=True`` reads (less
-        memory, as in `grad`); reading another raises an error that says so, and schedules
-        other than that sweep cannot run.
 
     Attributes
     ----------
@@ -55,7 +51,8 @@ class Program:
     point : tuple of ndarray
         The input values.
     values : NodeVector
-        The forward values ``v`` (every constraint holds).
+        The forward values ``v`` (every constraint holds). A program made for one schedule
+        (`from_forward`, as `la.grad` does) may lack values that schedule does not read.
     fixed_points : tuple of FixedPointReport
         One report per cyclic component (empty on a DAG).
 
@@ -76,39 +73,38 @@ class Program:
     array([-3.96, -0.99,  1.99])
     """
 
-    def __init__(self, graph: Graph, *point, fixed_point: dict | None = None,
-                 keep: str = "all"):
+    def __init__(self, graph: Graph, *point, fixed_point: dict | None = None):
         if not isinstance(graph, Graph):
             raise GraphError(f"Program needs a Graph (from la.trace or GraphBuilder); got "
                              f"{type(graph).__name__}")
-        if not point:
-            if graph.point is None:
-                raise GraphError("this graph records no point: pass one value per input, "
-                                 "Program(graph, x1, x2, ...)")
-            point = graph.point
-        kept = kept_values(graph, keep)
         checked = tuple(check_point(graph, point))
-        self._set(graph, checked, forward_propagate(graph, checked, fixed_point,
-                                                    point_checked=True, keep=kept))
+        self._set(graph, checked, forward_values(graph, checked, fixed_point))
 
     def _set(self, graph: Graph, point: tuple, forward: Forward) -> None:
         self.graph = graph
         self.point = point
         self.values = forward.values
         self.fixed_points = forward.fixed_points
-        self._edge_partials = forward.partials
+        self._jacobian_of_forward = forward.jacobian
 
     @classmethod
-    def from_function(cls, f, *args, keep: str = "all") -> Program:
+    def from_forward(cls, graph: Graph, point: tuple, forward: Forward) -> Program:
+        """The program of ``graph`` at a checked ``point`` whose forward pass is done.
+
+        ``forward`` comes from `lagrange_ad.program.values.forward_values` at that point.
+        """
+        program = cls.__new__(cls)
+        program._set(graph, tuple(point), forward)
+        return program
+
+    @classmethod
+    def from_function(cls, f, *args) -> Program:
         """Trace ``f`` at ``args`` and make its program, propagating forward only once.
 
-        Equivalent to ``Program(la.trace(f, *args), keep=keep)``, which evaluates the graph
-        twice.
+        Equivalent to ``Program(la.trace(f, *args))``, which evaluates the graph twice.
         """
-        graph, forward = traced_program(f, *args, keep=keep)
-        program = cls.__new__(cls)
-        program._set(graph, graph.point, forward)
-        return program
+        graph, forward = traced_program(f, *args)
+        return cls.from_forward(graph, graph.point, forward)
 
     def __repr__(self) -> str:
         return f"Program({self.graph!r}, output value {self.output_value!r})"
@@ -214,10 +210,10 @@ class Program:
     @cached_property
     def _scalar_groups(self):
         """Partials of the scalar elementwise nodes, grouped by primitive (see assembly)."""
-        fast = self.graph.scalar_elementwise
+        scalar = analysis.scalar_elementwise(self.graph)
         rest = ~self.is_source
-        rest[fast] = False
-        return scalar_partials(self.values, fast), np.flatnonzero(rest).tolist()
+        rest[scalar] = False
+        return scalar_partials(self.values, scalar), np.flatnonzero(rest).tolist()
 
     def apply_jacobian(self, x) -> np.ndarray:
         """``J x``: every node's JVP applied to its parents' blocks of x (no propagation).
@@ -289,21 +285,18 @@ class Program:
 
     @property
     def depends_on_input(self) -> np.ndarray:
-        """Whether each node is an input or depends on one (`Graph.depends_on_input`)."""
-        return self.graph.depends_on_input
+        """Whether each node is an input or depends on one (`analysis.depends_on_input`)."""
+        return analysis.depends_on_input(self.graph)
 
     @cached_property
     def total_multiply_adds(self) -> int:
         """The number of local partials over all nodes (nonzeros of J; one product with J)."""
         return int(self.multiply_adds.sum())
 
-    @cached_property
+    @property
     def multiply_adds(self) -> np.ndarray:
         """Per node, the number of local partials its VJP or JVP applies (nonzeros of J_i,Pa(i))."""
-        if self._edge_partials is not None:
-            # the compiled loop ran: every node is scalar elementwise, one partial per operand
-            return np.diff(self.graph.parent_ptr)
-        return self.graph.multiply_adds
+        return analysis.multiply_adds(self.graph)
 
     def local_jacobian(self, max_entries: int = 50_000_000) -> sp.csr_array:
         """J as a sparse matrix over all scalar entries (rows: nodes' outputs, columns: operands).
@@ -321,15 +314,8 @@ class Program:
             raise LagrangeADError(
                 f"the local Jacobian has about {self.total_multiply_adds} nonzeros, more "
                 f"than max_entries={max_entries}; use the matrix-free kkt_operator() instead")
-        if self._edge_partials is not None:
-            # scalar graph: one entry per edge, rows and columns are node indices; a node using
-            # one parent twice (x * x) has its two partials summed into one entry
-            graph, data = self.graph, self._edge_partials
-            ptr, idx = graph.parent_ptr, graph.parent_idx
-            if graph.distinct_parents is not None:
-                ptr, idx, slot = graph.distinct_parents
-                data = np.bincount(slot, weights=data, minlength=idx.size)
-            jac = sp.csr_array((data, idx, ptr), shape=(len(graph), len(graph)), copy=False)
+        if self._jacobian_of_forward is not None:
+            jac = self._jacobian_of_forward()  # from the partials the forward pass computed
         else:
             jac = assemble_jacobian(self.values)
         self.__dict__["_jacobian"] = jac

@@ -3,27 +3,35 @@
 The lecture's pseudocode, with the point checked at the boundary::
 
     v_i <- x_i                       for the inputs
-    for i in topological order:  v_i <- p_i(<v_Pa(i)>)
+    for i in topological order:  v_i <- p_i(v_Pa(i))
+
+`forward_propagate` is that loop. On a graph with cycles there is no topological order of the
+nodes, but there is one of its strongly connected components: the loop visits the components
+in that order, and a component that is a cycle is solved as a fixed point ``v_C = P(v_C)`` by
+`solve_cycle` (see `lagrange_ad.program.cycles`).
 
 Every primitive application is guarded: a point outside the primitive's domain raises
 `DomainError` and a NaN or infinity raises `NonFiniteError`, both naming the node.
+
+`forward_values` is the entry point the rest of the library calls: the one place where an
+accelerator of task ``"forward"`` (see `lagrange_ad.accel.dispatch`) may replace the loop.
 """
 
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from ..accel import compiled as kernels
-from ..errors import DomainError, GraphError, LagrangeADError, NonFiniteError, ShapeError
+from ..accel.dispatch import accelerator_for
+from ..errors import DomainError, GraphError, NonFiniteError, ShapeError
 from ..graph.graph import Graph
 from ..primitives import Primitive
-from .assembly import assemble_jacobian, jacobian_is_sparse
-from .cycles import ComponentMap, solve_component
+from .assembly import assemble_jacobian
+from .cycles import ComponentMap, FixedPointReport, solve_component
 from .vectors import NodeVector, all_finite
 
 
@@ -34,18 +42,13 @@ def apply_primitive(primitive: Primitive, xs: Sequence, params: dict,
         return _checked(primitive, xs, params, where)
 
 
-def _checked(primitive: Primitive, xs: Sequence, params: dict, where: Callable[[], str],
-             out: np.ndarray | None = None):
-    """`apply_primitive` without the floating-point state change (the caller sets it once).
-
-    ``out``, for primitives evaluated by a numpy ufunc, is an array to write the value into.
-    """
+def _checked(primitive: Primitive, xs: Sequence, params: dict, where: Callable[[], str]):
+    """`apply_primitive` without the floating-point state change (the caller sets it once)."""
     if primitive.domain is not None:
-        problem = primitive.domain(*xs, **params)
-        if problem is not None:
-            raise DomainError(f"{where()}: {problem}")
-    ans = primitive.evaluate(*xs, **params) if out is None else \
-        primitive.evaluate(*xs, out=out, **params)
+        refusal = primitive.domain(*xs, **params)
+        if refusal is not None:
+            raise DomainError(f"{where()}: {refusal}")
+    ans = primitive.evaluate(*xs, **params)
     finite = math.isfinite(ans) if np.ndim(ans) == 0 else all_finite(ans)
     if not finite:
         bad = "NaN" if np.any(np.isnan(ans)) else "infinity"
@@ -62,7 +65,15 @@ def _brief(x) -> str:
 
 
 def check_point(graph: Graph, point: Sequence) -> list[np.ndarray]:
-    """The input values as float64 arrays, checked against the inputs' count and shapes."""
+    """The input values as float64 arrays, checked against the inputs' count and shapes.
+
+    An empty ``point`` stands for the one recorded by `trace` (``graph.point``).
+    """
+    if not point and graph.n_inputs:
+        if graph.point is None:
+            raise GraphError("this graph records no point: pass one value per input, "
+                             "Program(graph, x1, x2, ...)")
+        point = graph.point
     if len(point) != graph.n_inputs:
         raise GraphError(f"the graph has {graph.n_inputs} input(s) but {len(point)} value(s) "
                          f"were given")
@@ -92,162 +103,128 @@ def check_point(graph: Graph, point: Sequence) -> list[np.ndarray]:
 
 
 class NodeEvaluator:
-    """Evaluates one node from a list holding every node's current value."""
+    """``p_i(v_Pa(i))`` for one node i, read from a list holding every node's current value,
+    checked and shaped like the node. The graph's columns are read once, as plain lists."""
 
     def __init__(self, graph: Graph):
         self.graph = graph
         self.ptr, self.idx = graph.parent_ptr.tolist(), graph.parent_idx.tolist()
-        self.primitives = list(graph.primitives)
-        self.op, self.param_id = graph.op.tolist(), graph.param_id.tolist()
+        self.primitives = [graph.primitives[k] for k in graph.op.tolist()]
+        self.params = [graph.param_table[k] for k in graph.param_id.tolist()]
+        self.shapes = [graph.shape_table[k] for k in graph.shape_id.tolist()]
 
-    def __call__(self, i: int, values: list, out: np.ndarray | None = None):
+    def __call__(self, i: int, values: list):
         xs = [values[j] for j in self.idx[self.ptr[i]:self.ptr[i + 1]]]
-        return _checked(self.primitives[self.op[i]], xs, self.graph.param_table[self.param_id[i]],
-                        lambda: f"node {self.graph.describe(i)}", out)
-
-    def writes_in_place(self, i: int) -> bool:
-        """Whether node i's primitive is a numpy ufunc, which can write into an array given."""
-        evaluate = self.primitives[self.op[i]].evaluate
-        return isinstance(evaluate, np.ufunc) and evaluate.nout == 1
-
-
-def node_vector(graph: Graph, values: list, missing: str = "") -> NodeVector:
-    """One node value per entry of a list, as a `NodeVector`.
-
-    Scalar graphs become one flat vector; other graphs keep their arrays node by node, since
-    copying large blocks into one buffer would cost as much as computing them. ``missing``
-    says why a None entry was not kept.
-    """
-    if graph.shape_table != ((),):
-        return NodeVector.from_blocks(graph, values, missing)
-    return NodeVector(graph, np.array(values, np.float64).reshape(len(graph)), copy=False)
+        ans = _checked(self.primitives[i], xs, self.params[i],
+                       lambda: f"node {self.graph.describe(i)}")
+        # a number stays a number; an array is viewed with the node's shape when it differs
+        return ans if np.shape(ans) == self.shapes[i] else np.reshape(ans, self.shapes[i])
 
 
 class Forward(NamedTuple):
-    """The result of forward propagation."""
+    """The result of forward propagation.
+
+    ``jacobian``, when an accelerator computed the local partials along with the values,
+    makes J from them (`Program.local_jacobian` uses it instead of assembling J anew).
+    """
 
     values: NodeVector
-    fixed_points: tuple
-    partials: np.ndarray | None  # per edge, when the compiled loop computed them
+    fixed_points: tuple[FixedPointReport, ...]
+    jacobian: Callable | None = None
 
 
-KEEPS = ("all", "gradient")
-DROPPED = ("the program keeps only the values that the gradient-only reverse sweep reads "
-           "(keep='gradient')")
+@dataclass(frozen=True)
+class Reads:
+    """What will be read after a forward pass, so that an accelerator computes no more.
 
-
-def kept_values(graph: Graph, keep: str) -> np.ndarray | None:
-    """Which node values a forward pass keeps: all (None), or with ``keep="gradient"`` those
-    that the reverse sweep by VJP rules reads for the gradient (`Graph.gradient_reads`).
-
-    Graphs swept over the assembled J (`jacobian_is_sparse`) and graphs with cycles keep all.
+    Attributes
+    ----------
+    partials : bool
+        Whether the local partials (J) at the values will be read; `la.trace` reads none.
+    schedule : str or None
+        The schedule that will solve the program, when known.
+    options : tuple of (str, object)
+        That schedule's options, as sorted pairs.
     """
-    if keep not in KEEPS:
-        raise LagrangeADError(f"keep={keep!r} is unknown; use one of: "
-                              f"{', '.join(map(repr, KEEPS))}")
-    if keep == "all" or graph.shape_table == ((),) or not graph.is_acyclic \
-            or jacobian_is_sparse(graph):
-        return None
-    return graph.gradient_reads
+
+    partials: bool = True
+    schedule: str | None = None
+    options: tuple = ()
+
+    @classmethod
+    def by_schedule(cls, schedule: str, options: dict) -> Reads:
+        """The reads of solving with ``schedule`` and ``options`` (and its partials)."""
+        return cls(True, schedule, tuple(sorted(options.items())))
 
 
-def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = None,
-                      compiled: bool = True, point_checked: bool = False,
-                      partials: bool = True, keep: np.ndarray | None = None) -> Forward:
-    """All node values, as a `NodeVector` (flat for scalar graphs).
+def forward_values(graph: Graph, point: Sequence, fixed_point: dict | None = None,
+                   reads: Reads = Reads()) -> Forward:
+    """The values of ``graph`` at a checked ``point`` (see `check_point`).
 
-    On a DAG this is the lecture's loop in topological order; scalar graphs of elementwise
-    primitives run it compiled (`lagrange_ad.accel.compiled`), which also returns every local
-    partial. On a graph with cycles the strongly connected components are visited in
-    topological order of the condensation and each cyclic one is solved as a fixed point
-    (`lagrange_ad.program.cycles`), with the options in ``fixed_point`` (method, tol, maxiter,
-    memory). ``compiled=False`` forces the checked Python loop. ``point_checked`` says the
-    caller has already checked the point (float64 arrays of the inputs' shapes, all finite).
-    ``partials=False`` skips the local partials the compiled loop would also return.
-
-    ``keep`` (one flag per node, see `kept_values`) lets the loop over a DAG of arrays free
-    each other value after its last use: those come back missing from the `NodeVector`.
+    The dispatcher's accelerator of task ``"forward"`` for ``(graph, reads)`` computes them
+    when there is one and it does not decline (returns None, as a compiled loop does when a
+    value is not finite, so that the checked loop names the node); otherwise
+    `forward_propagate` does. An accelerator may leave out values nobody will read (then
+    missing from the `NodeVector`).
     """
-    checked = list(point) if point_checked else check_point(graph, point)
-    if compiled and kernels.available(graph):
-        result = kernels.forward_scalar(graph, checked, with_partials=partials)
-        if result is not None:
-            return Forward(NodeVector(graph, result[0], copy=False), (),
-                           result[1] if partials else None)
-        # a value or partial is not finite: the checked loop below names the node
+    accelerator = accelerator_for("forward", graph, reads)
+    if accelerator is not None:
+        forward = accelerator.run(graph, point, fixed_point, reads)
+        if forward is not None:
+            return forward
+    return forward_propagate(graph, point, fixed_point)
+
+
+def forward_propagate(graph: Graph, point: Sequence, fixed_point: dict | None = None) -> Forward:
+    """Every node value at a checked ``point``: the lecture's loop, component by component.
+
+    The strongly connected components are visited in topological order (on a DAG each node
+    is one, in `Graph.topological_order`); a node gets ``v_i <- p_i(v_Pa(i))``, a cycle the
+    fixed point that `solve_cycle` finds with the options ``fixed_point`` (method, tol,
+    maxiter, memory).
+    """
     evaluate = NodeEvaluator(graph)
     values: list = [None] * len(graph)
-    for i, x in enumerate(checked):
-        values[i] = x
-    shapes = [graph.shape(i) for i in range(len(graph))] if graph.shape_table != ((),) else None
+    values[:graph.n_inputs] = point
     reports = []
     with np.errstate(all="ignore"):
-        if graph.is_acyclic:
-            freed = _freed_after(graph, keep)
-            try:
-                for position, i in enumerate(graph.topological_order().tolist()):
-                    last = freed.get(position, ())
-                    if i >= graph.n_inputs:
-                        # an operand freed right after this node lends it its memory, as
-                        # numpy does with temporaries in ``a @ b + c`` (no name is bound to
-                        # values here: `_spare` counts references)
-                        values[i] = _node_value(evaluate(i, values, _spare(
-                            values, last, shapes[i]) if last and evaluate.writes_in_place(i)
-                            else None), shapes, i)
-                    for j in last:
-                        values[j] = None
-            except NonFiniteError:
-                if keep is None:
-                    raise
-                # the report shows the operands, one of which may have been overwritten: the
-                # loop keeping every value raises it again, with them
-                return forward_propagate(graph, checked, point_checked=True, compiled=False)
-            return Forward(node_vector(graph, values, DROPPED), (), None)
-        for component in graph.strongly_connected_components():
-            i = int(component[0])
-            if component.size == 1 and i not in graph.parents(i):
-                if i >= graph.n_inputs:
-                    values[i] = np.reshape(evaluate(i, values), graph.shape(i))
-                continue
-            for j in component.tolist():
-                values[j] = np.array(graph.initial.get(j, np.zeros(graph.shape(j))), np.float64)
-            cycle = ComponentMap(graph, component, values, evaluate)
-            reports.append(solve_component(
-                cycle, jacobian=lambda c=component: component_jacobian(graph, values, c),
-                **(fixed_point or {})))
-    return Forward(node_vector(graph, values), tuple(reports), None)
+        for component in _components(graph):
+            if _is_cycle(graph, component):
+                reports.append(solve_cycle(graph, component, values, evaluate, fixed_point))
+            elif component[0] >= graph.n_inputs:
+                values[component[0]] = evaluate(component[0], values)
+    return Forward(node_vector(graph, values), tuple(reports))
 
 
-def _node_value(ans, shapes: list | None, i: int):
-    """A primitive's result as node i's value: an array of the node's shape (scalar graphs:
-    as it is). An array that already has the shape is kept, not viewed."""
-    if shapes is None or (isinstance(ans, np.ndarray) and ans.shape == shapes[i]):
-        return ans
-    return np.reshape(ans, shapes[i])
+def _components(graph: Graph):
+    """The strongly connected components in topological order, as lists of node indices."""
+    if graph.is_acyclic:
+        return ([i] for i in graph.topological_order().tolist())
+    return (c.tolist() for c in graph.strongly_connected_components())
 
 
-def _spare(values: list, candidates: Sequence[int], shape: tuple) -> np.ndarray | None:
-    """A value among ``candidates`` (about to be freed) that can take a result of ``shape``.
+def _is_cycle(graph: Graph, component: list[int]) -> bool:
+    return len(component) > 1 or component[0] in graph.parents(component[0])
 
-    It must be a float64 array of that shape owning its memory (not a view of a value that
-    is kept), and referenced by the list alone: ``getrefcount`` counts the list, the name
-    here and its own argument.
+
+def solve_cycle(graph: Graph, component: list[int], values: list, evaluate: NodeEvaluator,
+                options: dict | None = None) -> FixedPointReport:
+    """The values of a cyclic component C, ``v_C = P(v_C)``, written into ``values``.
+
+    The iteration starts from the graph's ``initial`` values (zeros where none is given); the
+    values outside C that it reads are already known.
     """
-    for j in candidates:
-        x = values[j]
-        if isinstance(x, np.ndarray) and x.shape == shape and x.dtype == np.float64 \
-                and x.flags.writeable and x.flags.owndata and sys.getrefcount(x) <= 3:
-            return x
-    return None
+    for j in component:
+        values[j] = np.array(graph.initial.get(j, np.zeros(graph.shape(j))), np.float64)
+    nodes = np.array(component, np.int64)
+    return solve_component(ComponentMap(graph, nodes, values, evaluate),
+                           jacobian=lambda: component_jacobian(graph, values, nodes),
+                           **(options or {}))
 
 
-def _freed_after(graph: Graph, keep: np.ndarray | None) -> dict:
-    """Position in topological order -> the values not kept whose last use is there."""
-    freed: dict = {}
-    if keep is not None:
-        for j in np.flatnonzero(~keep).tolist():
-            freed.setdefault(int(graph.last_use[j]), []).append(j)
-    return freed
+def node_vector(graph: Graph, values: list, missing: str = "") -> NodeVector:
+    """One node value per entry of a list (None where not computed, for reason ``missing``)."""
+    return NodeVector.from_blocks(graph, values, missing)
 
 
 def component_jacobian(graph: Graph, values: list, component: np.ndarray):

@@ -24,21 +24,21 @@ from ..program.vectors import NodeVector
 class CotangentSweep:
     """The multipliers of a sweep by VJP rules, and the multiply-adds spent on them.
 
-    With ``gradient_only`` the nodes that depend on no input (`Graph.depends_on_input`) get
+    With ``gradient_only`` the nodes that depend on no input (`Program.depends_on_input`) get
     no multiplier: the gradient never needs them, and for a data matrix X in ``X @ W``
     skipping them saves a product as large as the forward one.
     """
 
     def __init__(self, program: Program, gradient_only: bool):
         graph = program.graph
-        needed = graph.depends_on_input if gradient_only else np.ones(len(graph), bool)
+        needed = program.depends_on_input if gradient_only else np.ones(len(graph), bool)
         self.program = program
         # plain lists: the sweeps read single entries, where numpy scalars are slow
         self.needed = needed.tolist()
         self.skipped = (graph.is_source | ~needed).tolist()
         self.cost = program.multiply_adds.tolist()
         self.ptr, self.idx = graph.parent_ptr.tolist(), graph.parent_idx.tolist()
-        # a value the program did not keep is read by no rule (`Graph.gradient_reads`) but for
+        # a value the program did not keep is read by no rule (`lean.gradient_reads`) but for
         # its shape: a NaN stand-in of that shape, which costs no memory and could not go
         # unnoticed if a rule read it after all
         self.values = [_stand_in(graph.shape(i)) if v is None else v
