@@ -225,6 +225,20 @@ def test_rules(name, case):
         sum(len(block.vals) for block in blocks)
 
 
+@pytest.mark.parametrize("name, case", [c for c in cases() if PRIMITIVES[c.values[0]].partials])
+def test_partials_give_the_jvp(name, case):
+    # the entrywise partials serve the vectorized scalar graphs and the compiled loop
+    primitive = lookup(name)
+    xs, params = unpack(case)
+    ans = np.asarray(primitive.evaluate(*xs, **params))
+    ts = [RNG.standard_normal(x.shape) for x in xs]
+    ds = primitive.partials(ans, *xs, **params)
+    assert len(ds) == len(xs)
+    applied = sum(np.broadcast_to(t * d, ans.shape) for t, d in zip(ts, ds))
+    np.testing.assert_allclose(applied, primitive.jvp(tuple(ts), ans, *xs, **params),
+                               rtol=1e-14, atol=1e-15)
+
+
 @pytest.mark.parametrize("name, case", list(cases()))
 def test_vjp_reads_only_what_it_declares(name, case):
     # a gradient-only sweep hands a rule NaN stand-ins (of the right shape) for the values it
