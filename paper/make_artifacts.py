@@ -43,6 +43,8 @@ from lagrange_ad.compare import (  # noqa: E402
     ComparisonRow,
     max_relative_difference,
 )
+from lagrange_ad.report.plots import legend_outside  # noqa: E402
+from lagrange_ad.report.style import STYLES, styles  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ACYCLIC = ("lecture", "domke", "random_dag", "fully_connected", "mlp", "hmm")
@@ -335,16 +337,18 @@ def sweep_figure(art: Artifacts, size: dict) -> None:
             # tol = 0: stop at the first sweep whose residual is exactly zero
             sweeps[label].append(la.solve(program, name, tol=0.0, **options).iterations)
     lengths = np.array(lengths)
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = plt.subplots(figsize=(7.0, 3.6))
     span = np.arange(0, lengths.max() + 2)
     ax.plot(span, span + 1, color="0.7", lw=1, label="$L + 1$")
-    for k, ((label, _, _), marker) in enumerate(zip(orders, "o+xs")):
-        hollow = marker in "os"
-        ax.scatter(lengths, sweeps[label], marker=marker, s=24, label=label,
-                   facecolors="none" if hollow else f"C{k}", edgecolors=f"C{k}")
+    looks = styles((label, name) for label, name, _ in orders)
+    for k, (label, _, _) in enumerate(orders):
+        look = looks[label]
+        # hollow markers of shrinking size: coinciding counts (GS forward = Jacobi) stay visible
+        ax.plot(lengths, sweeps[label], linestyle="none", marker=look.marker, color=look.color,
+                markerfacecolor="none", markersize=8 - 1.5 * k, markeredgewidth=1.2, label=label)
     ax.set_xlabel("longest path $L$ to the output (edges with nonzero partials)")
     ax.set_ylabel("sweeps until $A^\\top\\lambda = e_N$ exactly")
-    ax.legend(fontsize=8)
+    legend_outside(ax, fontsize=8)
     art.figure(fig, "sweeps")
     predicted = lengths + 1
     forward, jacobi = np.array(sweeps["GS, forward order"]), np.array(sweeps["Jacobi"])
@@ -374,15 +378,17 @@ def paths_figure(art: Artifacts, size: dict) -> None:
         enumerated.append(la.solve(program, "paths").stats.multiply_adds)
         reverse.append(la.solve(program, "reverse").stats.multiply_adds)
         forward.append(la.solve(program, "forward", inputs_only=True).stats.multiply_adds)
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    ax.plot(ns, paths, "o-", label="input-output paths $2^{n-2}$")
-    ax.plot(ns, enumerated, "s--", label="sum over paths: multiplications")
-    ax.plot(ns, reverse, "^-", label="reverse sweep: multiply-adds")
-    ax.plot(ns, forward, "x:", label="forward sweep (gradient): multiply-adds")
+    fig, ax = plt.subplots(figsize=(7.5, 3.6))
+    ax.plot(ns, paths, color="0.55", linestyle="-", label="input-output paths $2^{n-2}$")
+    ax.plot(ns, enumerated, **STYLES["paths"].kwargs(), label="sum over paths: multiplications")
+    ax.plot(ns, reverse, **STYLES["reverse"].kwargs(), markerfacecolor="none", markersize=9,
+            label="reverse sweep: multiply-adds")
+    ax.plot(ns, forward, **STYLES["forward"].kwargs(), markersize=4,
+            label="forward sweep (gradient): multiply-adds")
     ax.set_yscale("log")
     ax.set_xlabel("nodes $n$ of the fully connected graph")
     ax.set_ylabel("count")
-    ax.legend(fontsize=8)
+    legend_outside(ax, fontsize=8)
     art.figure(fig, "paths")
     art.number("PathsLargestN", str(ns[-1]))
     art.number("PathsLargest", tex_count(paths[-1]))
@@ -394,7 +400,9 @@ def paths_figure(art: Artifacts, size: dict) -> None:
 
 
 def convergence_figure(art: Artifacts, comparisons: dict[str, Comparison]) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.6))
+    schedule_of = {label: name for label, name, _ in METHODS}
+    looks = styles((label, schedule_of[label]) for label in ITERATIVE)
     for ax, name in zip(axes, ("random_dag", "equilibrium")):
         comparison = comparisons[name]
         for label in ITERATIVE:
@@ -402,12 +410,20 @@ def convergence_figure(art: Artifacts, comparisons: dict[str, Comparison]) -> No
             if solution is None or len(solution.residuals) < 2:
                 continue
             history = np.maximum(np.asarray(solution.residuals, float), 1e-18)
-            ax.semilogy(np.arange(1, history.size + 1), history, label=label, lw=1.2)
+            every = max(1, history.size // 10)
+            ax.semilogy(np.arange(1, history.size + 1), history, label=label, lw=1.2,
+                        markevery=every, markersize=4, **looks[label].kwargs())
         ax.set_xlabel("iteration")
         ax.set_ylabel("$\\|e_N - A^\\top\\lambda\\|_2$")
         ax.set_title(f"{name} ({comparison.program_summary})", fontsize=9)
         ax.set_xscale("log")
-    axes[0].legend(fontsize=7)
+    # one legend for both panels, outside the right one
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    axes[1].legend(list(handles.values()), list(handles), loc="upper left",
+                   bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, fontsize=7, frameon=False)
     art.figure(fig, "convergence")
 
 
@@ -415,7 +431,7 @@ def convergence_figure(art: Artifacts, comparisons: dict[str, Comparison]) -> No
 
 
 def unrolled_figure(art: Artifacts, size: dict) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 3.6))
     for k, name in enumerate(CYCLIC):
         program = la.examples.get(name).program()
         implicit = la.solve(program, "reverse")
@@ -429,8 +445,8 @@ def unrolled_figure(art: Artifacts, size: dict) -> None:
             costs.append(unrolled.stats.multiply_adds)
         label = f"{name} ($\\rho(J_{{CC}}) = {radius:.2f}$)"
         axes[0].semilogy(size["unroll_steps"], np.maximum(errors, 1e-17), "o-", ms=3,
-                         label=label, color=f"C{k}")
-        axes[1].loglog(size["unroll_steps"], costs, "o-", ms=3, color=f"C{k}", label=name)
+                         color=f"C{k}")
+        axes[1].loglog(size["unroll_steps"], costs, "o-", ms=3, color=f"C{k}", label=label)
         axes[1].axhline(implicit.stats.multiply_adds, color=f"C{k}", ls=":", lw=1)
         macro = name.replace("_", " ").title().replace(" ", "")
         art.number(f"Radius{macro}", f"{radius:.2f}")
@@ -438,10 +454,11 @@ def unrolled_figure(art: Artifacts, size: dict) -> None:
         art.number(f"ImplicitMadds{macro}", tex_count(implicit.stats.multiply_adds))
     axes[0].set_xlabel("unrolled sweeps $K$")
     axes[0].set_ylabel("gradient difference from implicit")
-    axes[0].legend(fontsize=7)
     axes[1].set_xlabel("unrolled sweeps $K$")
     axes[1].set_ylabel("multiply-adds (dotted: implicit)")
-    axes[1].legend(fontsize=7)
+    for ax in axes:  # sweep counts span decades in the full run
+        ax.set_xscale("log")
+    legend_outside(axes[1], fontsize=7)
     art.figure(fig, "unrolled")
     art.number("UnrollLargestK", str(size["unroll_steps"][-1]))
 
