@@ -131,3 +131,22 @@ def test_every_method_on_every_program(zoo, name, method):
         for got, expected in zip(solution.gradient, gradient):
             error = relative_error(got, expected)
             assert error <= tolerance, f"{method} on {name}: gradient off by {error:.3g}"
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_the_reference_path_agrees_with_the_accelerators(zoo, name):
+    # forcing the reference loops (forward propagation, the reverse sweep, la.grad's plan)
+    # changes speed and memory, never results
+    from lagrange_ad.accel.dispatch import use_reference
+
+    program = zoo[name][0]
+    options = {} if program.graph.is_acyclic else {"fixed_point": {"tol": 1e-15}}
+    grad = la.grad(program.graph)
+    accelerated = la.solve(program).multipliers.flat, grad(*program.point)
+    with use_reference():
+        plain = la.Program(program.graph, *program.point, **options)
+        reference = la.solve(plain).multipliers.flat, grad(*program.point)
+    assert relative_error(plain.values.flat, program.values.flat) <= 1e-12
+    assert relative_error(accelerated[0], reference[0]) <= 1e-12
+    for got, expected in zip(accelerated[1], reference[1]):
+        assert relative_error(got, expected) <= 1e-12
