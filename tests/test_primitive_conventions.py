@@ -182,7 +182,8 @@ SHAPE_ERRORS = [
     ("einsum", (np.ones(3),), {"subscripts": "i->j"}, r"output letter 'j' is in no operand"),
     ("einsum", (np.ones(3),), {"subscripts": "i,i->"}, r"name 2 operand\(s\); 1 given"),
     ("einsum", (np.ones((3, 2)),), {"subscripts": "i->i"}, r"has shape \(3, 2\) but 1"),
-    ("einsum", (np.ones(3),), {"subscripts": "1->"}, r"letters, ',' and '->' only"),
+    ("einsum", (np.ones(3),), {"subscripts": "1->"}, r"letters a-z and A-Z"),
+    ("einsum", (np.ones(3),), {"subscripts": "\u00e9->"}, r"letters a-z and A-Z"),
 ]
 
 

@@ -19,6 +19,8 @@ and its cotangent is the same for every value of that letter.
 
 from __future__ import annotations
 
+from string import ascii_letters
+
 import numpy as np
 
 from ..errors import ShapeError
@@ -36,8 +38,9 @@ def parse(subscripts, shapes) -> tuple[list[str], str, dict]:
     if "." in subscripts:
         raise ShapeError(f"einsum subscripts {subscripts!r}: '...' is not supported; name "
                          f"every axis with a letter")
-    if not all(term.isalpha() or term == "" for term in terms + [output]):
-        raise ShapeError(f"einsum subscripts {subscripts!r} may hold letters, ',' and '->' only")
+    if not all(c in ascii_letters for c in "".join(terms) + output):
+        raise ShapeError(f"einsum subscripts {subscripts!r} may hold the letters a-z and A-Z, "
+                         f"',' and '->' only")
     if len(terms) != len(shapes):
         raise ShapeError(f"einsum subscripts {subscripts!r} name {len(terms)} operand(s); "
                          f"{len(shapes)} given")
