@@ -2,8 +2,9 @@
 
 ``partials(ans, *xs)`` returns the entrywise derivatives ``d ans / d x_k``; operands broadcast
 as in numpy. Where a function has a kink (relu, abs, maximum, minimum) the rule picks one
-subgradient and says which. Where a derivative is infinite (arcsin at 1, arccosh at 1) the
-point is outside the domain: it raises `DomainError` rather than giving an infinite partial.
+subgradient and says which. The inverse trigonometric and hyperbolic rows exclude the end
+points of their domains, where the derivative is infinite (arcsin at 1, arccosh at 1): there
+they raise `DomainError` rather than give an infinite partial.
 Functions that are constant between jumps (sign, floor, ceil, rint, and mod in its first
 operand up to a unit slope) have derivative zero, jumps included: the convention of autograd
 and JAX.
