@@ -22,9 +22,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse.linalg as spla
 
+from ..accel.costs import jacobian_is_sparse
 from ..accel.kernels import back_substitute
 from ..errors import LagrangeADError
-from ..program.assembly import jacobian_is_sparse
 from ..program.cycles import spectral_radius
 from ..program.program import Program
 from ..program.vectors import NodeVector
@@ -99,7 +99,8 @@ def rules_condensation_sweep(program: Program, *, inner: str, tol: float, maxite
 
     A cyclic block's operator ``x -> J_CC^T x`` applies the VJP of every node of the block to
     its part of x and keeps the cotangents sent inside the block; ``inner="direct"``
-    assembles J_CC instead. With ``gradient_only`` the nodes that depend on no input get no
+    assembles the node blocks of J_CC instead and reduces them to the feedback nodes
+    (`FeedbackBlock`). With ``gradient_only`` the nodes that depend on no input get no
     multiplier, as in the acyclic sweep.
     """
     graph = program.graph
