@@ -5,9 +5,12 @@ as in numpy. Where a function has a kink (relu, abs, maximum, minimum) the rule 
 subgradient and says which. The inverse trigonometric and hyperbolic rows exclude the end
 points of their domains, where the derivative is infinite (arcsin at 1, arccosh at 1): there
 they raise `DomainError` rather than give an infinite partial.
-Functions that are constant between jumps (sign, floor, ceil, rint, and mod in its first
-operand up to a unit slope) have derivative zero, jumps included: the convention of autograd
-and JAX.
+
+Functions that are constant between jumps (sign, floor, ceil, rint) have derivative zero,
+jumps included: the convention of autograd and JAX. ``mod`` is numpy's remainder,
+``x - floor(x / y) y``; between its jumps ``d/dx = 1`` and ``d/dy = -floor(x / y)``, and on
+the jumps (x / y an integer, a set of measure zero) the rule takes the piece that numpy's
+quotient selects, as autograd and JAX do.
 """
 
 from __future__ import annotations
