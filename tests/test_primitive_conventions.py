@@ -70,6 +70,10 @@ def test_mod_follows_numpy_remainder_and_its_piecewise_slopes():
     gx, gy = la.grad(lambda a, b: la.sum(call("mod", a, b)))(x, y)
     np.testing.assert_array_equal(gx, np.ones(4))
     np.testing.assert_array_equal(gy, -np.floor(x / y))
+    # on a jump (x / y an integer) the piece numpy's quotient selects, as autograd takes it
+    jumps = np.array([4.0, -4.0, 0.0]), np.array([2.0, 2.0, 3.0])
+    np.testing.assert_array_equal(
+        la.grad(lambda a, b: la.sum(call("mod", a, b)))(*jumps)[1], [-2.0, 2.0, 0.0])
 
 
 def test_logaddexp_is_stable_far_from_zero():
