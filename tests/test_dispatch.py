@@ -1,7 +1,12 @@
 """The dispatcher: the documented rule for choosing an accelerator, and the reference switch."""
 
-import pytest
+import dataclasses
 
+import numpy as np
+import pytest
+from zoo import random_cyclic_graph, traced
+
+import lagrange_ad as la
 from lagrange_ad.accel import dispatch
 from lagrange_ad.accel.dispatch import (
     Accelerator,
@@ -11,6 +16,7 @@ from lagrange_ad.accel.dispatch import (
     register_accelerator,
     use_reference,
 )
+from lagrange_ad.program.values import Reads, forward_propagate, forward_values
 
 
 @pytest.fixture
@@ -81,3 +87,91 @@ def test_accelerator_is_frozen():
     acc = make("x", "forward", lambda: True)
     with pytest.raises(AttributeError):
         acc.name = "y"
+
+
+# ----------------------------------------------------------------- reference against accelerated
+
+
+def _subjects():
+    """(name, graph, point): the zoo's examples and generated graphs, scalar and array,
+    acyclic and cyclic, some large enough that every accelerator has work."""
+    cases = [(f"example-{name}", e.graph, e.point) for name, e in
+             ((name, factory()) for name, factory in la.examples.EXAMPLES.items())]
+    for seed in range(3):
+        for array in (False, True):
+            graph, _, point = traced(seed, array, n_nodes=20)
+            cases.append((f"traced-{seed}-{'array' if array else 'scalar'}", graph, point))
+        cyclic = random_cyclic_graph(seed)
+        cases.append((f"cyclic-{seed}", cyclic, cyclic.point))
+    dag = la.examples.random_dag(n=3000, seed=1)
+    cases.append(("random-dag-3000", dag.graph, dag.point))
+    wide = np.random.default_rng(2).standard_normal((30, 40))
+    layer = la.trace(lambda w: la.sum(la.tanh(wide @ w) * 0.5) + la.sum(la.exp(w) * w),
+                     0.1 * np.ones((40, 30)))
+    cases.append(("array-layer", layer, layer.point))
+    return cases
+
+
+SUBJECTS = _subjects()
+
+
+def _gradients(graph, point):
+    """la.grad of the graph (the shortcut's plan) and the full program's solve."""
+    by_grad = la.grad(graph)(*point)
+    by_solve = la.solve(la.Program(graph, *point), check=False).gradient
+    return [np.asarray(g) for g in (*by_grad, *by_solve)]
+
+
+@pytest.mark.parametrize("name, graph, point", SUBJECTS, ids=[s[0] for s in SUBJECTS])
+def test_the_reference_path_gives_the_accelerated_gradients(name, graph, point):
+    accelerated = _gradients(graph, point)
+    with use_reference():
+        reference = _gradients(graph, point)
+    for got, want in zip(accelerated, reference):
+        scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * scale)
+
+
+def test_the_agreement_cases_exercise_every_forward_accelerator():
+    gradient = Reads.by_schedule("reverse", {"check": False, "gradient_only": True})
+    chosen = {accelerator_for("forward", graph, gradient) for _, graph, _ in SUBJECTS}
+    assert set(accelerators("forward")) <= chosen
+    with use_reference():
+        assert {accelerator_for("forward", graph, gradient) for _, graph, _ in SUBJECTS} \
+            == {None}
+
+
+def test_the_reference_forward_runs_no_accelerator(monkeypatch):
+    # with the switch on, not even the dispatcher's predicates are asked
+    def refuse(*subject):
+        raise AssertionError("an accelerator was consulted")
+
+    graph = la.examples.random_dag(n=500, seed=3).graph
+    monkeypatch.setattr(dispatch, "_REGISTRY", [
+        dataclasses.replace(a, serves=refuse) for a in accelerators()])
+    with use_reference():
+        values = forward_values(graph, graph.point).values
+    np.testing.assert_allclose(values.flat, forward_propagate(graph, graph.point).values.flat,
+                               rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("bad, error", [
+    ({"op": "sin", "params": {"exponent": 2.0}}, la.GraphError),
+    ({"op": "sum", "params": {"axis": (0,)}}, la.ShapeError),
+])
+def test_scalar_validation_refuses_what_the_reference_refuses(bad, error):
+    lecture = la.examples.lecture().graph
+    op_names = lecture.op_names + (bad["op"],)
+    fields = dict(op_names=op_names, op=np.r_[lecture.op, len(op_names) - 1],
+                  parent_ptr=np.r_[lecture.parent_ptr, lecture.parent_ptr[-1] + 1],
+                  parent_idx=np.r_[lecture.parent_idx, 8], shape_table=lecture.shape_table,
+                  shape_id=np.r_[lecture.shape_id, 0],
+                  param_table=lecture.param_table + (bad["params"],),
+                  param_id=np.r_[lecture.param_id, len(lecture.param_table)],
+                  n_inputs=3, output=9)
+    assert accelerator_for("validate", lecture).name == "scalar-validation"
+    with pytest.raises(error, match="v9|sum") as accelerated:
+        la.Graph(**fields)
+    with use_reference(), pytest.raises(error) as reference:
+        la.Graph(**fields)
+    assert type(accelerated.value) is type(reference.value)
