@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 # iteration counts whose largest is this many times the smallest get a log axis
 LOG_SPAN = 30.0
-# histories longer than this show every k-th marker only
+# histories longer than this show about this many markers
 MARKED_POINTS = 12
 
 
@@ -88,9 +88,12 @@ def residuals(comparison: Comparison, ax=None, floor: float = 1e-18):
         if history.size >= 2:
             steps = np.arange(1, history.size + 1)
             spans.append(history.size)
-            every = max(1, history.size // MARKED_POINTS)
+            # long histories: markers evenly spaced on screen, whatever the axis scale
+            every = None if history.size <= MARKED_POINTS else 1.0 / MARKED_POINTS
             ax.plot(steps, np.maximum(history, floor), label=row.label, markevery=every,
                     markersize=5, linewidth=1.3, **look.kwargs())
+            if row.status != "solved":
+                texts[row.label] = f"{row.label} ({row.status})"
             continue
         residual = row.kkt_residual if history.size == 0 else float(history[-1])
         steps = max(1, row.iterations or 0)
@@ -104,7 +107,8 @@ def residuals(comparison: Comparison, ax=None, floor: float = 1e-18):
         ax.plot([steps], [y], linestyle="none", marker=look.marker, color=look.color,
                 markersize=8, markerfacecolor="none", markeredgewidth=1.5, label=row.label,
                 transform=shift)
-        texts[row.label] = f"{row.label}: {count} it., last residual only"
+        texts[row.label] = f"{row.label}: {count} it., last residual only" + \
+            ("" if row.status == "solved" else f" ({row.status})")
     ax.set_yscale("log")
     log_axis_if_wide(ax, [1] + spans)
     ax.set_xlabel("iteration")
