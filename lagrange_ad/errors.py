@@ -58,7 +58,7 @@ class BudgetError(MethodNotApplicableError):
     """A schedule whose estimated work exceeds its budget, or that ran past its time limit."""
 
 
-class OptionError(LagrangeADError, ValueError):
+class OptionError(MethodNotApplicableError, ValueError):
     """An option a schedule does not accept (unknown, inapplicable, wrong type, out of range)."""
 
 
@@ -87,3 +87,9 @@ class CheckpointError(LagrangeADError, ValueError):
 
 class EliminationOrderError(LagrangeADError, ValueError):
     """An elimination order that is not a permutation of the intermediate vertices."""
+
+
+class TracingError(LagrangeADError):
+    """An operation on a traced value that cannot be recorded in the graph (reading it as a
+    Python number, writing it into a numpy buffer, an unsupported argument); the message says
+    what to write instead."""

@@ -333,8 +333,8 @@ def test_operations_that_need_a_dag_refuse_a_cycle(operation):
      r"float\(\) of traced value v0 would cut it out of the graph"),
     (lambda: la.trace(lambda x: x, "abc"), LagrangeADError,
      r"expected a number or an array of numbers, got str 'abc'"),
-    (lambda: la.trace(lambda x: np.arcsinh(x), 1.0), LagrangeADError,
-     r"numpy's arcsinh .* cannot be traced"),
+    (lambda: la.trace(lambda x: np.hypot(x, x), 1.0), LagrangeADError,
+     r"numpy.hypot cannot be traced"),
     (lambda: la.trace(lambda x, i: x[i], np.ones(3), 1.0), LagrangeADError,
      r"an index cannot be a traced value"),
 ])
@@ -346,7 +346,7 @@ def test_tracing_misuse_is_a_lagrange_ad_error(call, error, pattern):
 @pytest.mark.parametrize("call, pattern", [
     (lambda: la.sum(np.ones((2, 3)), axis="a"), r"^axis must be an int; got 'a'$"),
     (lambda: la.mean(np.ones((2, 3)), axis=1.0), r"^axis must be an int; got 1.0$"),
-    (lambda: la.softmax(np.ones(3), axis=None), r"^softmax: axis must be an int; got None$"),
+    (lambda: la.softmax(np.ones(3), axis=1.5), r"^softmax: axis must be an int; got 1.5$"),
     (lambda: la.reshape(np.ones(6), (2, "a")), r"^reshape: shape must be an int; got 'a'$"),
     (lambda: la.transpose(np.ones((2, 3)), 3), r"^transpose: axes must be a sequence of ints"),
     (lambda: la.stack([np.ones(2), np.ones(3)]), r"^stack of operands of shapes \(2,\), \(3,\)"),

@@ -17,7 +17,8 @@ import numpy as np
 from ..errors import LagrangeADError
 from ..program.cycles import ComponentMap, solve_component
 from ..program.values import NodeEvaluator, component_jacobian
-from .tracer import Tracer, as_float_array, record, trace
+from .tape import Traced, as_float_array, record
+from .tracer import trace
 
 
 def fixed_point(fn: Callable, init, *params, method: str = "picard", tol: float = 1e-14,
@@ -56,7 +57,7 @@ def fixed_point(fn: Callable, init, *params, method: str = "picard", tol: float 
     True
     """
     start = as_float_array(init, "the initial value of fixed_point")
-    traced = [p for p in params if isinstance(p, Tracer)]
+    traced = [p for p in params if isinstance(p, Traced)]
     options = {"method": method, "tol": tol, "maxiter": maxiter, "memory": memory}
     if not traced:
         graph = trace(lambda *args: fixed_point(fn, start, *args, **options),
@@ -70,8 +71,8 @@ def fixed_point(fn: Callable, init, *params, method: str = "picard", tol: float 
     builder = tape.builder
     h = tape.add(builder.declare(start.shape, initial=start), start)
     first = len(builder)
-    out = fn(Tracer(tape, h), *params)
-    if not isinstance(out, Tracer) or out.tape is not tape:
+    out = fn(tape.tracer(tape, h), *params)
+    if not isinstance(out, Traced) or out.tape is not tape:
         raise LagrangeADError("fixed_point: fn must return a value computed from h or the "
                               "traced parameters")
     if out.shape != start.shape:
@@ -93,4 +94,4 @@ def fixed_point(fn: Callable, init, *params, method: str = "picard", tol: float 
         for i in range(first, len(builder)):
             if i not in on_cycle:
                 tape.values[i] = np.reshape(evaluate(i, tape.values), graph.shape(i))
-    return Tracer(tape, h)
+    return tape.tracer(tape, h)

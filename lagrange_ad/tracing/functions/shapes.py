@@ -1,0 +1,363 @@
+"""Functions that move entries: reshaping, joining, splitting, selecting, padding.
+
+Most are one ``reshape``, ``transpose``, ``concatenate``, ``stack`` or ``getitem`` node. Those
+that reorder or repeat entries in other ways (repeat, tile, roll, diagonal, pad by reflection)
+are a ``getitem`` of the flattened array with the index map numpy's own function gives when
+applied to the entry numbers ``arange(size).reshape(shape)``: the derivative of a selection is
+the scatter-add of the same map. ``tril`` and ``triu`` multiply by a constant mask.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ShapeError
+from ..tape import Traced
+from .core import (
+    as_int,
+    as_ints,
+    axes_of,
+    call,
+    has_row,
+    lift,
+    ndim_of,
+    refuse,
+    shape_of,
+)
+from .elementwise import multiply, subtract
+
+
+def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
+    """The same entries in a new shape (order "C"; "F" through transposes)."""
+    shape = newshape if shape is None else shape
+    shape = as_ints(np.atleast_1d(shape) if np.ndim(shape) == 0 else shape, "reshape: shape")
+    if order == "F":
+        reversed_shape = tuple(reversed(shape))
+        flat = call("reshape", transpose(a), shape=reversed_shape)
+        return transpose(flat)
+    if order not in ("C", "A", "K"):
+        refuse("reshape", "order", order, "use 'C' or 'F'")
+    return call("reshape", a, shape=shape)
+
+
+def transpose(a, axes=None):
+    """Permute axes (reverse them by default)."""
+    return call("transpose", a, axes=None if axes is None else as_ints(axes, "transpose: axes"))
+
+
+def ravel(a, order="C"):
+    """The entries as a vector (C order; "F" through a transpose)."""
+    return reshape(a, (-1,), order=order)
+
+
+def squeeze(a, axis=None):
+    """Remove axes of length one (all of them, or those in ``axis``)."""
+    shape = shape_of(a)
+    axes = tuple(k for k, n in enumerate(shape) if n == 1) if axis is None else \
+        axes_of(axis, len(shape), "squeeze")
+    if any(shape[k] != 1 for k in axes):
+        raise ShapeError(f"squeeze: cannot remove an axis of length other than 1 from shape "
+                         f"{shape} (axis={axis!r})")
+    return call("reshape", a, shape=tuple(n for k, n in enumerate(shape) if k not in axes))
+
+
+def expand_dims(a, axis):
+    """Insert axes of length one at ``axis`` (an int or a tuple)."""
+    shape = shape_of(a)
+    axes = axes_of(axis, len(shape) + (1 if np.ndim(axis) == 0 else len(axis)), "expand_dims")
+    out = list(shape)
+    for k in axes:
+        out.insert(k, 1)
+    return call("reshape", a, shape=tuple(out))
+
+
+def swapaxes(a, axis1, axis2):
+    """Exchange two axes."""
+    n = ndim_of(a)
+    order = list(range(n))
+    i, j = axes_of(axis1, n, "swapaxes")[0], axes_of(axis2, n, "swapaxes")[0]
+    order[i], order[j] = order[j], order[i]
+    return transpose(a, order)
+
+
+def moveaxis(a, source, destination):
+    """Move axes to new positions; the others keep their order."""
+    n = ndim_of(a)
+    src = [axes_of(int(k), n, "moveaxis")[0] for k in np.atleast_1d(source)]
+    dst = [axes_of(int(k), n, "moveaxis")[0] for k in np.atleast_1d(destination)]
+    if len(src) != len(dst):
+        raise ShapeError("moveaxis: source and destination need the same number of axes")
+    order = [k for k in range(n) if k not in src]
+    for to, k in sorted(zip(dst, src)):
+        order.insert(to, k)
+    return transpose(a, order)
+
+
+def _atleast(n, arrays):
+    out = []
+    for a in arrays:
+        a = lift(a)
+        shape = shape_of(a)
+        if len(shape) >= n:
+            out.append(a)
+            continue
+        if n == 3 and len(shape) == 2:
+            new = shape + (1,)
+        elif n == 3 and len(shape) == 1:
+            new = (1,) + shape + (1,)
+        else:
+            new = (1,) * (n - len(shape)) + shape
+        out.append(call("reshape", a, shape=new))
+    return out[0] if len(out) == 1 else out
+
+
+def atleast_1d(*arrays):
+    """Views with at least one axis (numpy's rules)."""
+    return _atleast(1, arrays)
+
+
+def atleast_2d(*arrays):
+    """Views with at least two axes (a vector becomes a row)."""
+    return _atleast(2, arrays)
+
+
+def atleast_3d(*arrays):
+    """Views with at least three axes (numpy's rules: (n,) -> (1, n, 1), (m, n) -> (m, n, 1))."""
+    return _atleast(3, arrays)
+
+
+def _sequence(name, arrays):
+    if isinstance(arrays, (Traced, np.ndarray)) and not (
+            isinstance(arrays, np.ndarray) and arrays.dtype == object):
+        return [arrays[k] for k in range(len(arrays))]
+    arrays = [lift(a) for a in arrays]
+    if not arrays:
+        raise ShapeError(f"{name} needs at least one array")
+    return arrays
+
+
+def concatenate(arrays, axis=0, out=None, dtype=None, casting=None):
+    """Join arrays along an existing axis (``axis=None``: their flattened entries)."""
+    if out is not None:
+        refuse("concatenate", "out", "a buffer", "use the returned value")
+    arrays = _sequence("concatenate", arrays)
+    if axis is None:
+        arrays = [ravel(a) for a in arrays]
+        axis = 0
+    return call("concatenate", *arrays, axis=as_int(axis, "concatenate: axis"))
+
+
+def stack(arrays, axis=0, out=None, dtype=None, casting=None):
+    """Join arrays along a new axis."""
+    if out is not None:
+        refuse("stack", "out", "a buffer", "use the returned value")
+    return call("stack", *_sequence("stack", arrays), axis=as_int(axis, "stack: axis"))
+
+
+def vstack(tup, dtype=None, casting=None):
+    """Stack rows: 1-D arrays become rows, then join along axis 0."""
+    return concatenate(atleast_2d(*_sequence("vstack", tup)) if len(tup) > 1
+                       else [atleast_2d(*_sequence("vstack", tup))], axis=0)
+
+
+row_stack = vstack
+
+
+def hstack(tup, dtype=None, casting=None):
+    """Join along axis 1 (axis 0 for 1-D arrays)."""
+    arrays = _sequence("hstack", tup)
+    arrays = [atleast_1d(a) for a in arrays]
+    return concatenate(arrays, axis=0 if ndim_of(arrays[0]) == 1 else 1)
+
+
+def dstack(tup):
+    """Join along axis 2 after making every array 3-D."""
+    arrays = _sequence("dstack", tup)
+    return concatenate([atleast_3d(a) for a in arrays], axis=2)
+
+
+def column_stack(tup):
+    """1-D arrays as columns of a matrix; 2-D arrays joined along axis 1."""
+    arrays = []
+    for a in _sequence("column_stack", tup):
+        arrays.append(call("reshape", a, shape=(-1, 1)) if ndim_of(a) < 2 else a)
+    return concatenate(arrays, axis=1)
+
+
+def _gather(a, mapping, *args, **kwargs):
+    """A selection of ``a``'s entries: ``mapping`` (a numpy function) applied to entry numbers."""
+    a = lift(a)
+    shape = shape_of(a)
+    ids = mapping(np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape), *args, **kwargs)
+    flat = a if len(shape) == 1 else call("reshape", a, shape=(-1,))
+    return call("getitem", flat, index=np.asarray(ids, dtype=np.intp))
+
+
+def _padded_gather(a, ids):
+    """Entries ``ids`` of ``a``'s flattened entries, where id -1 stands for a zero."""
+    flat = call("concatenate", call("reshape", a, shape=(-1,)), np.zeros(1), axis=0)
+    return call("getitem", flat, index=np.asarray(ids, dtype=np.intp))
+
+
+def repeat(a, repeats, axis=None):
+    """Repeat each entry (along ``axis``; of the flattened array when None)."""
+    return _gather(a, np.repeat, repeats, axis=axis)
+
+
+def tile(A, reps):
+    """Repeat the whole array ``reps`` times along each axis."""
+    return _gather(A, np.tile, reps)
+
+
+def roll(a, shift, axis=None):
+    """Shift entries cyclically along ``axis`` (of the flattened array when None)."""
+    return _gather(a, np.roll, shift, axis=axis)
+
+
+def flip(m, axis=None):
+    """Reverse the order of entries along ``axis`` (all axes when None)."""
+    return _gather(m, np.flip, axis=axis)
+
+
+def fliplr(m):
+    """Reverse along axis 1."""
+    return flip(m, 1)
+
+
+def flipud(m):
+    """Reverse along axis 0."""
+    return flip(m, 0)
+
+
+def rot90(m, k=1, axes=(0, 1)):
+    """Rotate by 90 degrees ``k`` times in the plane of ``axes``."""
+    return _gather(m, np.rot90, k, axes)
+
+
+def take(a, indices, axis=None, out=None, mode="raise"):
+    """Entries at ``indices`` along ``axis`` (of the flattened array when None)."""
+    if out is not None or mode != "raise":
+        refuse("take", "out/mode", (out, mode), "use the returned value and in-range indices")
+    return _gather(a, np.take, indices, axis=axis)
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    """The diagonal of the planes ``(axis1, axis2)`` (last axis of the result)."""
+    return _gather(a, np.diagonal, offset, axis1, axis2)
+
+
+def diag(v, k=0):
+    """The k-th diagonal of a matrix, or the square matrix with vector ``v`` on it."""
+    shape = shape_of(v)
+    if len(shape) == 2:
+        return diagonal(v, k)
+    if len(shape) != 1:
+        raise ShapeError(f"diag needs a vector or a matrix; got shape {shape}")
+    n = shape[0] + abs(k)
+    ids = np.full((n, n), shape[0], dtype=np.intp)
+    rows = np.arange(shape[0]) + max(-k, 0)
+    ids[rows, rows + k] = np.arange(shape[0])
+    return _padded_gather(v, ids)
+
+
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+    """The sum of the diagonal (of each plane ``(axis1, axis2)``)."""
+    from .reductions import sum
+
+    return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype, out=out)
+
+
+def _triangle(m, k, keep_lower):
+    shape = shape_of(m)
+    if len(shape) < 2:
+        raise ShapeError(f"{'tril' if keep_lower else 'triu'} needs at least 2 axes; "
+                         f"got shape {shape}")
+    mask = np.tri(shape[-2], shape[-1], k) if keep_lower else 1.0 - np.tri(shape[-2], shape[-1],
+                                                                           k - 1)
+    return multiply(m, mask)
+
+
+def tril(m, k=0):
+    """The lower triangle (entries ``j <= i + k``), the rest zero: ``m * mask``."""
+    return _triangle(m, k, True)
+
+
+def triu(m, k=0):
+    """The upper triangle (entries ``j >= i + k``), the rest zero: ``m * mask``."""
+    return _triangle(m, k, False)
+
+
+def pad(array, pad_width, mode="constant", **kwargs):
+    """numpy's pad: ``constant`` (with ``constant_values``), ``edge``, ``reflect``, ``symmetric``
+    and ``wrap`` (selections of the entries: their derivative is the scatter-add)."""
+    array = lift(array)
+    shape = shape_of(array)
+    if mode == "constant":
+        values = kwargs.pop("constant_values", 0.0)
+        if kwargs:
+            refuse("pad", next(iter(kwargs)), "", "constant mode takes constant_values only")
+        size = int(np.prod(shape, dtype=np.int64))
+        ids = np.pad(np.arange(size).reshape(shape), pad_width, constant_values=size)
+        out = _padded_gather(array, ids)
+        if np.any(np.asarray(values) != 0):
+            fill = np.pad(np.zeros(shape), pad_width, constant_values=values)
+            out = call("add", out, fill)
+        return out
+    if mode not in ("edge", "reflect", "symmetric", "wrap"):
+        refuse("pad", "mode", mode, "use constant, edge, reflect, symmetric or wrap")
+    return _gather(array, np.pad, pad_width, mode=mode, **kwargs)
+
+
+def split(ary, indices_or_sections, axis=0):
+    """Split into pieces along ``axis`` (numpy's rules, including equal sections)."""
+    return _split("split", ary, indices_or_sections, axis, np.split)
+
+
+def array_split(ary, indices_or_sections, axis=0):
+    """`split` that allows sections of unequal length."""
+    return _split("array_split", ary, indices_or_sections, axis, np.array_split)
+
+
+def _split(name, ary, sections, axis, numpy_split):
+    ary = lift(ary)
+    shape = shape_of(ary)
+    axis = axes_of(axis, len(shape), name)[0]
+    try:
+        pieces = numpy_split(np.arange(shape[axis]), sections)
+    except ValueError as exc:
+        raise ShapeError(f"{name}: {exc}") from None
+    lead = (slice(None),) * axis
+    return [call("getitem", ary, index=lead + (slice(int(p[0]), int(p[-1]) + 1),))
+            if len(p) else call("getitem", ary, index=lead + (slice(0, 0),)) for p in pieces]
+
+
+def append(arr, values, axis=None):
+    """``values`` joined to the end of ``arr`` (both flattened when ``axis`` is None)."""
+    if axis is None:
+        return concatenate([ravel(arr), ravel(values)], axis=0)
+    return concatenate([arr, values], axis=axis)
+
+
+def diff(a, n=1, axis=-1, prepend=None, append=None):
+    """The n-th forward difference along ``axis``."""
+    a = lift(a)
+    axis = axes_of(axis, ndim_of(a), "diff")[0]
+    if prepend is not None or append is not None:
+        parts = [p for p in (prepend, a, append) if p is not None]
+        shape = list(shape_of(a))
+        shape[axis] = 1
+        a = concatenate([a if p is a else np.broadcast_to(p, shape) if np.ndim(p) == 0
+                         else p for p in parts], axis=axis)
+    lead = (slice(None),) * axis
+    for _ in range(as_int(n, "diff: n")):
+        a = subtract(call("getitem", a, index=lead + (slice(1, None),)),
+                     call("getitem", a, index=lead + (slice(None, -1),)))
+    return a
+
+
+def broadcast_to(array, shape, subok=False):
+    """``array`` repeated to ``shape`` by numpy's broadcasting rules."""
+    shape = as_ints(np.atleast_1d(shape), "broadcast_to: shape")
+    if has_row("broadcast_to"):
+        return call("broadcast_to", array, shape=shape)
+    return call("add", array, np.zeros(shape))
