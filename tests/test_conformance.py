@@ -14,7 +14,7 @@ zoo the moment it exists, and fails until its tolerance is declared in `TOLERANC
 
 import numpy as np
 import pytest
-from zoo import dense_multipliers, random_cyclic_graph, small_cycle, traced
+from zoo import coupled_layers, dense_multipliers, random_cyclic_graph, small_cycle, traced
 
 import lagrange_ad as la
 
@@ -50,8 +50,10 @@ ZOO = {
     "random_array_function": lambda: (_program(traced(5, array=True, n_nodes=8)[0]), None),
     "random_cycles": lambda: (_program(random_cyclic_graph(1, n_cycles=2, n_nodes=6)), None),
     "small_cycle": lambda: (_program(small_cycle(), 0.7), None),
+    "coupled_layers": lambda: (_program(coupled_layers()), None),
 }
-CYCLIC = ("fixed_cos", "jacobi_solve", "pagerank", "equilibrium", "random_cycles", "small_cycle")
+CYCLIC = ("fixed_cos", "jacobi_solve", "pagerank", "equilibrium", "random_cycles", "small_cycle",
+          "coupled_layers")
 
 # relative agreement with the references: exact methods to 1e-10, iterative ones to the
 # accuracy their default tolerances give

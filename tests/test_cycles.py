@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from zoo import dense_multipliers, random_cyclic_graph, singular_cycle
+from zoo import coupled_layers, dense_multipliers, random_cyclic_graph, singular_cycle
 
 import lagrange_ad as la
 from lagrange_ad.accel.costs import jacobian_is_sparse
@@ -236,6 +236,17 @@ def test_direct_solve_reduces_a_dense_layer_to_its_feedback_nodes(n):
     assert block["residuals"][-1] <= 1e-12
     for got, expected in zip(solution.gradient, equilibrium_reference(example)):
         assert relative_error(got, expected) <= 1e-11
+
+
+@pytest.mark.parametrize("inner", INNER)
+def test_a_block_with_two_feedback_nodes(inner):
+    # tanh and the halving product close the two loops; the reduced system couples them
+    program = la.Program(coupled_layers())
+    reference = dense_multipliers(program)
+    solution = la.solve(program, "reverse", inner=inner)
+    assert relative_error(solution.multipliers.flat, reference) < 1e-9
+    if inner == "direct":
+        assert solution.stats.extra["cycles"][0]["feedback_size"] == 6
 
 
 def test_direct_solve_of_a_sparse_block_by_sparse_lu():

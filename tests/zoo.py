@@ -159,6 +159,25 @@ def random_cyclic_graph(seed: int, n_cycles: int = 2, n_nodes: int = 10) -> la.G
     return b.build(output=out, point=point)
 
 
+def coupled_layers(seed: int = 7) -> la.Graph:
+    """Two coupled array fixed points, ``h1 = tanh(W1 h2 + x)``, ``h2 = sin(h1 + W2 h1) / 2``.
+
+    One cyclic block with two feedback nodes (the tanh and the halving product), objective
+    ``sum(h1 * h2)``; ``||W_k|| <= 0.3 ||N(0, 1)||`` keeps the map a contraction.
+    """
+    rng = np.random.default_rng(seed)
+    b = la.GraphBuilder()
+    x = b.input(shape=(3,), name="x")
+    w1 = b.const(0.3 * rng.standard_normal((3, 3)))
+    w2 = b.const(0.3 * rng.standard_normal((3, 3)))
+    h1 = b.declare(shape=(3,), name="h1", initial=np.zeros(3))
+    h2 = b.declare(shape=(3,), name="h2", initial=np.zeros(3))
+    b.define(h1, "tanh", b.add("add", b.add("matmul", w1, h2), x))
+    b.define(h2, "mul", b.const(0.5), b.add("sin", b.add("add", h1, b.add("matmul", w2, h1))))
+    b.add("sum", b.add("mul", h1, h2))
+    return b.build(point=(rng.uniform(-1, 1, 3),))
+
+
 def small_cycle() -> la.Graph:
     """``v1 = sin(v2)``, ``v2 = v0 * v1``: a cycle through v1 and v2, then ``v3 = v1 + v2``."""
     b = la.GraphBuilder()

@@ -103,7 +103,7 @@ class FeedbackBlock:
 
     def __init__(self, program: Program, nodes: list[int]):
         graph = program.graph
-        self.graph, self.nodes = graph, list(nodes)
+        self.graph, self.nodes = graph, sorted(nodes)
         inside = set(self.nodes)
         self.feedback = [i for i in self.nodes
                          if any(j in inside and j >= i for j in graph.parents(i).tolist())]
