@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import ShapeError, TracingError
 from ..tracing.functions import call
 from ..tracing.functions.core import is_traced
+
+if TYPE_CHECKING:
+    from ..tracing.tape import Traced
+
+Array: TypeAlias = "np.ndarray | Traced"  # a traced value, or an array on plain operands
+
+__all__ = ["Array", "ArrayLike", "EighResult", "QRResult", "SVDResult", "SlogdetResult",
+           "matrix_transpose_of", "plain_or_refuse", "refuse", "shape_of"]
 
 
 class SlogdetResult(NamedTuple):

@@ -12,7 +12,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..tracing.functions import call
 from ..tracing.functions.core import lift
-from .common import plain_or_refuse, shape_of
+from .common import Array, ArrayLike, plain_or_refuse, shape_of
 from .decompositions import svdvals
 from .inverses import inv
 
@@ -75,13 +75,29 @@ def _matrix_norm(x, ord, axes: tuple):  # noqa: A002
                      f"2, -2, inf or -inf)")
 
 
-def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
+def norm(x: ArrayLike, ord=None, axis=None, keepdims: bool = False) -> Array:  # noqa: A002
     """Vector and matrix norms with numpy's ``ord``, ``axis`` and ``keepdims``.
 
-    Vector ords: 2 (default; its derivative at 0 is taken as 0), 1, inf, -inf and any real p
-    (``sum(|x|^p)^(1/p)``); 0 (a count) is refused on traced values. Matrix ords: 'fro'
-    (default), 'nuc' (the sum of singular values), 2 and -2 (largest and smallest singular
-    value), 1, -1, inf, -inf (largest or smallest absolute column or row sum).
+    Parameters
+    ----------
+    x : array_like or traced
+    ord : None, number, "fro" or "nuc"
+        Vector ords: 2 (default; its derivative at 0 is taken as 0), 1, inf, -inf and any
+        real p (``sum(|x|^p)^(1/p)``); 0 (a count) is refused on traced values. Matrix ords:
+        "fro" (default), "nuc" (the sum of singular values), 2 and -2 (largest and smallest
+        singular value; ties share the derivative), 1, -1, inf, -inf (largest or smallest
+        absolute column or row sum; ties share it too).
+    axis : None, int or pair of ints
+        None: the whole array with ``ord=None``, else a vector or a matrix as numpy decides.
+    keepdims : bool
+        Keep the reduced axes with length 1.
+
+    Raises
+    ------
+    ShapeError
+        For an ``ord`` or ``axis`` numpy would refuse.
+    TracingError
+        For ``ord=0`` on a traced value.
     """
     x = lift(x)
     shape = shape_of(x)
@@ -101,7 +117,8 @@ def norm(x, ord=None, axis=None, keepdims=False):  # noqa: A002
     return _keep(out, shape, axes, keepdims)
 
 
-def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):  # noqa: A002
+def vector_norm(x: ArrayLike, /, *, axis=None, keepdims: bool = False,  # noqa: A002
+                ord=2) -> Array:
     """The vector norm over ``axis`` (all axes by default, or any tuple of them)."""
     x = lift(x)
     shape = shape_of(x)
@@ -109,12 +126,13 @@ def vector_norm(x, /, *, axis=None, keepdims=False, ord=2):  # noqa: A002
     return _keep(_vector_norm(x, ord, axes), shape, axes, keepdims)
 
 
-def matrix_norm(x, /, *, keepdims=False, ord="fro"):  # noqa: A002
+def matrix_norm(x: ArrayLike, /, *, keepdims: bool = False,  # noqa: A002
+                ord="fro") -> Array:
     """The matrix norm of the last two axes."""
     return norm(x, ord, axis=(-2, -1), keepdims=keepdims)
 
 
-def cond(x, p=None):
+def cond(x: ArrayLike, p=None) -> Array:
     """The condition number: ``s_max / s_min`` for ``p`` None or 2, else
     ``norm(x, p) norm(inv(x), p)``."""
     x = lift(x)

@@ -14,16 +14,16 @@ from ..errors import ShapeError, TracingError
 from ..tracing import functions
 from ..tracing.functions import call
 from ..tracing.functions.core import is_traced, lift
-from .common import matrix_transpose_of, shape_of
+from .common import Array, ArrayLike, matrix_transpose_of, shape_of
 from .inverses import inv
 
 
-def matmul(x1, x2, /):
+def matmul(x1: ArrayLike, x2: ArrayLike, /) -> Array:
     """The matrix product ``x1 @ x2``."""
     return call("matmul", x1, x2)
 
 
-def multi_dot(arrays, *, out=None):
+def multi_dot(arrays: list, *, out: None = None) -> Array:
     """``arrays[0] @ arrays[1] @ ...``, with numpy's 1-D conventions at both ends."""
     if out is not None:
         raise TracingError("multi_dot: out= is not supported; use the returned value")
@@ -33,7 +33,7 @@ def multi_dot(arrays, *, out=None):
     return functools.reduce(lambda x, y: call("matmul", x, y), arrays)
 
 
-def matrix_power(a, n: int):
+def matrix_power(a: ArrayLike, n: int) -> Array:
     """``a`` to the integer power ``n`` (repeated squaring; a negative power inverts first)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TracingError(f"matrix_power needs an integer exponent; got {n!r}")
@@ -54,12 +54,12 @@ def matrix_power(a, n: int):
     return result
 
 
-def matrix_transpose(x, /):
+def matrix_transpose(x: ArrayLike, /) -> Array:
     """Swap the last two axes."""
     return matrix_transpose_of(lift(x))
 
 
-def diagonal(x, /, *, offset=0):
+def diagonal(x: ArrayLike, /, *, offset: int = 0) -> Array:
     """The diagonal of the last two axes, shifted by ``offset``."""
     x = lift(x)
     m, n = shape_of(x)[-2:]
@@ -67,14 +67,14 @@ def diagonal(x, /, *, offset=0):
     return call("getitem", x, index=(Ellipsis, rows, rows + offset))
 
 
-def trace(x, /, *, offset=0, dtype=None):
+def trace(x: ArrayLike, /, *, offset: int = 0, dtype=None) -> Array:
     """The sum of the diagonal of the last two axes."""
     if dtype is not None and np.dtype(dtype).kind != "f":
         raise TracingError(f"trace: dtype={dtype!r} is not a float type")
     return call("sum", diagonal(x, offset=offset), axis=-1)
 
 
-def outer(x1, x2, /):
+def outer(x1: ArrayLike, x2: ArrayLike, /) -> Array:
     """The outer product of two vectors."""
     x1, x2 = lift(x1), lift(x2)
     if len(shape_of(x1)) != 1 or len(shape_of(x2)) != 1:
@@ -82,18 +82,20 @@ def outer(x1, x2, /):
     return call("mul", call("reshape", x1, shape=(-1, 1)), call("reshape", x2, shape=(1, -1)))
 
 
-def vecdot(x1, x2, /, *, axis=-1):
+def vecdot(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Array:
     """``sum(x1 * x2, axis)``."""
     return call("sum", call("mul", x1, x2), axis=axis)
 
 
-def matrix_rank(A, tol=None, hermitian=False, *, rtol=None):  # noqa: N803
-    """The numerical rank (an integer read from the value; not differentiated)."""
+def matrix_rank(A: ArrayLike, tol=None, hermitian: bool = False, *,  # noqa: N803
+                rtol=None) -> int:
+    """The numerical rank: an integer read from the value, like a comparison (not
+    differentiated; a graph re-evaluated elsewhere keeps the rank it was traced with)."""
     value = A.value if is_traced(A) and hasattr(A, "value") else A
     return np.linalg.matrix_rank(value, tol=tol, hermitian=hermitian, rtol=rtol)
 
 
-def cross(x1, x2, /, *, axis=-1):
+def cross(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Array:
     """The cross product of 3-vectors along ``axis``."""
     x1, x2 = lift(x1), lift(x2)
     for x in (x1, x2):
@@ -103,6 +105,6 @@ def cross(x1, x2, /, *, axis=-1):
     return functions.cross(x1, x2, axis=axis)
 
 
-def tensordot(x1, x2, /, *, axes=2):
+def tensordot(x1: ArrayLike, x2: ArrayLike, /, *, axes=2) -> Array:
     """Sum products over ``axes`` (numpy's meaning)."""
     return functions.tensordot(x1, x2, axes)
