@@ -14,10 +14,8 @@ is traced (`constructors_stacking`).
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import inspect
-import threading
 
 import numpy as np
 
@@ -26,7 +24,7 @@ from . import functions as la
 from .functions.core import check_dtype, lift, refuse, value_of
 from .functions.elementwise import divmod_, floor_divide
 from .functions.shapes import squeeze, swapaxes
-from .tape import Traced, holds_traced
+from .tape import Traced
 
 
 def _value(x):
@@ -59,7 +57,50 @@ def _function(function):
     return method
 
 
-NUMBER = "keep it traced (use la. or numpy functions on it), or read x.value for the number"
+class TracedFloat64(np.float64):
+    """numpy's float64 as the scalar type of a traced value: it leaves traced values traced.
+
+    numpy's own code converts a result with ``result.dtype.type(result)``; for a traced result
+    that must return it unchanged.
+    """
+
+    def __new__(cls, value=0.0):
+        return value if isinstance(value, Traced) else np.float64(value)
+
+
+class TracedDType:
+    """The dtype of a traced value: numpy's float64 in everything but ``type``.
+
+    It compares equal to ``np.float64``, ``np.dtype(x.dtype)`` is float64, and every other
+    attribute is float64's.
+    """
+
+    __slots__ = ()
+    dtype = np.dtype(np.float64)  # what np.dtype(x.dtype) reads
+    type = TracedFloat64
+
+    def __getattr__(self, name):
+        return getattr(np.dtype(np.float64), name)
+
+    def __eq__(self, other) -> bool:
+        try:
+            return np.dtype(other) == np.float64
+        except TypeError:
+            return False
+
+    def __hash__(self) -> int:
+        return hash(np.dtype(np.float64))
+
+    def __repr__(self) -> str:
+        return "dtype('float64')"
+
+    def __str__(self) -> str:
+        return "float64"
+
+
+NUMBER = ("keep it traced (use la. or numpy functions on it), or read x.value for the number; "
+          "to put traced values into an array, build it from a list (np.array([...])) or with "
+          "la.stack instead of writing into a numpy buffer")
 BUFFER = ("traced arrays are immutable: build the array from a list (np.array([...])), with "
           "la.stack / np.stack, or select with np.where")
 
@@ -87,7 +128,7 @@ class Tracer(Traced):
     def size(self) -> int:
         return int(np.prod(self.shape, dtype=np.int64))
 
-    dtype = np.dtype(np.float64)
+    dtype = TracedDType()
     itemsize = 8
     device = "cpu"
     base = None
@@ -519,53 +560,3 @@ def _linalg(name: str):
         raise TracingError(f"numpy.linalg.{name} cannot be traced (lagrange_ad.linalg has no "
                            f"{name})")
     return function
-
-
-# ---------------------------------------------------------------- numpy's constructors
-
-_CONSTRUCTORS = ("array", "asarray", "asanyarray", "ascontiguousarray")
-_patch = threading.RLock()
-_depth = [0]
-
-
-def _stacking(original):
-    def constructor(obj, *args, **kwargs):
-        if isinstance(obj, Traced) or (type(obj) in (list, tuple) and holds_traced(obj)):
-            dtype = kwargs.get("dtype", args[0] if args else None)
-            check_dtype(f"numpy.{original.__name__}", dtype)
-            out = lift(obj)
-            ndmin = kwargs.get("ndmin", 0)
-            if ndmin > out.ndim:
-                out = la.reshape(out, (1,) * (ndmin - out.ndim) + out.shape)
-            return out
-        return original(obj, *args, **kwargs)
-    constructor.__wrapped__ = original
-    constructor.__name__ = original.__name__
-    constructor.__doc__ = original.__doc__
-    return constructor
-
-
-@contextlib.contextmanager
-def constructors_stacking():
-    """While a function is traced, ``np.array([x, x + 2])`` stacks traced values.
-
-    numpy's constructors are not dispatched to their arguments, so ``np.array`` of a list of
-    traced values would make an object array. While a trace runs (and only then) the names
-    ``numpy.array``, ``asarray``, ``asanyarray`` and ``ascontiguousarray`` are wrappers that
-    return a traced array when the argument holds traced values and call numpy otherwise;
-    the originals are restored when the outermost trace ends. numpy's internal calls bind
-    the originals and are unaffected.
-    """
-    with _patch:
-        if _depth[0] == 0:
-            for name in _CONSTRUCTORS:
-                setattr(np, name, _stacking(getattr(np, name)))
-        _depth[0] += 1
-    try:
-        yield
-    finally:
-        with _patch:
-            _depth[0] -= 1
-            if _depth[0] == 0:
-                for name in _CONSTRUCTORS:
-                    setattr(np, name, getattr(np, name).__wrapped__)

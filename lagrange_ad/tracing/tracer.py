@@ -24,7 +24,8 @@ from ..errors import GraphError, LagrangeADError
 from ..graph.graph import Graph
 from ..program.values import Forward, Reads, forward_values, node_vector
 from .functions.core import lift
-from .numpy_api import Tracer, constructors_stacking
+from .interception import explain, names_intercepted
+from .numpy_api import Tracer
 from .tape import Tape, finite_array
 
 __all__ = ["Tape", "Tracer", "new_tape", "trace", "traced_program"]
@@ -97,7 +98,7 @@ def traced_program(f: Callable, *args, names: list[str] | None = None,
              for k, x in enumerate(args)]
     tape = new_tape(point)
     tracers = [tape.input(value, names[k]) for k, value in enumerate(point)]
-    with collector_paused(), constructors_stacking():
+    with collector_paused(), names_intercepted():
         out = _run(f, tracers)
     out = out if isinstance(out, tuple) else lift(out)  # a tuple is not one output
     if isinstance(out, Tracer):
@@ -121,14 +122,20 @@ def _run(f: Callable, tracers: list):
     """``f(*tracers)``; a library error that numpy turned into its own is raised as it was.
 
     numpy reports a failure inside its C code (``buffer[0] = x`` calls ``float(x)``) as
-    ``ValueError: setting an array element with a sequence``, with our error as the cause.
+    ``ValueError: setting an array element with a sequence``, with our error as the cause;
+    scipy's log-sum-exp family fails inside scipy when bound before the trace (`explain`).
     """
     try:
         return f(*tracers)
-    except (TypeError, ValueError) as exc:
+    except LagrangeADError:
+        raise
+    except Exception as exc:
         cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, LagrangeADError) and not isinstance(exc, LagrangeADError):
+        if isinstance(cause, LagrangeADError):
             raise cause from exc
+        explained = explain(exc)
+        if explained is not None:
+            raise explained from exc
         raise
 
 
