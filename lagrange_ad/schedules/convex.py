@@ -32,7 +32,8 @@ only, so it typically reports 0 iterations.
 Options: ``solver`` (a cvxpy solver name; default the first installed of CLARABEL, ECOS, SCS,
 OSQP), ``tol`` (passed as the solver's feasibility and gap tolerances), ``max_size`` (refuse
 programs with more scalar entries). ``converged`` is cvxpy's status ``"optimal"``; the status
-is in ``extra["status"]``.
+is in ``extra["status"]``. Its cost is bounded by ``max_size`` rather than estimated (the
+solver's work is not visible): the budget charges it one sweep.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import numpy as np
 
 from ..errors import LagrangeADError
 from ..program.program import Program
+from .options import integer, real, value
 from .registry import Outcome, Schedule, register_schedule
 
 # solvers in order of preference (accurate duals first) and their tolerance keywords
@@ -96,6 +98,12 @@ def _run(program: Program, *, solver: str | None = None, tol: float = 1e-10,
                    message=message, extra={"solver": name, "status": status})
 
 
+def _solver_problem(program: Program, solver) -> str | None:
+    if not isinstance(solver, str):
+        return f"solver={solver!r}: expected a cvxpy solver name such as 'CLARABEL' or 'SCS'"
+    return None
+
+
 def _refuses(program: Program, options: dict) -> str | None:
     max_size = options.get("max_size", 20_000)
     if program.graph.total_size > max_size:
@@ -109,4 +117,9 @@ CVXPY = register_schedule(Schedule(
     run=_run,
     summary="the linearized program max e_N^T v s.t. A v = b in cvxpy; duals are lam",
     refuses=_refuses,
+    accepts=(
+        value("solver", None, "a cvxpy solver name; None: the first installed of CLARABEL, "
+              "ECOS, SCS, OSQP", _solver_problem, none=True),
+        real("tol", 1e-10, "the solver's feasibility and gap tolerances", low=0, low_open=True),
+        integer("max_size", 20_000, "refuse programs with more scalar entries", low=1)),
 ))

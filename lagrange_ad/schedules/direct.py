@@ -16,6 +16,11 @@ A singular A (a cyclic graph whose fixed point is not locally unique) has no mul
 Options: ``triangular`` (default: True on DAGs, False otherwise), ``check`` (compute the KKT
 residual). ``multiply_adds`` counts the off-diagonal nonzeros of the triangular factors applied
 (on a DAG: the nonzeros of J, every local partial once).
+
+Cost, estimated before the solve (`lagrange_ad.schedules.budget`): the entries of A,
+``n + nnz(J)``, for back substitution; a sparse LU adds, for each cyclic block of k entries
+whose nodes hold p local partials, ``k * p`` (at most ``k^3``, the work of a dense
+factorization, which is what a dense block takes; an upper bound for sparse blocks).
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu, spsolve_triangular
 
-from ..errors import LagrangeADError, SingularKKTError
+from ..errors import SingularKKTError
 from ..graph.graph import Graph
 from ..program.program import Program
+from .budget import Cost
+from .options import flag
 from .registry import Outcome, Schedule, register_schedule
 
 
@@ -86,9 +93,6 @@ def _run(program: Program, *, triangular: bool | None = None, check: bool = True
     graph = program.graph
     if triangular is None:
         triangular = graph.is_acyclic
-    if triangular and not graph.is_acyclic:
-        raise LagrangeADError("spsolve: triangular=True needs a DAG, and this graph has a "
-                              "cycle; pass triangular=False for a sparse LU solve")
     a = program.kkt_matrix()
     rhs = program.rhs()
     if triangular:
@@ -104,8 +108,35 @@ def _run(program: Program, *, triangular: bool | None = None, check: bool = True
                    message=how, extra={"nnz_A": int(a.nnz), "triangular": bool(triangular)})
 
 
+def _cost(program: Program, options: dict) -> Cost:
+    graph = program.graph
+    entries = graph.total_size + program.total_multiply_adds
+    triangular = options.get("triangular")
+    if triangular or (triangular is None and graph.is_acyclic):
+        return Cost(float(entries), f"back substitution over the {entries:,} entries of A")
+    factor = 0.0
+    for block in graph.strongly_connected_components():
+        size = int(graph.sizes[block].sum())
+        if block.size > 1 or size > 1:
+            factor += float(size) * float(program.multiply_adds[block].sum() + size)
+    return Cost(entries + factor, f"the {entries:,} entries of A and an LU factorization of "
+                f"its cyclic blocks (k entries x their partials each)")
+
+
+def _triangular_applies(program: Program, options: dict) -> str | None:
+    if options["triangular"] and not program.graph.is_acyclic:
+        return ("triangular=True needs a DAG, and this graph has a cycle; pass "
+                "triangular=False for a sparse LU solve")
+    return None
+
+
 SPSOLVE = register_schedule(Schedule(
     name="spsolve",
     run=_run,
     summary="sparse direct solve of A^T lam = e_N (triangular on DAGs, LU otherwise)",
+    accepts=(flag("triangular", None, "back substitution in topological order (True) or a "
+                  "sparse LU (False); None: True on DAGs", none=True,
+                  applies=_triangular_applies),
+             flag("check", True, "compute the KKT residual of the result")),
+    cost=_cost,
 ))

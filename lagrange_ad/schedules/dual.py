@@ -25,7 +25,14 @@ Each step costs one product with A and one with ``A^T``. The residual ``res`` is
 its recurrence (equal to ``e_N - A^T lam`` in exact arithmetic) and ``residuals`` holds
 ``||res||`` after each step. Stopping rule as for the sweeps: the first step with
 ``||res|| <= tol * max(1, ||lam||)``; otherwise ``converged=False`` with a message after
-``maxiter`` steps (default ``10 * total_size``, at least 1000), no exception.
+``maxiter`` steps, no exception (`la.grad` raises `ConvergenceError`). The default cap is
+``max(2 n, 1000)`` steps for CG (n steps suffice in exact arithmetic; rounding costs a few
+more on deep graphs) and ``max(10 n, 1000)`` for steepest descent, for n scalar entries.
+
+Cost, estimated before the first step from the cap (`lagrange_ad.schedules.budget`): per step
+one product with A and one with A^T (``nnz(J) + n`` each) and ``6 n`` of vector work. On a
+chain of n nodes CG's estimate ``2 n * 10 n`` passes the default budget of 10^9 from n of
+about 7,000. With ``time_limit`` every step checks the clock.
 """
 
 from __future__ import annotations
@@ -34,8 +41,10 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from ..program.program import Program
-from .plans import converged_message, iteration_problem
-from .registry import Outcome, Schedule, choice_problem, register_schedule
+from .budget import Cost, check_time, per_iteration
+from .options import choice, integer, real
+from .plans import converged_message
+from .registry import Outcome, Schedule, register_schedule
 
 ALGORITHMS = ("cg", "gradient")
 OPERATORS = ("matrix-free", "sparse")
@@ -51,7 +60,8 @@ def descend(a_op: spla.LinearOperator, e: np.ndarray, *, algorithm: str, tol: fl
     gamma = float(s @ s)
     residuals: list[float] = []
     scale = 1.0
-    for _ in range(maxiter):
+    for k in range(maxiter):
+        check_time(k, residuals[-1] if residuals else None)
         if gamma == 0.0:
             break  # the gradient vanished: lam is the minimizer (or res is exactly 0)
         direction = p if algorithm == "cg" else s
@@ -75,8 +85,7 @@ def _run(program: Program, *, algorithm: str = "cg", operator: str = "matrix-fre
          tol: float = 1e-12, maxiter: int | None = None) -> Outcome:
     a_op = program.kkt_operator() if operator == "matrix-free" \
         else spla.aslinearoperator(program.kkt_matrix())
-    n = program.graph.total_size
-    maxiter = max(10 * n, 1000) if maxiter is None else maxiter
+    maxiter = default_cap(program, algorithm) if maxiter is None else maxiter
     lam, residuals, scale = descend(a_op, program.rhs(), algorithm=algorithm, tol=float(tol),
                                     maxiter=maxiter)
     res = residuals[-1] if residuals else float(np.linalg.norm(program.rhs()))
@@ -90,15 +99,29 @@ def _run(program: Program, *, algorithm: str = "cg", operator: str = "matrix-fre
                    extra={"algorithm": algorithm, "operator": operator})
 
 
-def _refuses(program: Program, options: dict) -> str | None:
-    return (choice_problem("algorithm", options.get("algorithm", "cg"), ALGORITHMS)
-            or choice_problem("operator", options.get("operator", "matrix-free"), OPERATORS)
-            or iteration_problem(options))
+def default_cap(program: Program, algorithm: str) -> int:
+    """``max(2 n, 1000)`` steps for CG, ``max(10 n, 1000)`` for steepest descent."""
+    return max((2 if algorithm == "cg" else 10) * program.graph.total_size, 1000)
+
+
+def _cost(program: Program, options: dict) -> Cost:
+    n = program.graph.total_size
+    steps = options.get("maxiter") or default_cap(program, options.get("algorithm", "cg"))
+    work = 2 * (program.total_multiply_adds + n) + 6 * n
+    return per_iteration(steps, work, f"a product with A and A^T and vector work ({work:,})",
+                         "steps")
 
 
 DUAL_DESCENT = register_schedule(Schedule(
     name="dual-descent",
     run=_run,
     summary="minimize 1/2 ||A^T lam - e_N||^2 by CG on the normal equations or steepest descent",
-    refuses=_refuses,
+    accepts=(
+        choice("algorithm", "cg", ALGORITHMS, "CG on the normal equations or steepest descent"),
+        choice("operator", "matrix-free", OPERATORS, "products by VJP/JVP rules or with the "
+               "assembled sparse A"),
+        real("tol", 1e-12, "stop at ||e_N - A^T lam|| <= tol * max(1, ||lam||)", low=0),
+        integer("maxiter", None, "step cap; None: max(2 entries, 1000) for cg, max(10 "
+                "entries, 1000) for gradient", low=1, none=True)),
+    cost=_cost,
 ))

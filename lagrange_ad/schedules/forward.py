@@ -41,6 +41,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..program.program import Program
+from .budget import Cost
+from .options import flag, value
 from .plans import node_entries
 from .registry import Outcome, Schedule, register_schedule
 
@@ -210,12 +212,32 @@ def _refuses(program: Program, options: dict) -> str | None:
     if not program.graph.is_acyclic:
         return ("the graph has a cycle, so there is no topological order for tangent sweeps; "
                 "use method='jacobi' or a Krylov method")
-    seeds = options.get("seeds")
-    if seeds is not None:
-        if options.get("inputs_only"):
-            return "seeds= and inputs_only=True exclude each other; pass one of them"
-        return seeds_problem(program, seeds)
     return None
+
+
+def _seeds_apply(program: Program, options: dict) -> str | None:
+    if options["seeds"] is not None and options.get("inputs_only"):
+        return "seeds= and inputs_only=True exclude each other; pass one of them"
+    return None
+
+
+def _check_applies(program: Program, options: dict) -> str | None:
+    if options["check"] and (options.get("inputs_only") or options.get("seeds") is not None):
+        return "the KKT residual needs every multiplier, and this mode computes the gradient alone"
+    return None
+
+
+def _cost(program: Program, options: dict) -> Cost:
+    """Tangent sweeps times the partials of one sweep (each stops at N: an upper bound)."""
+    graph = program.graph
+    if options.get("seeds") is not None:
+        sweeps, what = len(options["seeds"]), "directional tangent sweeps"
+    elif options.get("inputs_only"):
+        sweeps, what = int(graph.offsets[graph.n_inputs]), "tangent sweeps (one per input entry)"
+    else:
+        sweeps, what = graph.total_size, "tangent sweeps (one per entry)"
+    nnz = program.total_multiply_adds
+    return Cost(float(sweeps) * nnz, f"{sweeps:,} {what} x {nnz:,} partials")
 
 
 FORWARD = register_schedule(Schedule(
@@ -223,4 +245,11 @@ FORWARD = register_schedule(Schedule(
     run=_run,
     summary="forward mode: one tangent sweep A vdot = e_c per entry (or per seed direction)",
     refuses=_refuses,
+    accepts=(
+        flag("inputs_only", False, "one sweep per input entry: the gradient alone"),
+        value("seeds", None, "directions, each a tuple with one tangent per input: one sweep "
+              "each", seeds_problem, none=True, applies=_seeds_apply),
+        flag("check", True, "compute the KKT residual (all-entries mode only)",
+             applies=_check_applies)),
+    cost=_cost,
 ))

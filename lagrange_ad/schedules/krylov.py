@@ -20,14 +20,29 @@ final true residual is recorded.
 
 Options (all three): ``rtol``, ``atol`` (stop when ``||e_N - A^T lam|| <= max(rtol, atol)``,
 since ``||e_N|| = 1``), ``maxiter`` (scipy's meaning: restart cycles for GMRES, iterations
-otherwise; None is scipy's default cap), ``matrix_free`` (False uses the assembled sparse A,
-same iterates, much faster per application). GMRES and BiCGSTAB take a preconditioner ``M``
-approximating ``(A^T)^-1`` (a LinearOperator, sparse matrix or array); GMRES takes ``restart``
-(default ``min(n, 100)``); BiCGSTAB takes the ``seed`` of its random start (see below).
+otherwise), ``matrix_free`` (False uses the assembled sparse A, same iterates, much faster per
+application). GMRES and BiCGSTAB take a preconditioner ``M`` approximating ``(A^T)^-1`` (a
+LinearOperator, sparse matrix or array); GMRES takes ``restart`` (default ``min(n, 100)``);
+BiCGSTAB takes the ``seed`` of its random start (see below).
+
+Iteration cap. scipy's default cap grows with n (10 n restart cycles for GMRES), so ours is
+set instead: at most ``krylov_cap(n) = max(1000, 2 n)`` iterations for n scalar entries (for
+GMRES ``maxiter = ceil(krylov_cap(n) / restart)`` restart cycles). On a DAG two passes over
+the depth are ample for unrestarted GMRES (at most ``d + 1`` steps); restarted, BiCGSTAB and
+LSQR need about n on a chain of n nodes.
+
+Cost, estimated before the run from the cap (`lagrange_ad.schedules.budget`): per iteration,
+the operator applications (``nnz(J) + n`` each: one for GMRES, three for BiCGSTAB with its
+residual record, two for LSQR) plus the solver's vector work (``(restart + 2) n`` for GMRES's
+orthogonalization, ``10 n`` for the others). On a chain of n nodes that is about
+``2 n * 102 n`` for GMRES, beyond the default budget of 10^9 from n of about 2,000, and about
+``2 n * 16 n`` for BiCGSTAB (n of about 5,000). With ``time_limit`` every operator
+application checks the clock.
 
 Stopping: the iteration cap ends a run with ``converged=False`` and a message, never an
-exception, as for the other iterative schedules; a breakdown (scipy's ``info < 0``, or LSQR
-finding ``A^T`` too ill-conditioned) raises `ConvergenceError` with the residual trace.
+exception, as for the other iterative schedules (`la.grad` then raises `ConvergenceError`);
+a breakdown (scipy's ``info < 0``, or LSQR finding ``A^T`` too ill-conditioned) raises
+`ConvergenceError` with the residual trace.
 """
 
 from __future__ import annotations
@@ -38,9 +53,16 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, aslinearoperator, bicgstab, gmres, lsqr
 
-from ..errors import ConvergenceError, LagrangeADError
+from ..errors import ConvergenceError
 from ..program.program import Program
+from .budget import Cost, check_time, per_iteration
+from .options import flag, integer, real, value
 from .registry import Outcome, Schedule, register_schedule
+
+
+def krylov_cap(n: int) -> int:
+    """The default cap on Krylov iterations for n scalar entries: ``max(1000, 2 n)``."""
+    return max(1000, 2 * n)
 
 
 class TransposedKKTOperator(LinearOperator):
@@ -54,10 +76,12 @@ class TransposedKKTOperator(LinearOperator):
 
     def _matvec(self, y):
         self.applications += 1
+        check_time(self.applications, unit="operator application(s)")
         return self._a.rmatvec(np.ravel(y))
 
     def _rmatvec(self, x):
         self.applications += 1
+        check_time(self.applications, unit="operator application(s)")
         return self._a.matvec(np.ravel(x))
 
     def residual(self, lam: np.ndarray, rhs: np.ndarray) -> float:
@@ -65,19 +89,29 @@ class TransposedKKTOperator(LinearOperator):
         return float(np.linalg.norm(rhs - self._a.rmatvec(lam)))
 
 
-def _check_preconditioner(M, n: int):
-    if M is None:
-        return None
+def preconditioner_problem(program: Program, M) -> str | None:
+    """Why ``M`` is not a preconditioner for this program's ``A^T``, or None."""
+    n = program.graph.total_size
     if isinstance(M, str):
-        raise LagrangeADError(f"option M={M!r}: give the preconditioner as a LinearOperator, "
-                              f"a sparse matrix or an array of shape ({n}, {n}) approximating "
-                              f"(A^T)^-1 (named preconditioners are not supported)")
+        return (f"M={M!r}: give the preconditioner as a LinearOperator, a sparse matrix or an "
+                f"array of shape ({n}, {n}) approximating (A^T)^-1 (named preconditioners are "
+                f"not supported)")
     if not (isinstance(M, LinearOperator) or sp.issparse(M)):
-        M = np.asarray(M, dtype=np.float64)
+        try:
+            M = np.asarray(M, dtype=np.float64)
+        except (TypeError, ValueError):
+            return f"M: expected a LinearOperator, a sparse matrix or an array; got {M!r:.60}"
     if getattr(M, "shape", None) != (n, n):
-        raise LagrangeADError(f"option M: the preconditioner must have shape ({n}, {n}) (one "
-                              f"row and column per scalar entry); got {getattr(M, 'shape', None)}")
-    return M
+        return (f"M: the preconditioner must have shape ({n}, {n}) (one row and column per "
+                f"scalar entry); got {getattr(M, 'shape', None)}")
+    return None
+
+
+def _preconditioner(M):
+    """``M`` as scipy takes it (checked by `preconditioner_problem`)."""
+    if M is None or isinstance(M, LinearOperator) or sp.issparse(M):
+        return M
+    return np.asarray(M, dtype=np.float64)
 
 
 def krylov_outcome(program: Program, name: str, call: Callable, matrix_free: bool) -> Outcome:
@@ -112,9 +146,9 @@ def _run_gmres(program: Program, *, rtol: float = 1e-12, atol: float = 0.0,
                maxiter: int | None = None, restart: int | None = None, M=None,
                matrix_free: bool = True) -> Outcome:
     n = program.graph.total_size
-    M = _check_preconditioner(M, n)
-    # unrestarted GMRES finishes within depth + 1 steps on a DAG; 100 keeps memory bounded
-    restart = min(n, 100) if restart is None else int(restart)
+    M = _preconditioner(M)
+    restart = gmres_restart(n, restart)
+    maxiter = -(-krylov_cap(n) // restart) if maxiter is None else maxiter
 
     def call(op, rhs, history):
         # pr_norm is relative to ||e_N|| = 1, so it is the residual norm itself
@@ -133,7 +167,8 @@ def _run_bicgstab(program: Program, *, rtol: float = 1e-12, atol: float = 0.0,
                   maxiter: int | None = None, M=None, matrix_free: bool = True,
                   seed: int = 0) -> Outcome:
     n = program.graph.total_size
-    M = _check_preconditioner(M, n)
+    M = _preconditioner(M)
+    maxiter = krylov_cap(n) if maxiter is None else maxiter
     # BiCGSTAB's shadow residual is its first residual. From lam = 0 that is e_N, and the
     # first step already settles lam_N = 1 (no node uses the output), so every later residual
     # is orthogonal to e_N and rho = 0: a certain breakdown. A seeded random start avoids it.
@@ -163,6 +198,8 @@ LSQR_ILL_CONDITIONED = (3, 6)
 
 def _run_lsqr(program: Program, *, rtol: float = 1e-12, atol: float = 0.0,
               maxiter: int | None = None, matrix_free: bool = True) -> Outcome:
+    maxiter = krylov_cap(program.graph.total_size) if maxiter is None else maxiter
+
     def call(op, rhs, history):
         # LSQR stops when ||r|| <= btol ||b|| + atol ||A|| ||x||; ||b|| = ||e_N|| = 1, so an
         # absolute tolerance enters through btol
@@ -184,12 +221,57 @@ def _run_lsqr(program: Program, *, rtol: float = 1e-12, atol: float = 0.0,
     return krylov_outcome(program, "lsqr", call, matrix_free)
 
 
+def gmres_restart(n: int, restart: int | None) -> int:
+    """The restart length: ``min(n, 100)`` by default (unrestarted GMRES finishes within
+    depth + 1 steps on a DAG; 100 keeps the stored basis bounded)."""
+    return min(n, 100) if restart is None else int(restart)
+
+
+def krylov_cost(program: Program, options: dict, applications: int, vector_work: int,
+                iterations: int | None = None) -> Cost:
+    """The cap times the work of one iteration (see the module docstring)."""
+    n = program.graph.total_size
+    cap = iterations or options.get("maxiter") or krylov_cap(n)
+    work = applications * (program.total_multiply_adds + n) + vector_work * n
+    return per_iteration(cap, work, f"{applications} operator application(s) of "
+                         f"{program.total_multiply_adds + n:,} and {vector_work} n of vector work")
+
+
+def _gmres_cost(program: Program, options: dict) -> Cost:
+    n = program.graph.total_size
+    restart = gmres_restart(n, options.get("restart"))
+    cycles = options.get("maxiter")
+    cap = krylov_cap(n) if cycles is None else cycles * restart
+    return krylov_cost(program, options, 1, restart + 2, iterations=cap)
+
+
+RTOL = real("rtol", 1e-12, "stop when ||e_N - A^T lam|| <= max(rtol, atol)", low=0)
+ATOL = real("atol", 0.0, "absolute tolerance (see rtol)", low=0)
+PRECONDITIONER = value("M", None, "preconditioner approximating (A^T)^-1 (LinearOperator, "
+                       "sparse matrix or array)", preconditioner_problem, none=True)
+MATRIX_FREE = flag("matrix_free", True, "apply A^T by VJP rules (False: the assembled sparse A)")
+CAP = "None: krylov_cap(entries) = max(1000, 2 entries)"
+
 GMRES = register_schedule(Schedule(
     name="gmres", run=_run_gmres,
-    summary="restarted GMRES on the matrix-free operator A^T"))
+    summary="restarted GMRES on the matrix-free operator A^T",
+    accepts=(RTOL, ATOL,
+             integer("maxiter", None, f"restart cycles; {CAP} iterations in all", low=1,
+                     none=True),
+             integer("restart", None, "iterations per restart cycle; None: min(entries, 100)",
+                     low=1, none=True),
+             PRECONDITIONER, MATRIX_FREE),
+    cost=_gmres_cost))
 BICGSTAB = register_schedule(Schedule(
     name="bicgstab", run=_run_bicgstab,
-    summary="BiCGSTAB on the matrix-free operator A^T"))
+    summary="BiCGSTAB on the matrix-free operator A^T",
+    accepts=(RTOL, ATOL, integer("maxiter", None, f"iterations; {CAP}", low=1, none=True),
+             PRECONDITIONER, MATRIX_FREE,
+             integer("seed", 0, "seed of the random start (see the module docstring)", low=0)),
+    cost=lambda program, options: krylov_cost(program, options, 3, 10)))
 LSQR = register_schedule(Schedule(
     name="lsqr", run=_run_lsqr,
-    summary="LSQR (least squares) on the matrix-free operators A^T and A"))
+    summary="LSQR (least squares) on the matrix-free operators A^T and A",
+    accepts=(RTOL, ATOL, integer("maxiter", None, f"iterations; {CAP}", low=1, none=True),
+             MATRIX_FREE),
+    cost=lambda program, options: krylov_cost(program, options, 2, 10)))

@@ -25,9 +25,10 @@ factorizations are not visible).
 
 Options: ``start`` (``"forward"``: the forward values, feasible, so one iteration; or
 ``"perturbed"``: those values moved by ``perturbation * (1 + |v|)`` times seeded standard
-normal noise), ``seed``, ``tol`` (trust-constr's ``gtol``), ``maxiter``, ``max_size`` (refuse
-programs with more scalar entries). From a perturbed start the multipliers are those at the
-final iterate, within the constraint violation of v*.
+normal noise; ``perturbation`` and ``seed`` apply to it alone), ``tol`` (trust-constr's
+``gtol``), ``maxiter``, ``max_size`` (refuse programs with more scalar entries; this bounds
+its cost, which the budget otherwise charges as one sweep). From a perturbed start the
+multipliers are those at the final iterate, within the constraint violation of v*.
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import LagrangeADError
 from ..program.assembly import assemble_jacobian
 from ..program.program import Program
 from ..program.vectors import NodeVector
+from .options import choice, integer, real
 from .registry import Outcome, Schedule, register_schedule
+
+STARTS = ("forward", "perturbed")
 
 # trust-constr statuses: 1 = optimality and feasibility below gtol, 2 = trust radius below xtol
 TRUST_CONSTR_CONVERGED = (1, 2)
@@ -61,11 +64,9 @@ def _run(program: Program, *, start: str = "forward", perturbation: float = 1e-3
     v_star = program.values.flat
     if start == "forward":
         v0 = v_star.copy()
-    elif start == "perturbed":
+    else:
         rng = np.random.default_rng(seed)
         v0 = v_star + perturbation * (1 + np.abs(v_star)) * rng.standard_normal(n)
-    else:
-        raise LagrangeADError(f"option start={start!r}: expected 'forward' or 'perturbed'")
     output = int(graph.offsets[graph.output])
     rhs = program.rhs()
     jacobian_calls = [0]
@@ -105,6 +106,12 @@ def _run(program: Program, *, start: str = "forward", perturbation: float = 1e-3
                           "distance_to_forward_values": float(np.max(np.abs(result.x - v_star)))})
 
 
+def _perturbed_only(program: Program, options: dict) -> str | None:
+    if options.get("start", "forward") != "perturbed":
+        return "it shapes the perturbed start alone; pass start='perturbed'"
+    return None
+
+
 def _refuses(program: Program, options: dict) -> str | None:
     max_size = options.get("max_size", 200)
     if program.graph.total_size > max_size:
@@ -119,4 +126,12 @@ NLP = register_schedule(Schedule(
     run=_run,
     summary="the nonlinear program min -v_N s.t. c(v) = 0 in scipy's trust-constr",
     refuses=_refuses,
+    accepts=(
+        choice("start", "forward", STARTS, "start at the forward values or perturbed from them"),
+        real("perturbation", 1e-3, "relative size of the perturbed start", low=0, low_open=True,
+             applies=_perturbed_only),
+        integer("seed", 0, "seed of the perturbed start", low=0, applies=_perturbed_only),
+        real("tol", 1e-10, "trust-constr's gtol (xtol is tol / 100)", low=0, low_open=True),
+        integer("maxiter", 500, "trust-constr's iteration cap", low=1),
+        integer("max_size", 200, "refuse programs with more scalar entries", low=1)),
 ))

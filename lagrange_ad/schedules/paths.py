@@ -20,6 +20,7 @@ each product from scratch. The number of paths grows exponentially with depth on
 connected graphs, while the reverse sweep costs one multiply-add per edge; the paths are
 therefore counted first (dynamic programming, `count_paths`), and enumeration is refused above
 ``max_paths`` (default 10**6). Graphs with cycles have infinitely many paths and are refused.
+The cost charged against the budget is that count of paths (one multiplication each).
 """
 
 from __future__ import annotations
@@ -28,12 +29,24 @@ import numpy as np
 
 from ..errors import MethodNotApplicableError
 from ..program.program import Program
+from .budget import Cost
 from .direct import entry_permutation
+from .options import integer
 from .registry import Outcome, Schedule, register_schedule
 
 
 def _entry_counts(program: Program) -> list[int]:
-    """For every scalar entry, the number of paths from it to the output entry (exact ints)."""
+    """For every scalar entry, the number of paths from it to the output entry (exact ints).
+
+    Counted once per program (the refusal, the cost and the run all ask).
+    """
+    counted = program.__dict__.get("_path_counts")
+    if counted is None:
+        counted = program.__dict__["_path_counts"] = _count_entry_paths(program)
+    return counted
+
+
+def _count_entry_paths(program: Program) -> list[int]:
     graph = program.graph
     jac_csc = program.local_jacobian().tocsc()
     ptr, rows = jac_csc.indptr.tolist(), jac_csc.indices.tolist()
@@ -132,4 +145,8 @@ PATHS = register_schedule(Schedule(
     run=_run,
     summary="sum over all paths to the output of the products of local partials (exponential)",
     refuses=_refuses,
+    accepts=(integer("max_paths", 10**6, "refuse graphs with more paths to the output (counted "
+                     "first, in time linear in the edges)", low=1),),
+    cost=lambda program, options: Cost(float(sum(_entry_counts(program))),
+                                       "one multiplication per path to the output"),
 ))

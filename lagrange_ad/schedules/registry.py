@@ -2,8 +2,36 @@
 
 Every schedule solves the same KKT system ``A^T lam = e_N`` of a `Program` and has the same
 signature, ``run(program, **options) -> Outcome``; `solve` wraps the outcome into a `Solution`
-with timings, the gradient and checks. A schedule that cannot handle a program says why
-through its ``refuses(program, options)`` rule instead of returning garbage.
+with timings, the gradient and checks. Before a schedule runs, `solve` asks it three things:
+
+1. Its options (``accepts``): every option given must be declared, of the declared type and
+   in range, and apply to this program (`lagrange_ad.schedules.options`); anything else is an
+   `OptionError` that lists what the schedule accepts.
+2. Whether it can handle the program at all (``refuses(program, options) -> reason | None``);
+   a reason becomes `MethodNotApplicableError`.
+3. What it will cost (``cost(program, options) -> Cost``, in multiply-adds; one sweep when
+   not given), refused with `BudgetError` above the budget (`lagrange_ad.schedules.budget`).
+
+How a schedule declares its options and cost::
+
+    from .budget import per_iteration
+    from .options import integer, real
+
+    def _run(program, *, tol=1e-12, maxiter=None):    # keyword options with defaults
+        ...                                              # call check_time(k) once per iteration
+
+    register_schedule(Schedule(
+        name="my-iteration", run=_run, summary="one line for listings",
+        accepts=(real("tol", 1e-12, "stop when ||res|| <= tol", low=0),
+                 integer("maxiter", None, "cap (None: 10 * entries)", low=1, none=True)),
+        cost=lambda program, options: per_iteration(
+            options.get("maxiter") or 10 * program.graph.total_size,
+            program.total_multiply_adds, "one product with J^T"),
+    ))
+
+The declared names and defaults must match ``run``'s keyword parameters (checked when the
+`Schedule` is made). A schedule made without ``accepts`` knows its option names from
+``run``'s signature and has them checked by name only.
 """
 
 from __future__ import annotations
@@ -18,14 +46,26 @@ from functools import cached_property
 import numpy as np
 
 from ..errors import (
+    BudgetError,
     ConvergenceError,
     LagrangeADError,
     MethodNotApplicableError,
     NonFiniteError,
+    OptionError,
     UnknownMethodError,
 )
 from ..program.program import Program
 from ..program.vectors import NodeVector
+from .budget import (
+    DEFAULT_BUDGET,
+    Cost,
+    check_budget,
+    check_time_limit,
+    one_sweep,
+    over_budget,
+)
+from .budget import time_limit as limited_time
+from .options import Option, listing, signature_mismatch, validate
 from .solution import Solution, SolveStats
 
 
@@ -58,18 +98,62 @@ class Schedule:
         One line for listings.
     refuses : callable, optional
         ``refuses(program, options) -> str | None``: the reason it cannot handle a program.
+    accepts : tuple of Option, optional
+        Its declared options, in the order of ``run``'s keyword parameters, with the same
+        defaults (see `lagrange_ad.schedules.options`).
+    cost : callable, optional
+        ``cost(program, options) -> Cost``: the multiply-adds it will spend, estimated before
+        it starts (an upper bound where only an iteration cap is known); one sweep when
+        omitted.
     """
 
     name: str
     run: Callable[..., Outcome]
     summary: str
     refuses: Callable[[Program, dict], str | None] | None = None
+    accepts: tuple[Option, ...] | None = None
+    cost: Callable[[Program, dict], Cost] | None = None
+
+    def __post_init__(self):
+        if self.accepts is not None:
+            mismatch = signature_mismatch(self.accepts, _keywords(self.run))
+            if mismatch:
+                raise ValueError(f"schedule {self.name!r} {mismatch}")
 
     @cached_property
     def options(self) -> tuple[str, ...]:
-        """The keyword options ``run`` accepts."""
-        parameters = list(inspect.signature(self.run).parameters.values())[1:]
-        return tuple(p.name for p in parameters)
+        """The names of the options it accepts (``run``'s keyword parameters)."""
+        if self.accepts is not None:
+            return tuple(option.name for option in self.accepts)
+        return tuple(_keywords(self.run))
+
+    def describe_options(self) -> str:
+        """Its options, one per line: name, type and range, default, meaning."""
+        if self.accepts is None:
+            return "\n".join(f"  {name} (default {default!r})"
+                             for name, default in _keywords(self.run).items()) or "  (none)"
+        return listing(self.accepts)
+
+    def check_options(self, program: Program, options: dict) -> None:
+        """Raise `OptionError` unless every option is declared, well typed, in range and
+        applicable to ``program``; the message lists what the schedule accepts."""
+        others = {name: schedule.options for name, schedule in SCHEDULES.items()
+                  if name != self.name}
+        problem = validate(self.name, self.accepts, self.options, program, options, others)
+        if problem:
+            raise OptionError(f"{problem}; its options are: {', '.join(self.options) or 'none'}"
+                              f" (la.SCHEDULES[{self.name!r}].describe_options() explains them)")
+
+    def estimate(self, program: Program, options: dict) -> Cost:
+        """The multiply-adds a run with ``options`` will spend (one sweep without a rule)."""
+        return (self.cost or one_sweep)(program, options)
+
+
+def _keywords(run: Callable) -> dict[str, object]:
+    """``run``'s keyword parameters after the program, with their defaults."""
+    parameters = list(inspect.signature(run).parameters.values())[1:]
+    return {p.name: (None if p.default is inspect.Parameter.empty else p.default)
+            for p in parameters}
 
 
 SCHEDULES: dict[str, Schedule] = {}
@@ -112,6 +196,7 @@ def get_schedule(method: str | Schedule) -> Schedule:
 
 
 def solve(program: Program, method: str | Schedule = "reverse", *, track_memory: bool = False,
+          budget: float = DEFAULT_BUDGET, time_limit: float | None = None,
           **options) -> Solution:
     """Solve the KKT system ``A^T lam = e_N`` of ``program`` with the schedule ``method``.
 
@@ -124,19 +209,32 @@ def solve(program: Program, method: str | Schedule = "reverse", *, track_memory:
     track_memory : bool
         Record the peak memory allocated during the solve, beyond what was allocated before
         it (slower: every allocation is traced).
+    budget : float
+        The most multiply-adds the schedule may be expected to spend (its estimate, made
+        before it starts); default 10**9. Work within 10 sweeps is always allowed;
+        ``math.inf`` switches the check off (`lagrange_ad.schedules.budget`).
+    time_limit : float, optional
+        Seconds after which an iterating schedule stops with `BudgetError`.
     **options
-        Passed to the schedule; unknown options are an error.
+        Passed to the schedule; each is checked against its declaration first.
 
     Returns
     -------
     Solution
+        Also when an iterative schedule stopped at its cap (``converged=False``); callers
+        that need an answer pass it through `require_converged`.
 
     Raises
     ------
     UnknownMethodError
         For a name that is not registered.
+    OptionError
+        For an option the schedule does not accept, of the wrong type, out of range or
+        inapplicable to the program; the message lists the schedule's options.
     MethodNotApplicableError
         When the schedule cannot handle this program; the message says why.
+    BudgetError
+        When its estimated cost exceeds ``budget``, or it ran past ``time_limit``.
     NonFiniteError
         When a multiplier is NaN or infinite; names the node whose local derivative caused it.
 
@@ -156,17 +254,17 @@ def solve(program: Program, method: str | Schedule = "reverse", *, track_memory:
         raise LagrangeADError(f"solve needs a Program; got {type(program).__name__} "
                               f"(wrap a graph as la.Program(graph))")
     schedule = get_schedule(method)
-    unknown = [key for key in options if key not in schedule.options]
-    if unknown:
-        valid = ", ".join(schedule.options) or "none"
-        raise LagrangeADError(f"method {schedule.name!r} has no option {unknown[0]!r}; "
-                              f"its options are: {valid}")
+    budget, seconds = check_budget(budget), check_time_limit(time_limit)
+    schedule.check_options(program, options)
     program.require_scalar_output()
     if schedule.refuses is not None:
         reason = schedule.refuses(program, options)
         if reason:
             raise MethodNotApplicableError(f"method {schedule.name!r} cannot solve this "
                                            f"program: {reason}")
+    reason = over_budget(schedule.name, schedule.estimate(program, options), program, budget)
+    if reason:
+        raise BudgetError(reason)
     # a caller that is already tracing keeps its trace; only the peak is reset
     tracing_before = tracemalloc.is_tracing()
     if track_memory:
@@ -174,7 +272,8 @@ def solve(program: Program, method: str | Schedule = "reverse", *, track_memory:
         baseline = tracemalloc.get_traced_memory()[0]
     start = time.perf_counter()
     try:
-        outcome = schedule.run(program, **options)
+        with limited_time(schedule.name, seconds):
+            outcome = schedule.run(program, **options)
     finally:
         wall = time.perf_counter() - start
         peak = tracemalloc.get_traced_memory()[1] - baseline if track_memory else None

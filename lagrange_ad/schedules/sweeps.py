@@ -53,33 +53,34 @@ converge linearly for ``0 < omega < 2`` but no longer finitely.
 On a graph with cycles the blocks of a node's self-loop are applied explicitly (the old
 ``lam_j`` on the right), the order ``"random"``, explicit orders and Jacobi still run, and
 convergence is that of the fixed-point iteration; the topological orders are refused.
+
+Cost, estimated before the first sweep (`lagrange_ad.schedules.budget`): sweeps times the
+nonzeros of J, with the exact S + 1 sweeps where the count above is known in advance (a DAG,
+``omega = 1``, Jacobi or a topological order) and the cap ``maxiter`` otherwise. On a chain of
+n nodes the forward order and Jacobi need n + 1 sweeps, about n^2 multiply-adds: beyond the
+default budget from n of about 30,000.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Integral
 
 import numpy as np
 
 from ..program.program import Program
-from .plans import SweepPlan, iterate_sweeps, iteration_problem, jacobi_plan, node_plan
+from .budget import Cost, per_iteration
+from .options import choice, integer, real
+from .plans import SweepPlan, default_maxiter, iterate_sweeps, jacobi_plan, node_plan
 from .registry import Outcome, Schedule, choice_problem, register_schedule
 
 ORDERS = ("forward", "reverse", "random")
 
 
 def order_problem(program: Program, order) -> str | None:
-    """Why ``order`` is not a usable node order for this program, or None."""
-    graph = program.graph
-    n = len(graph)
+    """Why ``order`` is not a node order of this program (a name or every node once), or None."""
+    n = len(program.graph)
     if isinstance(order, str):
-        if order not in ORDERS:
-            return choice_problem("order", order, ORDERS, "a list of every node index exactly once")
-        if order != "random" and not graph.is_acyclic:
-            return (f"order={order!r} needs a topological order, and the graph has a cycle; "
-                    f"use order='random', an explicit order, or method='jacobi'")
-        return None
+        return choice_problem("order", order, ORDERS, "a list of every node index exactly once")
     if not isinstance(order, (Sequence, np.ndarray)):
         return f"order={order!r}: expected a name or a sequence of node indices"
     nodes = np.asarray(order)
@@ -138,14 +139,47 @@ def _run_jacobi(program: Program, *, omega: float = 1.0, tol: float = 1e-12,
 
 
 def _refuses_gauss_seidel(program: Program, options: dict) -> str | None:
-    seed = options.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        return f"seed={seed!r}: expected an int >= 0 (the seed of the random order)"
-    return iteration_problem(options) or order_problem(program, options.get("order", "forward"))
+    order = options.get("order", "forward")
+    if isinstance(order, str) and order != "random" and not program.graph.is_acyclic:
+        return (f"order={order!r} needs a topological order, and the graph has a cycle; "
+                f"use order='random', an explicit order, or method='jacobi'")
+    return None
 
 
-def _refuses_jacobi(program: Program, options: dict) -> str | None:
-    return iteration_problem(options)
+def sweeps_cost(program: Program, options: dict, order) -> Cost:
+    """Sweeps times the partials of one sweep; ``order=None`` is Jacobi.
+
+    The sweeps are the exact count S + 1 (S from the module docstring, plus the sweep that
+    brings the last residual) where it is known in advance (a DAG, ``omega = 1``, Jacobi or a
+    topological order), else the cap ``maxiter``.
+    """
+    graph = program.graph
+    sweeps = options.get("maxiter") or default_maxiter(program)
+    if graph.is_acyclic and options.get("omega", 1.0) == 1.0 and order in (None, "forward",
+                                                                         "reverse"):
+        settled = 1 if order == "reverse" else 1 + int(graph.levels()[graph.output])
+        sweeps = min(sweeps, settled + 1)
+    nnz = program.total_multiply_adds
+    return per_iteration(sweeps, nnz, f"{nnz:,} partials", "sweeps")
+
+
+def _known_order(options: dict) -> str:
+    """The order's name when its sweep count is known in advance, else ``"capped"``."""
+    order = options.get("order", "forward")
+    return order if isinstance(order, str) and order != "random" else "capped"
+
+
+OMEGA = real("omega", 1.0, "relaxation factor (1: plain sweeps; else SOR or damped Jacobi)",
+             low=0, high=2, low_open=True, high_open=True)
+TOL = real("tol", 1e-12, "stop at the first sweep with ||e_N - A^T lam|| <= tol * "
+                         "max(1, ||lam||)", low=0)
+MAXITER = integer("maxiter", None, "sweep cap; None is max(nodes + 1, 1000)", low=1, none=True)
+
+
+def _seed_applies(program: Program, options: dict) -> str | None:
+    if options.get("order", "forward") != "random":
+        return "seed only seeds order='random'"
+    return None
 
 
 GAUSS_SEIDEL = register_schedule(Schedule(
@@ -153,11 +187,19 @@ GAUSS_SEIDEL = register_schedule(Schedule(
     run=_run_gauss_seidel,
     summary="block Gauss-Seidel (SOR) sweeps in a chosen node order; reverse order = backprop",
     refuses=_refuses_gauss_seidel,
+    accepts=(
+        choice("order", "forward", ORDERS, "'forward' (topological), 'reverse' (backprop), "
+               "'random', or a list of every node index once", check=order_problem),
+        OMEGA,
+        integer("seed", 0, "seed of order='random'", low=0, applies=_seed_applies),
+        TOL, MAXITER),
+    cost=lambda program, options: sweeps_cost(program, options, _known_order(options)),
 ))
 
 JACOBI = register_schedule(Schedule(
     name="jacobi",
     run=_run_jacobi,
     summary="block Jacobi sweeps lam <- e_N + J^T lam (the Neumann series)",
-    refuses=_refuses_jacobi,
+    accepts=(OMEGA, TOL, MAXITER),
+    cost=lambda program, options: sweeps_cost(program, options, None),
 ))

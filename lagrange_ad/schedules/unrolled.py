@@ -15,6 +15,8 @@ import numpy as np
 
 from ..graph.unroll import unroll
 from ..program.program import Program
+from .budget import per_iteration
+from .options import integer, real
 from .registry import Outcome, Schedule, register_schedule
 from .reverse import reverse_sweep
 
@@ -47,4 +49,11 @@ register_schedule(Schedule(
     run=_run,
     summary="backpropagation through K unrolled fixed-point sweeps (cyclic graphs)",
     refuses=_refuses,
+    accepts=(integer("steps", 50, "fixed-point sweeps unrolled (K)", low=1),
+             real("tol", 1e-8, "converged when the folded multipliers' KKT residual is <= tol * "
+                  "max(1, ||lam||)", low=0)),
+    # the unrolled DAG holds about one copy of the graph per step
+    cost=lambda program, options: per_iteration(
+        options.get("steps", 50), program.total_multiply_adds,
+        f"{program.total_multiply_adds:,} partials", "unrolled sweeps"),
 ))
