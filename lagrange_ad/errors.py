@@ -87,3 +87,9 @@ class CheckpointError(LagrangeADError, ValueError):
 
 class EliminationOrderError(LagrangeADError, ValueError):
     """An elimination order that is not a permutation of the intermediate vertices."""
+
+
+class TracingError(LagrangeADError):
+    """An operation on a traced value that cannot be recorded in the graph (reading it as a
+    Python number, writing it into a numpy buffer, an unsupported argument); the message says
+    what to write instead."""
