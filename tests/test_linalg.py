@@ -10,10 +10,11 @@ import autograd
 import autograd.numpy as anp
 import numpy as np
 import pytest
-from linalg_cases import general, rect, spd, symmetric
+from linalg_cases import LINALG_CASES, general, rect, spd, symmetric
 
 import lagrange_ad as la
 from lagrange_ad.errors import DomainError, LagrangeADError, TracingError
+from lagrange_ad.primitives import dense_jacobian, lookup
 
 RNG = np.random.default_rng(20261205)
 
@@ -44,6 +45,27 @@ def check_gradient(loss, *args, autograd_loss=None, rtol=1e-6):
 def weights_for(f, *args):
     """A fixed random weighting of the output of ``f``, so that the loss is a scalar."""
     return RNG.standard_normal(np.shape(f(*args)))
+
+
+# -- the rows' sparsity patterns --------------------------------------------------------------
+
+ROW_CASES = [(name, case) for name in sorted(LINALG_CASES) for case in LINALG_CASES[name]]
+
+
+@pytest.mark.parametrize("name, case", ROW_CASES,
+                         ids=[f"{name}-{k}" for k, (name, _) in enumerate(ROW_CASES)])
+def test_row_patterns_hold_every_nonzero_partial(name, case):
+    # the explicit blocks keep the entries of a pattern (their number is the multiply-add
+    # count); every partial outside it must vanish
+    operands, params = (case[0], case[1]) if isinstance(case[-1], dict) else (case, {})
+    row = lookup(name)
+    ans = row.evaluate(*operands, **params)
+    for explicit, dense in zip(row.jacobian(ans, *operands, **params),
+                               dense_jacobian(row, ans, operands, params)):
+        kept = set(zip(explicit.rows.tolist(), explicit.cols.tolist()))
+        outside = [v for r, c, v in zip(dense.rows, dense.cols, dense.vals) if (r, c) not in kept]
+        assert len(kept) == len(explicit.rows)
+        assert np.max(np.abs(outside), initial=0.0) < 1e-12
 
 
 # -- gradients against autograd and finite differences ----------------------------------------

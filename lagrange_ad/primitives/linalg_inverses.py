@@ -136,6 +136,8 @@ matrix_row("inv", 1, np.linalg.inv, _inv_vjp, _inv_jvp, _inv_shape, _square_stru
 
 def cofactor(a: np.ndarray) -> np.ndarray:
     """``cof A`` (the gradient of det), from the SVD: valid at singular matrices too."""
+    if np.shape(a)[-1] == 0:
+        return np.zeros(np.shape(a))
     u, s, vh = np.linalg.svd(a)
     ones = np.ones(s.shape[:-1] + (1,))
     before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)

@@ -140,7 +140,8 @@ def full_pattern(core_ans: tuple, core_x: tuple) -> np.ndarray:
 
 
 def patterned_jacobian(primitive: Primitive, ans, xs, params, cores, patterns) -> tuple:
-    """Explicit entries of a matrix row, from its VJP one output entry at a time.
+    """Explicit entries of a matrix row, from its VJP one output entry at a time (keeping
+    only the pattern's entries of each cotangent, so memory grows with the count).
 
     ``cores`` gives the number of core axes of ans and of each operand; ``patterns[k]`` is a
     boolean array (core entries of ans) x (core entries of operand k) saying which partials
@@ -148,26 +149,25 @@ def patterned_jacobian(primitive: Primitive, ans, xs, params, cores, patterns) -
     exactly the row's multiply-add count of entries.
     """
     ans = np.asarray(ans)
-    dense = [np.zeros((ans.size, np.size(x))) for x in xs]
-    for r in range(ans.size):
-        e = np.zeros(ans.size)
-        e[r] = 1.0
-        for k, ct in enumerate(primitive.vjp(e.reshape(ans.shape), ans, *xs, **params)):
-            dense[k][r] = np.ravel(ct)
-    a_core = cores[0]
-    a_batch = ans.shape[:ans.ndim - a_core]
-    blocks = []
+    a_batch = ans.shape[:ans.ndim - cores[0]]
+    places = []  # per operand: rows and columns of the pattern, rows ascending
     for k, x in enumerate(xs):
-        x_core = cores[1 + k]
         x_shape = np.shape(x)
-        x_batch = x_shape[:len(x_shape) - x_core]
-        source = broadcast_sources(x_batch, a_batch)
+        source = broadcast_sources(x_shape[:len(x_shape) - cores[1 + k]], a_batch)
         rho, gamma = np.nonzero(patterns[k])
         n_a, n_x = patterns[k].shape
         rows = (np.arange(source.size)[:, None] * n_a + rho).ravel()
         cols = (source[:, None] * n_x + gamma).ravel()
-        blocks.append(Block(rows, cols, dense[k][rows, cols]))
-    return tuple(blocks)
+        bounds = np.searchsorted(rows, np.arange(ans.size + 1))
+        places.append((rows, cols, bounds, np.zeros(rows.size)))
+    for r in range(ans.size):
+        e = np.zeros(ans.size)
+        e[r] = 1.0
+        cts = primitive.vjp(e.reshape(ans.shape), ans, *xs, **params)
+        for (_, cols, bounds, vals), ct in zip(places, cts):
+            lo, hi = bounds[r], bounds[r + 1]
+            vals[lo:hi] = np.ravel(ct)[cols[lo:hi]]
+    return tuple(Block(rows, cols, vals) for rows, cols, bounds, vals in places)
 
 
 def matrix_row(name: str, arity: int, evaluate: Callable, vjp: Callable, jvp: Callable,
