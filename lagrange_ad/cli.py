@@ -67,9 +67,15 @@ def _cmd_compare(args) -> int:
         data["value"] = tables.plain(value)
         data["gradient"] = {name: tables.plain(g) for name, g in zip(names, gradient)}
         print(tables.dumps(data))
+    elif args.format == "markdown":
+        # the answer as a list above the table
+        lines = tables.answer_lines(value, gradient, names)
+        print("\n".join(("  - " if line.startswith("  ") else "- ") + line.strip()
+                        for line in lines) + "\n")
+        print(comparison.to_markdown())
     else:
         print("\n".join(tables.answer_lines(value, gradient, names)))
-        print(comparison.to_markdown() if args.format == "markdown" else comparison)
+        print(comparison)
     if args.plot:
         _save_plot(comparison, args.plot)
     return 0

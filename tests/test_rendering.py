@@ -241,3 +241,16 @@ def test_missing_matplotlib_names_the_plot_extra(monkeypatch, comparison):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(la.LagrangeADError, match=r'pip install "lagrange_ad\[plot\]"'):
         plots.residuals(comparison)
+
+
+def test_a_row_that_did_not_converge_never_gives_the_answer():
+    program = la.examples.lecture().program()
+    capped = la.compare(program, [("jacobi, 2 sweeps", "jacobi", {"maxiter": 2})],
+                        track_memory=False)
+    assert capped.rows[0].status != "solved"
+    assert tables.answer(capped) is None
+    both = la.compare(program, [("jacobi, 2 sweeps", "jacobi", {"maxiter": 2}), "gmres"],
+                      track_memory=False)
+    _, gradient, names = tables.answer(both)
+    assert names == ["x", "y", "z"]
+    np.testing.assert_allclose(gradient, both.solutions["gmres"].gradient)

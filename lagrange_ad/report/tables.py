@@ -49,11 +49,14 @@ def answer(comparison: Comparison) -> tuple[object, tuple[np.ndarray, ...], list
     """``(value, gradient, input names)`` of the compared program; None without a gradient.
 
     The comparison's own ``value`` and ``gradient`` when it carries them, else the gradient of
-    the reference row (or of the first solved row) and no value.
+    the reference row (or of the first row) that solved, and no value. A row that did not
+    converge never gives the answer.
     """
-    solution = comparison.solutions.get(comparison.reference)
-    if solution is None and comparison.solutions:
-        solution = next(iter(comparison.solutions.values()))
+    solved = [row.label for row in comparison.rows if row.status == "solved"
+              and row.label in comparison.solutions]
+    first = comparison.reference if comparison.reference in solved else \
+        (solved[0] if solved else None)
+    solution = None if first is None else comparison.solutions[first]
     gradient = getattr(comparison, "gradient", None)
     if gradient is None and solution is not None:
         gradient = solution.gradient
