@@ -368,6 +368,34 @@ def test_every_schedule_agrees_on_a_program_of_matrix_functions():
     assert report.ok, str(report)
 
 
+NUMPY_SPELLINGS = {
+    "cond": lambda a: np.linalg.cond(a),
+    "matrix_norm": lambda a: np.linalg.matrix_norm(a, ord="nuc"),
+    "vector_norm": lambda a: np.linalg.vector_norm(a, ord=3),
+    "svdvals": lambda a: np.sum(np.linalg.svdvals(a)),
+    "multi_dot": lambda a: np.sum(np.linalg.multi_dot([a, a, a])),
+    "matrix_power": lambda a: np.sum(np.linalg.matrix_power(a, 3)),
+    "trace": lambda a: np.linalg.trace(a @ a),
+    "outer": lambda a: np.sum(np.linalg.outer(a[0], a[1]) ** 2),
+    "lstsq": lambda a: np.sum(np.linalg.lstsq(a, a[0])[0]),
+    "pinv": lambda a: np.sum(np.linalg.pinv(a)),
+    "qr": lambda a: np.sum(np.linalg.qr(a).R),
+    "cholesky": lambda a: np.sum(np.linalg.cholesky(a @ a.T)),
+    "svd": lambda a: np.sum(np.linalg.svd(a).S ** 2),
+    "inv": lambda a: np.sum(np.linalg.inv(a)),
+    "det": lambda a: np.linalg.det(a),
+    "norm": lambda a: np.linalg.norm(a, axis=0, keepdims=True).sum(),
+    "cross": lambda a: np.sum(np.linalg.cross(a[0], a[1]) ** 2),
+    "vecdot": lambda a: np.sum(np.linalg.vecdot(a, a)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NUMPY_SPELLINGS))
+def test_numpy_spellings_differentiate(name):
+    f = NUMPY_SPELLINGS[name]
+    check_gradient(lambda ns, a: f(a), general(3, 3))
+
+
 # -- domain errors and refusals ---------------------------------------------------------------
 
 SINGULAR = np.array([[1.0, 2.0], [2.0, 4.0]])
