@@ -7,6 +7,10 @@ from hypothesis import strategies as st
 from zoo import LagrangeOps, central_difference, random_function, random_point, traced
 
 import lagrange_ad as la
+from lagrange_ad.accel.dispatch import accelerator_for, accelerators, use_reference
+from lagrange_ad.accel.sweeps import COMPILED
+from lagrange_ad.errors import OptionError
+from lagrange_ad.schedules.reverse import FORMS, reverse_sweep
 
 
 def test_lecture_example_closed_form():
@@ -97,8 +101,7 @@ def test_gradient_only_skips_the_multipliers_of_data():
     # multiplication by WEIGHTS forms both cotangents and is paid in full
     product = DATA.shape[0] * DATA.shape[1] * w.shape[1]
     assert full.stats.multiply_adds - short.stats.multiply_adds == product
-    with pytest.raises(la.MethodNotApplicableError, match=r"gradient_only=True .* pass "
-                                                         r"check=False"):
+    with pytest.raises(OptionError, match=r"gradient_only=True .* pass check=False"):
         la.solve(program, gradient_only=True)
 
 
@@ -143,11 +146,11 @@ def test_programs_of_one_graph_share_its_structure():
     w, b = np.random.default_rng(4).standard_normal((4, 3)), np.linspace(-1, 1, 3)
     graph = la.trace(data_layer, w, b)
     first, second = la.Program(graph), la.Program(graph, w + 1.0, b)
-    assert first.depends_on_input is second.depends_on_input is graph.depends_on_input
+    assert first.depends_on_input is second.depends_on_input
     assert first.multiply_adds is second.multiply_adds
     assert first.is_source is graph.is_source
     data = next(i for i in range(len(graph)) if graph.shape(i) == DATA.shape)
-    assert not graph.depends_on_input[data] and graph.is_source[data]
+    assert not first.depends_on_input[data] and graph.is_source[data]
 
 
 def test_program_keeps_read_only_float64_values_and_copies_the_rest():
@@ -158,121 +161,6 @@ def test_program_keeps_read_only_float64_values_and_copies_the_rest():
     program = la.Program(graph, frozen, b)
     assert program.point[0] is frozen
     assert program.point[1] is not b and np.array_equal(program.point[1], b)
-
-
-WIDE = np.random.default_rng(6).standard_normal((30, 40))
-
-
-def wide_layer(w, b):
-    # large enough that the sweep goes by VJP rules rather than an assembled J
-    return la.sum(la.tanh(WIDE @ w + b) * 0.5) + la.sum(la.exp(w) * w)
-
-
-def wide_point(seed=7):
-    rng = np.random.default_rng(seed)
-    return 0.1 * rng.standard_normal((40, 30)), rng.standard_normal(30)
-
-
-def test_keep_gradient_keeps_only_the_values_the_sweep_reads():
-    point = wide_point()
-    full = la.Program.from_function(wide_layer, *point)
-    lean = la.Program.from_function(wide_layer, *point, keep="gradient")
-    graph = lean.graph
-    dropped = [i for i in range(len(graph)) if not graph.gradient_reads[i]]
-    # WIDE @ w, its sum with b, the product by 0.5, the sum and exp(w) * w are read by no rule
-    assert [graph.primitive(i).name for i in dropped] == ["matmul", "add", "mul", "sum", "mul",
-                                                           "sum"]
-    for i in range(len(graph)):
-        if i in dropped:
-            with pytest.raises(la.LagrangeADError, match=rf"v{i} was not computed: the program "
-                                                         r"keeps only .* \(keep='gradient'\)"):
-                lean.values[i]
-        else:
-            np.testing.assert_array_equal(lean.values[i], full.values[i])
-    got = la.solve(lean, gradient_only=True, check=False).gradient
-    for g, want in zip(got, la.solve(full).gradient):
-        np.testing.assert_allclose(g, want, rtol=1e-13, atol=1e-15)
-    with pytest.raises(la.LagrangeADError, match=r"keep='gradient'"):
-        la.solve(lean, "forward")
-
-
-def test_grad_keeps_only_what_its_sweep_reads_and_agrees_with_the_full_program():
-    point = wide_point(8)
-    for got, want in zip(la.grad(wide_layer)(*point),
-                         la.solve(la.Program.from_function(wide_layer, *point)).gradient):
-        np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-15)
-    # options beyond the shortcut's keep every value, as the sweep they ask for needs them
-    for options in ({"blocks": "levels"}, {"via": "jacobian"}, {"checkpoints": 2}):
-        for got, want in zip(la.grad(wide_layer, **options)(*point),
-                             la.grad(wide_layer)(*point)):
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
-
-
-def test_the_forward_reuses_only_memory_nobody_else_holds():
-    # b is a view of the kept tanh value a; b + 1 must not be written into it
-    def viewed(w):
-        a = la.tanh(WIDE @ w)
-        b = a.reshape((a.shape[1], a.shape[0]))
-        return la.sum(la.exp(b + 1.0)) + la.sum(a * a)
-
-    w = wide_point()[0]
-    full = la.Program.from_function(viewed, w)
-    lean = la.Program.from_function(viewed, w, keep="gradient")
-    tanh = next(i for i in range(len(full.graph)) if full.graph.primitive(i).name == "tanh")
-    np.testing.assert_array_equal(lean.values[tanh], full.values[tanh])
-    np.testing.assert_allclose(la.solve(lean, gradient_only=True, check=False).gradient[0],
-                               la.solve(full).gradient[0], rtol=1e-13)
-
-
-def test_an_overflow_in_place_is_reported_with_the_operands_it_overwrote():
-    # exp writes into the memory of its operand (freed right after): the report still shows
-    # that operand, from the loop that keeps every value
-    def overflowing(w):
-        return la.sum(la.exp(WIDE @ w + 800.0) * 0.5)
-
-    with pytest.raises(la.NonFiniteError, match=r"exp\(v4\).*: exp produced infinity from "
-                                                 r"operands array of shape \(30, 30\) \(min 7"):
-        la.Program.from_function(overflowing, np.ones((40, 30)), keep="gradient")
-
-
-@settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 10**6), n_nodes=st.integers(4, 30))
-def test_the_lean_gradient_equals_the_sweep_over_j_on_random_array_functions(seed, n_nodes):
-    # la.grad keeps only what the rules read and reuses freed memory in place; the sweep over
-    # the assembled J of the program that keeps every value is an independent path
-    recipe, point = random_function(seed, n_nodes, array=True), random_point(seed, array=True)
-
-    def f(x, y, z):
-        return recipe(LagrangeOps, x, y, z)
-
-    reference = la.solve(la.Program.from_function(f, *point), via="jacobian").gradient
-    for got, want in zip(la.grad(f)(*point), reference):
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-    for got, want in zip(la.grad(la.trace(f, *point))(*point), reference):
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-
-
-def test_keep_gradient_leaves_graphs_swept_over_j_whole():
-    # scalar graphs, and graphs mostly of scalar nodes, sweep over the assembled J
-    lecture = la.examples.lecture().graph
-    assert la.Program(lecture, keep="gradient").values.complete
-    mostly_scalar = la.trace(lambda x, y: la.sin(x) * y + la.sum(la.stack([x, y])), 1.0, 2.0)
-    assert la.Program(mostly_scalar, keep="gradient").values.complete
-    assert not la.Program(la.trace(data_layer, np.ones((4, 3)), np.ones(3)),
-                          keep="gradient").values.complete
-    with pytest.raises(la.LagrangeADError, match=r"keep='values' is unknown; use one of: "
-                                                 r"'all', 'gradient'"):
-        la.Program(lecture, keep="values")
-
-
-def test_a_nonfinite_gradient_is_traced_to_its_node_with_values_dropped():
-    # sqrt'(0) is infinite: the multiplier check fails, and the search for the culprit
-    # evaluates the values that the lean program did not keep
-    def root_layer(w):
-        return la.sum(la.sqrt(la.tanh(WIDE @ w) ** 2.0))
-
-    with pytest.raises(la.NonFiniteError, match=r"sqrt .* is not finite"):
-        la.grad(root_layer)(np.zeros((40, 30)))
 
 
 def check_stationary(graph, point, recipe):
@@ -376,10 +264,147 @@ def test_traced_chain_of_a_million_nodes():
 
 
 @pytest.mark.parametrize("options, pattern", [
-    ({"via": "dense"}, r"via='dense' is unknown; use one of 'auto', 'jacobian', 'rules'"),
-    ({"blocks": "rows"}, r"blocks='rows' is unknown; use one of 'nodes', 'levels'"),
+    ({"via": "dense"}, r"via='dense' is unknown; expected one of 'auto', 'jacobian', 'rules'"),
+    ({"blocks": "rows"}, r"blocks='rows' is unknown; expected one of 'nodes', 'levels'"),
 ])
 def test_unknown_choices_are_refused_by_name(options, pattern):
     program = la.examples.lecture().program()
-    with pytest.raises(la.MethodNotApplicableError, match=pattern):
+    with pytest.raises(OptionError, match=pattern):
         la.solve(program, **options)
+
+
+# ----------------------------------------------------------------- reference loops and accelerators
+
+
+def _acyclic_examples() -> dict[str, la.Program]:
+    programs = {}
+    for name, factory in la.examples.EXAMPLES.items():
+        graph = factory().graph
+        if graph.is_acyclic:
+            programs[f"example-{name}"] = la.Program(graph)
+    for seed in range(4):
+        for array in (False, True):
+            graph, _, _ = traced(seed, array, n_nodes=25)
+            programs[f"traced-{seed}-{'array' if array else 'scalar'}"] = la.Program(graph)
+    builder = la.GraphBuilder()
+    builder.add_many("sin", np.r_[builder.input(name="x"), -np.ones(99, np.int64)])
+    programs["chain-100"] = la.Program(builder.build(), 0.3)
+    return programs
+
+
+SWEEP_PROGRAMS = _acyclic_examples()
+
+
+def assert_same_multipliers(got, want, rtol=1e-12):
+    want = np.asarray(want)
+    np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol * max(1.0, np.abs(want).max()))
+
+
+@pytest.mark.parametrize("form", FORMS)
+@pytest.mark.parametrize("name", list(SWEEP_PROGRAMS))
+def test_every_sweep_accelerator_agrees_with_the_reference_loop(name, form):
+    program = SWEEP_PROGRAMS[name]
+    with use_reference():
+        reference, reference_spent = reverse_sweep(program, form)
+    assert reference.complete
+    served = [acc for acc in accelerators("sweep") if acc.serves(program, form, False)]
+    if form == "rules" or COMPILED:
+        assert served, f"no accelerator serves the {form} sweep"
+    for accelerator in served:
+        lam, spent = accelerator.run(program, form, False)
+        assert_same_multipliers(lam.flat, reference.flat)
+        assert spent == reference_spent, accelerator.name
+    # the dispatched sweep is the first accelerator's, the reference loop under the switch
+    assert_same_multipliers(reverse_sweep(program, form)[0].flat, reference.flat)
+
+
+@pytest.mark.parametrize("name", list(SWEEP_PROGRAMS))
+def test_the_gradient_only_accelerators_agree_on_the_gradient(name):
+    program = SWEEP_PROGRAMS[name]
+    with use_reference():
+        reference, _ = reverse_sweep(program, "rules", gradient_only=True)
+    for form in FORMS:
+        for accelerator in accelerators("sweep"):
+            if accelerator.serves(program, form, True):
+                lam, _ = accelerator.run(program, form, True)
+                for i in program.graph.inputs:
+                    assert_same_multipliers(lam[i], reference[i])
+
+
+def test_the_reference_loops_are_the_lecture_loops():
+    # the lecture example by hand: lam_N = 1 and each node's multipliers from its children
+    program = la.examples.lecture().program()
+    with use_reference():
+        assert accelerator_for("sweep", program, "partials", False) is None
+        for form in FORMS:
+            lam, spent = reverse_sweep(program, form)
+            assert_same_multipliers(lam.flat, la.solve(program).multipliers.flat, rtol=1e-15)
+            assert spent == 9
+        solution = la.solve(program)
+    assert solution.kkt_residual == 0.0
+    np.testing.assert_allclose(solution.gradient, la.examples.lecture().gradient, rtol=1e-12)
+
+
+def test_the_environment_switch_forces_the_reference_sweep(monkeypatch):
+    program = SWEEP_PROGRAMS["traced-1-array"]
+    accelerated = la.solve(program, gradient_only=True, check=False)
+    with pytest.raises(la.LagrangeADError, match="not computed"):
+        _ = accelerated.multipliers.flat  # the accelerator formed the gradient alone
+    monkeypatch.setenv("LAGRANGE_AD_REFERENCE", "1")
+    assert accelerator_for("sweep", program, "rules", True) is None
+    reference = la.solve(program, gradient_only=True, check=False)
+    assert reference.multipliers.complete  # the plain loop forms every multiplier
+    for got, want in zip(reference.gradient, accelerated.gradient):
+        assert_same_multipliers(got, want)
+
+
+# ----------------------------------------------------------------- plans and their options
+
+
+def test_each_plan_is_chosen_by_its_options():
+    program = la.examples.lecture().program()
+    cyclic = la.examples.fixed_cos().program()
+    assert la.solve(program).stats.extra["plan"] == "sweep"
+    assert la.solve(program, blocks="levels").stats.extra["plan"] == "levels"
+    assert la.solve(program, checkpoints=1).stats.extra["plan"] == "checkpoints"
+    assert la.solve(cyclic).stats.extra["plan"] == "condensation"
+    assert la.solve(cyclic, inner="direct", tol=0.0, maxiter=5).stats.extra["plan"] \
+        == "condensation"
+
+
+@pytest.mark.parametrize("cyclic, options, pattern", [
+    (False, {"inner": "bogus", "tol": -5}, r"option inner='bogus' is unknown"),
+    (False, {"inner": "direct"}, r"option inner='direct' does not apply: the node-by-node "
+                                 r"sweep of a DAG accepts: via, blocks, check, gradient_only"),
+    (False, {"tol": 1e-8}, r"option tol=1e-08 does not apply"),
+    (False, {"maxiter": 3}, r"option maxiter=3 does not apply"),
+    (False, {"blocks": "levels", "via": "rules"}, r"option via='rules' does not apply: the "
+                                                  r"level sweep .* accepts: blocks, check"),
+    (False, {"checkpoints": 2, "blocks": "levels"}, r"checkpoints go with the node-by-node "
+                                                    r"sweep, not blocks='levels'"),
+    (False, {"checkpoints": 2, "via": "jacobian"}, r"option via='jacobian' does not apply: "
+                                                   r"the checkpointed sweep"),
+    (False, {"gradient_only": "yes", "check": False}, r"gradient_only='yes': expected True or "
+                                                      r"False"),
+    (False, {"check": 1}, r"check=1: expected True or False"),
+    (True, {"via": "rules"}, r"option via='rules' does not apply: the sweep over the "
+                             r"condensation .* accepts: inner, tol, maxiter"),
+    (True, {"inner": "bogus"}, r"inner='bogus' is unknown; expected one of 'fixed-point'"),
+    (True, {"tol": -5}, r"tol=-5: expected a finite number"),
+    (True, {"tol": float("nan")}, r"tol=nan: expected a finite number"),
+    (True, {"maxiter": 0}, r"maxiter=0: expected an int"),
+    (True, {"maxiter": 2.5}, r"maxiter=2.5: expected an int"),
+])
+def test_options_that_do_not_apply_are_refused_with_what_does(cyclic, options, pattern):
+    program = (la.examples.fixed_cos() if cyclic else la.examples.lecture()).program()
+    with pytest.raises(OptionError, match=pattern):
+        la.solve(program, "reverse", **options)
+
+
+@pytest.mark.parametrize("options, pattern", [
+    ({"blocks": "levels"}, r"blocks='levels' needs topological levels"),
+    ({"checkpoints": 2}, r"checkpointing needs a DAG"),
+])
+def test_plans_that_need_a_dag_refuse_a_cycle(options, pattern):
+    with pytest.raises(la.MethodNotApplicableError, match=pattern):
+        la.solve(la.examples.fixed_cos().program(), "reverse", **options)

@@ -514,7 +514,6 @@ def test_explicit_order_runs():
     ("dual-descent", {"algorithm": "newton"}, "'newton' is unknown"),
     ("dual-descent", {"operator": "dense"}, "'dense' is unknown"),
     ("dual-descent", {"tol": float("nan")}, "tol=nan"),
-    ("reverse", {"blocks": "edges"}, "'edges' is unknown"),
     ("forward", {"inputs_only": True, "seeds": [(1.0, 0.0, 0.0)]}, "exclude each other"),
 ])
 def test_bad_option_values_are_refused(method, options, needle):
@@ -565,3 +564,34 @@ def test_order_free_schedules_solve_a_cyclic_program(method, options):
     np.testing.assert_allclose(solution.multipliers.flat, [1.0, 2.0, 1.0], rtol=1e-10)
     if method != "dual-descent":
         assert solution.iterations > 10  # a fixed-point iteration, no longer finite
+
+
+# ----------------------------------------------------------------- the plan sweep, compiled
+
+
+@pytest.mark.parametrize("name", list(ZOO))
+def test_the_compiled_plan_sweep_agrees_with_the_reference_loop(name):
+    from lagrange_ad.accel.dispatch import accelerators, use_reference
+    from lagrange_ad.schedules.plans import jacobi_plan, level_plan, node_plan, run_sweep
+
+    program = ZOO[name]
+    compiled = list(accelerators("plan sweep"))
+    if not compiled:
+        pytest.importorskip("numba")
+    assert compiled, "numba is installed, yet no accelerator serves the plan sweep"
+    rng = np.random.default_rng(0)
+    plans = [node_plan(program, "forward", program.graph.topological_order), jacobi_plan(program),
+             level_plan(program)]
+    for plan in plans:
+        n = plan.deferred.size
+        for omega, accumulate in ((1.0, False), (1.0, True), (1.3, True)):
+            cur = rng.standard_normal(n)
+            want_out, want_acc = np.empty(n), np.empty(n if accumulate else 0)
+            with use_reference():
+                want = run_sweep(plan, cur, want_out, omega, want_acc)
+            for accelerator in compiled:
+                out, acc = np.empty(n), np.empty(n if accumulate else 0)
+                got = accelerator.run(plan, cur, out, omega, acc)
+                np.testing.assert_allclose(out, want_out, rtol=1e-12, atol=1e-12)
+                np.testing.assert_allclose(acc, want_acc, rtol=1e-12, atol=1e-12)
+                np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

@@ -8,7 +8,7 @@ from importlib import import_module
 
 from .registry import SCHEDULES, Outcome, Schedule, get_schedule, register_schedule, solve
 
-for _module in ("reverse", "forward", "sweeps", "direct", "krylov", "convex", "nlp", "dual",
+for _module in ("backprop", "forward", "sweeps", "direct", "krylov", "convex", "nlp", "dual",
                 "paths", "unrolled"):
     import_module(f"{__name__}.{_module}")
 

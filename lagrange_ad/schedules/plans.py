@@ -32,7 +32,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from ..accel.kernels import sweep_partials
+from ..accel.dispatch import accelerator_for
 from ..program.program import Program
 from .registry import Outcome
 
@@ -152,11 +152,32 @@ def run_sweep(plan: SweepPlan, cur: np.ndarray, out: np.ndarray, omega: float,
               acc: np.ndarray) -> tuple[float, float]:
     """One sweep from ``cur`` into ``out``; returns ``||out||^2`` and ``||res(cur)||^2``.
 
-    The residual counts the deferred rows, or every row when ``acc`` is not empty.
+    Partial k adds ``omega data[k] x`` to ``out[row[k]]``, where x is entry ``src[k]`` of
+    ``out`` when ``earlier[k]`` (its group was updated before) and of ``cur`` otherwise. With
+    ``out`` started at ``omega e_N + (1 - omega) cur`` each row ends at its relaxed update; the
+    partials come row after row in visiting order, so ``out`` is read only where it is final.
+    A non-empty ``acc`` also receives ``e_N + J^T cur``, and the residual sums ``(acc - cur)^2``
+    over every row; otherwise it sums ``(out - cur)^2`` over the deferred rows.
+
+    The one place where an accelerator of the task ``"plan sweep"`` (the compiled loop of
+    `lagrange_ad.accel.sweeps`) replaces the loop below.
     """
-    norm2, res2 = sweep_partials(plan.row, plan.src, plan.data, plan.earlier, plan.rhs_rows,
-                                 plan.rhs_values, cur, out, omega, acc, plan.deferred)
-    return float(norm2), float(res2)
+    accelerator = accelerator_for("plan sweep", plan)
+    if accelerator is not None:
+        return accelerator.run(plan, cur, out, omega, acc)
+    accumulate = acc.size > 0
+    out[:] = 0.0 if omega == 1.0 else (1.0 - omega) * cur
+    out[plan.rhs_rows] += omega * plan.rhs_values
+    if accumulate:
+        acc[:] = 0.0
+        acc[plan.rhs_rows] += plan.rhs_values
+    for r, c, d, earlier in zip(plan.row.tolist(), plan.src.tolist(), plan.data.tolist(),
+                                plan.earlier.tolist()):
+        out[r] += omega * d * (out[c] if earlier else cur[c])
+        if accumulate:
+            acc[r] += d * cur[c]
+    residual = (acc - cur) if accumulate else np.where(plan.deferred, out - cur, 0.0)
+    return float(out @ out), float(residual @ residual)
 
 
 def sweep(plan: SweepPlan, lam: np.ndarray, omega: float = 1.0) -> None:
