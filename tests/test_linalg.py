@@ -221,6 +221,17 @@ def test_products_trace_powers():
                                np.linalg.matrix_power(a, -2), rtol=1e-12)
 
 
+def test_multi_dot_takes_the_cheapest_bracketing():
+    a, b, c, v = rect(10, 2), rect(2, 10), rect(10, 3), rect(3)
+    graph = la.trace(lambda a, b, c: la.linalg.multi_dot([a, b, c, v]), a, b, c)
+    # a (b (c v)) forms no 10 x 10 product
+    assert "shape (10, 10)" not in str(graph)
+    np.testing.assert_allclose(la.linalg.multi_dot([a, b, c, v]),
+                               np.linalg.multi_dot([a, b, c, v]), rtol=1e-12)
+    check_gradient(lambda ns, a, b, c: ns.sum(la.linalg.multi_dot([v, c.T, b.T, a.T]))
+                   + ns.sum(la.linalg.multi_dot([a, b, c]) ** 2), a, b, c)
+
+
 # -- norms ------------------------------------------------------------------------------------
 
 VECTOR_ORDS = [None, 1, 2, 3, 1.5, np.inf, -np.inf]

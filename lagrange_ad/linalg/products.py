@@ -6,8 +6,6 @@ All are compositions of existing rows (matmul, transpose, getitem, sum, mul, res
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ..errors import ShapeError, TracingError
@@ -24,13 +22,46 @@ def matmul(x1: ArrayLike, x2: ArrayLike, /) -> Array:
 
 
 def multi_dot(arrays: list, *, out: None = None) -> Array:
-    """``arrays[0] @ arrays[1] @ ...``, with numpy's 1-D conventions at both ends."""
+    """``arrays[0] @ arrays[1] @ ...`` in the order of fewest multiply-adds, as numpy picks it
+    (a 1-D first or last array is a row or a column vector)."""
     if out is not None:
         raise TracingError("multi_dot: out= is not supported; use the returned value")
-    arrays = list(arrays)
+    arrays = [lift(x) for x in arrays]
     if len(arrays) < 2:
         raise ShapeError("multi_dot needs at least two arrays")
-    return functools.reduce(lambda x, y: call("matmul", x, y), arrays)
+    dims = [shape_of(x) for x in arrays]
+    if any(len(d) not in (1, 2) for d in dims):
+        raise ShapeError(f"multi_dot takes vectors and matrices; got shapes {dims}")
+    # the chain's dimensions p_0 x p_1, p_1 x p_2, ... (vectors at the ends as 1 x n, n x 1)
+    sizes = [1 if len(dims[0]) == 1 else dims[0][0]] + [d[-1] for d in dims[:-1]] + \
+        [1 if len(dims[-1]) == 1 else dims[-1][-1]]
+    split = _chain_order(sizes)
+    needed, pending = [], [(0, len(arrays) - 1)]
+    while pending:  # the intervals of the best bracketing, from the whole chain down
+        i, j = pending.pop()
+        if i < j:
+            needed.append((i, j))
+            pending += [(i, split[i][j]), (split[i][j] + 1, j)]
+    products = {(i, i): x for i, x in enumerate(arrays)}
+    for i, j in sorted(needed, key=lambda ij: ij[1] - ij[0]):  # shorter intervals first
+        k = split[i][j]
+        products[(i, j)] = call("matmul", products[(i, k)], products[(k + 1, j)])
+    return products[(0, len(arrays) - 1)]
+
+
+def _chain_order(sizes: list[int]) -> list[list[int]]:
+    """The classic matrix-chain split table: ``split[i][j]`` is where to cut the product of
+    matrices i..j (of sizes[i] x sizes[i+1], ...) for the fewest multiply-adds."""
+    n = len(sizes) - 1
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j], split[i][j] = min(
+                (cost[i][k] + cost[k + 1][j] + sizes[i] * sizes[k + 1] * sizes[j + 1], k)
+                for k in range(i, j))
+    return split
 
 
 def matrix_power(a: ArrayLike, n: int) -> Array:
