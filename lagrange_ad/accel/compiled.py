@@ -32,6 +32,7 @@ import scipy.sparse as sp
 
 from ..graph.graph import Graph
 from ..primitives import PRIMITIVES
+from ..program.analysis import per_graph
 from ..program.values import Forward, Reads
 from ..program.vectors import NodeVector, all_finite
 from .dispatch import Accelerator, register_accelerator
@@ -244,16 +245,26 @@ def _scalar_param(params) -> float:
     return 0.0
 
 
+@per_graph
+def distinct_parents(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Parent lists without repeats, or None when no node uses a parent twice.
+
+    ``(ptr, idx, slot)``: node i's distinct parents are ``idx[ptr[i]:ptr[i + 1]]``, and
+    edge e (an entry of ``parent_idx``) is ``slot[e]`` among them; ``x * x`` has one.
+    """
+    ptr, idx, slot, repeated = distinct_columns(graph.parent_ptr, graph.parent_idx)
+    return (ptr, idx, slot) if repeated else None
+
+
 def edge_jacobian(graph: Graph, partials: np.ndarray) -> sp.csr_array:
     """J of a scalar graph from its edge partials: rows and columns are node indices.
 
     A node using one parent twice (``x * x``) has its two partials summed into one entry.
     """
-    ptr, idx, slot, repeated = distinct_columns(graph.parent_ptr, graph.parent_idx)
-    if repeated:
+    ptr, idx = graph.parent_ptr, graph.parent_idx
+    if distinct_parents(graph) is not None:
+        ptr, idx, slot = distinct_parents(graph)
         partials = np.bincount(slot, weights=partials, minlength=idx.size)
-    else:
-        ptr, idx = graph.parent_ptr, graph.parent_idx
     return sp.csr_array((partials, idx, ptr), shape=(len(graph), len(graph)), copy=False)
 
 

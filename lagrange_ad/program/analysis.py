@@ -16,22 +16,26 @@ from __future__ import annotations
 import functools
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ..graph.graph import Graph
 
 
-def per_graph(analysis: Callable[[Graph], np.ndarray]) -> Callable[[Graph], np.ndarray]:
-    """Remember ``analysis(graph)`` for as long as the graph lives; the result is read-only."""
+def per_graph(analysis: Callable[[Graph], Any]) -> Callable[[Graph], Any]:
+    """Remember ``analysis(graph)`` for as long as the graph lives; arrays in the result (an
+    array or a tuple) are made read-only."""
     results: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @functools.wraps(analysis)
-    def remembered(graph: Graph) -> np.ndarray:
-        result = results.get(graph)
-        if result is None:
-            result = results[graph] = analysis(graph)
-            result.flags.writeable = False
+    def remembered(graph: Graph):
+        if graph in results:
+            return results[graph]
+        result = results[graph] = analysis(graph)
+        for part in result if isinstance(result, tuple) else (result,):
+            if isinstance(part, np.ndarray):
+                part.flags.writeable = False
         return result
 
     return remembered
