@@ -1,6 +1,7 @@
 """The dispatcher: the documented rule for choosing an accelerator, and the reference switch."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,3 +176,18 @@ def test_scalar_validation_refuses_what_the_reference_refuses(bad, error):
     with use_reference(), pytest.raises(error) as reference:
         la.Graph(**fields)
     assert type(accelerated.value) is type(reference.value)
+
+
+REFERENCE_MODULES = sorted([*(Path(la.__file__).parent / "graph").glob("*.py"),
+                            *(Path(la.__file__).parent / "program").glob("*.py"),
+                            Path(la.__file__).parent / "grad.py"])
+
+
+@pytest.mark.parametrize("path", REFERENCE_MODULES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_reference_modules_hold_no_fast_path(path):
+    # the fast paths live in accel/: no compiler, no reference counting, no scalar-graph
+    # special case, no memory mode, and no decision by a schedule's name
+    text = path.read_text()
+    for marker in ("numba", "getrefcount", "shape_table == ((),)", "keep=", ".accel.kernels",
+                   ".accel.compiled", 'name == "reverse"'):
+        assert marker not in text, f"{path.name} holds {marker!r}"
