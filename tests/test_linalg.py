@@ -496,3 +496,36 @@ def test_cond_and_matrix_rank():
         assert la.linalg.cond(a, p) == pytest.approx(np.linalg.cond(a, p), rel=1e-10)
     check_gradient(lambda ns, a: la.linalg.cond(a), a)
     assert la.linalg.matrix_rank(SINGULAR) == 1
+
+
+MISUSES = [
+    (lambda x: la.linalg.lstsq(x, np.ones(3)), (2, 3, 3), r"lstsq takes a matrix"),
+    (lambda x: la.linalg.qr(x), (3,), r"qr takes a matrix"),
+    (lambda x: la.linalg.svd(x), (3,), r"svd takes a matrix"),
+    (lambda x: la.linalg.trace(x), (3,), r"diagonal takes a matrix"),
+    (lambda x: la.linalg.solve(x, np.ones(3)), (3,), r"square matrix"),
+    (lambda x: la.linalg.solve(x, np.ones((2, 3))), (2, 3, 3), r"right-hand side needs"),
+    (lambda x: la.linalg.cholesky(x), (2, 3), r"square matrix"),
+    (lambda x: la.linalg.norm(x, 2), (2, 2, 2), r"an ord needs a vector or a matrix"),
+    (lambda x: la.linalg.norm(x, "nuc"), (3,), r"matrix norm"),
+    (lambda x: la.linalg.norm(x, 3), (3, 3), r"not a matrix norm"),
+    (lambda x: la.linalg.norm(x, axis=(0, 0)), (3, 3), r"repeated axis"),
+    (lambda x: la.linalg.norm(x, axis=2), (3, 3), r"not an axis"),
+    (lambda x: la.linalg.matrix_power(x, 2), (3,), r"square matrices"),
+    (lambda x: la.linalg.matrix_power(x, 1.5), (2, 2), r"integer exponent"),
+    (lambda x: la.linalg.eigh(x, UPLO="X"), (2, 2), r"UPLO must be"),
+    (lambda x: la.linalg.qr(x, mode="foo"), (2, 2), r"mode must be"),
+    (lambda x: la.linalg.slogdet(x), (2, 3), r"square matrix"),
+    (lambda x: la.linalg.outer(x, x), (2, 2), r"outer takes two vectors"),
+    (lambda x: la.linalg.cross(x, x), (2,), r"3-vectors"),
+    (lambda x: la.linalg.multi_dot([x, x], out=np.zeros((2, 2))), (2, 2), r"out= "),
+    (lambda x: la.linalg.trace(x, dtype=int), (2, 2), r"not a float type"),
+]
+
+
+@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize("f, shape, message", MISUSES, ids=[m[2] for m in MISUSES])
+def test_misuse_raises_a_named_error(f, shape, message, traced):
+    x = np.ones(shape)
+    with pytest.raises(LagrangeADError, match=message):
+        la.trace(f, x) if traced else f(x)

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 Array: TypeAlias = "np.ndarray | Traced"  # a traced value, or an array on plain operands
 
 __all__ = ["Array", "ArrayLike", "EighResult", "QRResult", "SVDResult", "SlogdetResult",
-           "matrix_transpose_of", "plain_or_refuse", "refuse", "shape_of"]
+           "core_of", "matrix_transpose_of", "plain_or_refuse", "refuse", "shape_of"]
 
 
 class SlogdetResult(NamedTuple):
@@ -51,6 +51,15 @@ class QRResult(NamedTuple):
 
 def shape_of(x) -> tuple:
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def core_of(x, name: str, stacks: bool = True) -> tuple[int, int]:
+    """The (m, n) of a matrix (or, with ``stacks``, of a stack of them), or `ShapeError`."""
+    shape = shape_of(x)
+    if len(shape) < 2 or (not stacks and len(shape) != 2):
+        want = "a matrix or a stack of matrices" if stacks else "a matrix"
+        raise ShapeError(f"numpy.linalg.{name} takes {want}; got shape {shape}")
+    return shape[-2], shape[-1]
 
 
 def matrix_transpose_of(x):

@@ -15,9 +15,9 @@ from .common import (
     EighResult,
     QRResult,
     SVDResult,
+    core_of,
     matrix_transpose_of,
     plain_or_refuse,
-    shape_of,
 )
 
 
@@ -69,7 +69,7 @@ def qr(a: ArrayLike, mode: str = "reduced") -> QRResult | Array:
         When a matrix is rank deficient (its Q is not determined by it).
     """
     a = lift(a)
-    m, n = shape_of(a)[-2:]
+    m, n = core_of(a, "qr")
     if mode == "raw" or (mode == "complete" and m > n):
         return plain_or_refuse("qr", "the extra columns of a complete Q are not determined by "
                                "the matrix; use mode='reduced'", a, mode=mode)
@@ -150,7 +150,7 @@ def svd(a: ArrayLike, full_matrices: bool = True, compute_uv: bool = True,
                                hermitian=True)
     if not compute_uv:
         return call("svd_values", a)
-    m, n = shape_of(a)[-2:]
+    m, n = core_of(a, "svd")
     if full_matrices and m != n:
         return plain_or_refuse("svd", "the extra singular vectors of full_matrices=True are "
                                "not determined by the matrix; pass full_matrices=False", a)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..tracing.functions import call
 from ..tracing.functions.core import lift
-from .common import Array, ArrayLike, SlogdetResult, plain_or_refuse, shape_of
+from .common import Array, ArrayLike, SlogdetResult, core_of, plain_or_refuse, shape_of
 
 
 def solve(a: ArrayLike, b: ArrayLike) -> Array:
@@ -99,7 +99,7 @@ def lstsq(a: ArrayLike, b: ArrayLike, rcond: float | None = None) -> tuple:
     the rank and the singular values. A rank-deficient ``a`` raises `DomainError`.
     """
     a, b = lift(a), lift(b)
-    m, n = shape_of(a)
+    m, n = core_of(a, "lstsq", stacks=False)
     x = call("matmul", pinv(a, rcond), b)
     if m > n:
         diff = call("sub", call("matmul", a, x), b)

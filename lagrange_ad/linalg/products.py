@@ -12,7 +12,7 @@ from ..errors import ShapeError, TracingError
 from ..tracing import functions
 from ..tracing.functions import call
 from ..tracing.functions.core import is_traced, lift
-from .common import Array, ArrayLike, matrix_transpose_of, shape_of
+from .common import Array, ArrayLike, core_of, matrix_transpose_of, shape_of
 from .inverses import inv
 
 
@@ -93,7 +93,7 @@ def matrix_transpose(x: ArrayLike, /) -> Array:
 def diagonal(x: ArrayLike, /, *, offset: int = 0) -> Array:
     """The diagonal of the last two axes, shifted by ``offset``."""
     x = lift(x)
-    m, n = shape_of(x)[-2:]
+    m, n = core_of(x, "diagonal")
     rows = np.arange(max(0, -offset), min(m, n - offset))
     return call("getitem", x, index=(Ellipsis, rows, rows + offset))
 
