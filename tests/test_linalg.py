@@ -457,6 +457,20 @@ def test_domain_errors_while_tracing(name, run, message):
         la.grad(lambda a: la.sum(function(a)))(point)
 
 
+def test_the_gap_tolerance_is_relative():
+    # GAP_RTOL = 1e-8 of the largest magnitude: 1e-10 apart is refused, 1e-6 apart is not
+    # (the derivative is then of the order of the inverse gap), at any scale
+    for scale in (1e-6, 1.0, 1e6):
+        with pytest.raises(DomainError, match="distinct"):
+            la.linalg.eigh(scale * np.diag([1.0, 1.0 + 1e-10, 3.0]))
+        w, v = la.linalg.eigh(scale * np.diag([1.0, 1.0 + 1e-6, 3.0]))
+        np.testing.assert_allclose(np.abs(v), np.eye(3), atol=1e-12)
+        with pytest.raises(DomainError, match="distinct or zero"):
+            la.linalg.svd(scale * np.diag([3.0, 1.0, 1e-10]))
+        u, s, vh = la.linalg.svd(scale * np.diag([3.0, 1.0, 1e-6]))
+        np.testing.assert_allclose(s, scale * np.array([3.0, 1.0, 1e-6]), rtol=1e-12)
+
+
 def test_refusals_on_traced_values_and_numpy_on_plain_arrays():
     a = rect(4, 3)
     refused = [
