@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ShapeError, TracingError
-from ...primitives import PRIMITIVES, lookup
+from ...primitives import lookup
 from ...program.values import apply_primitive
 from ..tape import Traced, finite_array, holds_traced, record
 
@@ -31,11 +31,6 @@ def call(name: str, *operands, **params):
         shapes = ", ".join(str(x.shape) for x in xs)
         raise ShapeError(f"{name} of operands of shapes {shapes}: {exc}") from None
     return apply_primitive(primitive, xs, params, lambda: name)
-
-
-def has_row(name: str) -> bool:
-    """Whether the primitive registry has a row called ``name``."""
-    return name in PRIMITIVES
 
 
 def lift(x):

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...errors import DomainError
 from ..tape import Traced, as_float_array
-from .core import call, has_row, lift, refuse, value_of
+from .core import call, lift, refuse, value_of
 
 NO_PARAMS: dict = {}
 LN2 = math.log(2.0)
@@ -177,11 +177,7 @@ def where(condition, x, y):
     The derivative flows to x where the condition holds and to y elsewhere. The condition may
     compare traced values (``x > 0`` is a plain boolean array of their values).
     """
-    mask = np.asarray(value_of(condition), dtype=bool)
-    if has_row("where"):
-        return call("where", x, y, mask=mask)
-    m = mask.astype(np.float64)
-    return add(multiply(x, m), multiply(y, 1.0 - m))
+    return call("where", x, y, mask=np.asarray(value_of(condition), dtype=bool))
 
 
 def clip(a, a_min=None, a_max=None):

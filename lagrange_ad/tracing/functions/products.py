@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ShapeError
-from .core import as_ints, call, has_row, lift, ndim_of, refuse, shape_of
+from .core import as_ints, call, lift, ndim_of, refuse, shape_of
 from .elementwise import multiply, subtract
-from .reductions import sum
 from .shapes import moveaxis, ravel, reshape, stack, transpose
 
 
@@ -94,32 +93,7 @@ def einsum(subscripts, *operands, out=None, optimize=False, **kwargs):
         inputs = subscripts.split(",")
         letters = "".join(inputs)
         subscripts += "->" + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    if has_row("einsum"):
-        return call("einsum", *operands, subscripts=subscripts)
-    return _einsum_by_products(subscripts, [lift(x) for x in operands])
-
-
-def _einsum_by_products(subscripts, operands):
-    """einsum as broadcasting products followed by one sum (no row for einsum)."""
-    inputs, output = subscripts.split("->")
-    inputs = inputs.split(",")
-    letters = sorted(set("".join(inputs)))
-    sizes = {}
-    total = None
-    for spec, x in zip(inputs, operands):
-        if len(set(spec)) != len(spec):
-            refuse("einsum", "subscripts", spec, "a repeated index within one operand")
-        for c, n in zip(spec, shape_of(x)):
-            sizes[c] = n
-        order = sorted(range(len(spec)), key=lambda k: letters.index(spec[k]))
-        moved = transpose(x, order) if order != list(range(len(spec))) else x
-        have = sorted(spec)
-        full = reshape(moved, tuple(sizes[c] if c in have else 1 for c in letters))
-        total = full if total is None else multiply(total, full)
-    summed = tuple(k for k, c in enumerate(letters) if c not in output)
-    reduced = sum(total, axis=summed) if summed else total
-    kept = [c for c in letters if c in output]
-    return transpose(reduced, [kept.index(c) for c in output])
+    return call("einsum", *operands, subscripts=subscripts)
 
 
 def kron(a, b):

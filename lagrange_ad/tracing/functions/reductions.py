@@ -12,14 +12,12 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import DomainError
-from ..tape import Traced
 from .core import (
     as_int,
     axes_of,
     call,
     check_dtype,
     check_out,
-    has_row,
     keep,
     lift,
     refuse,
@@ -203,11 +201,4 @@ def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     if axis is None:
         a = call("reshape", a, shape=(-1,))
         axis = 0
-    axis = axes_of(axis, len(shape_of(a)), "sort")[0]
-    if has_row("sort"):
-        return call("sort", a, axis=axis)
-    value = a.value if isinstance(a, Traced) else np.asarray(a, dtype=np.float64)
-    order_ = np.argsort(value, axis=axis, kind="stable")
-    index = list(np.indices(np.shape(value), sparse=True))
-    index[axis] = order_
-    return call("getitem", a, index=tuple(index))
+    return call("sort", a, axis=axes_of(axis, len(shape_of(a)), "sort")[0])

@@ -18,7 +18,6 @@ from .core import (
     as_ints,
     axes_of,
     call,
-    has_row,
     lift,
     ndim_of,
     refuse,
@@ -296,9 +295,12 @@ def pad(array, pad_width, mode="constant", **kwargs):
         values = kwargs.pop("constant_values", 0.0)
         if kwargs:
             refuse("pad", next(iter(kwargs)), "", "constant mode takes constant_values only")
-        size = int(np.prod(shape, dtype=np.int64))
-        ids = np.pad(np.arange(size).reshape(shape), pad_width, constant_values=size)
-        out = _padded_gather(array, ids)
+        try:
+            pairs = np.broadcast_to(np.asarray(pad_width), (len(shape), 2))
+        except ValueError:
+            raise ShapeError(f"pad: pad_width {pad_width!r} does not fit an array of shape "
+                             f"{shape}") from None
+        out = call("pad", array, pad_width=tuple((int(b), int(a)) for b, a in pairs.tolist()))
         if np.any(np.asarray(values) != 0):
             fill = np.pad(np.zeros(shape), pad_width, constant_values=values)
             out = call("add", out, fill)
@@ -357,7 +359,4 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
 
 def broadcast_to(array, shape, subok=False):
     """``array`` repeated to ``shape`` by numpy's broadcasting rules."""
-    shape = as_ints(np.atleast_1d(shape), "broadcast_to: shape")
-    if has_row("broadcast_to"):
-        return call("broadcast_to", array, shape=shape)
-    return call("add", array, np.zeros(shape))
+    return call("broadcast_to", array, shape=as_ints(np.atleast_1d(shape), "broadcast_to: shape"))
