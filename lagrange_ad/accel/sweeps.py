@@ -30,8 +30,6 @@ Gauss-Seidel, Jacobi and the level sweep: ``run(plan, cur, out, omega, acc) -> (
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ..program.program import Program
@@ -40,6 +38,7 @@ from ..schedules.cotangents import CotangentSweep
 from ..schedules.plans import SweepPlan, level_plan, sweep
 from . import kernels
 from .dispatch import Accelerator, register_accelerator
+from .scalar_graphs import is_scalar_graph
 
 COMPILED = kernels.njit is not None
 
@@ -49,8 +48,7 @@ def back_substitution(program: Program, form: str, gradient_only: bool) -> tuple
     graph = program.graph
     lam = program.rhs()
     jac = program.local_jacobian()
-    scalar = all(math.prod(shape) == 1 for shape in graph.shape_table)
-    if scalar and graph.parents_precede_children:
+    if is_scalar_graph(graph) and graph.parents_precede_children:
         spent = kernels.back_substitute_rows(jac.indptr, jac.indices, jac.data, lam)
     else:
         order = np.ascontiguousarray(graph.topological_order()[::-1], dtype=np.int64)
