@@ -1,5 +1,7 @@
 """The reverse sweep: closed forms, KKT stationarity, finite differences and another AD library."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -408,3 +410,15 @@ def test_options_that_do_not_apply_are_refused_with_what_does(cyclic, options, p
 def test_plans_that_need_a_dag_refuse_a_cycle(options, pattern):
     with pytest.raises(la.MethodNotApplicableError, match=pattern):
         la.solve(la.examples.fixed_cos().program(), "reverse", **options)
+
+
+SWEEP_MODULES = ("reverse", "levels", "forward", "plans", "checkpointing")
+
+
+@pytest.mark.parametrize("name", SWEEP_MODULES)
+def test_the_reference_sweep_modules_hold_no_fast_path(name):
+    # their fast paths are accelerators in accel/, chosen by the dispatcher
+    text = (Path(la.__file__).parent / "schedules" / f"{name}.py").read_text()
+    for marker in ("numba", "njit", "getrefcount", "shape_table", "accel.kernels",
+                   "from ..accel.sweeps", "CotangentSweep", "all_finite"):
+        assert marker not in text, f"schedules/{name}.py holds {marker!r}"
