@@ -7,6 +7,8 @@ wrong.
 
 from __future__ import annotations
 
+import numpy as np
+
 
 class LagrangeADError(Exception):
     """Base class of every error raised on purpose by lagrange_ad."""
@@ -40,6 +42,11 @@ class CyclicGraphError(GraphError):
 
 class DomainError(LagrangeADError, ValueError):
     """A point outside a primitive's domain (log of a negative number, division by zero, ...)."""
+
+
+class LinAlgDomainError(DomainError, np.linalg.LinAlgError):
+    """A matrix outside a ``la.linalg`` function's domain (singular, not positive definite, too
+    small a spectral gap); numpy code that catches ``numpy.linalg.LinAlgError`` catches it."""
 
 
 class NonFiniteError(LagrangeADError, FloatingPointError):

@@ -457,6 +457,33 @@ def test_domain_errors_while_tracing(name, run, message):
         la.grad(lambda a: la.sum(function(a)))(point)
 
 
+def test_numpy_code_that_catches_linalgerror_takes_its_except_branch():
+    # the Gaussian-process idiom: a jitter when the kernel matrix is numerically singular
+    points = np.array([0.0, 0.0, 1.0])  # a repeated point: the kernel matrix is singular
+
+    def log_likelihood_term(scale):
+        k = scale * np.exp(-0.5 * (points[:, None] - points[None, :]) ** 2)
+        try:
+            factor = np.linalg.cholesky(k)
+        except np.linalg.LinAlgError:
+            factor = np.linalg.cholesky(k + 1e-6 * np.eye(3))
+        return np.sum(np.log(np.diagonal(factor)))
+
+    # sum(log(diag(L))) = log(det(K)) / 2, whose derivative in the scale is
+    # tr(K^{-1} dK/ds) / 2 with K = s K0 + 1e-6 I
+    (ours,) = la.grad(log_likelihood_term)(2.0)
+    k0 = np.exp(-0.5 * (points[:, None] - points[None, :]) ** 2)
+    expected = 0.5 * np.trace(np.linalg.solve(2.0 * k0 + 1e-6 * np.eye(3), k0))
+    assert float(ours) == pytest.approx(expected, rel=1e-9)
+    graph = la.trace(log_likelihood_term, 2.0)
+    assert str(graph).count("cholesky") == 1  # the failed factorization left no node
+    for singular in (lambda: la.linalg.cholesky(np.zeros((2, 2))),
+                     lambda: la.linalg.solve(SINGULAR, np.ones(2)),
+                     lambda: la.linalg.inv(SINGULAR)):
+        with pytest.raises(np.linalg.LinAlgError):
+            singular()
+
+
 def test_the_gap_tolerance_is_relative():
     # GAP_RTOL = 1e-8 of the largest magnitude: 1e-10 apart is refused, 1e-6 apart is not
     # (the derivative is then of the order of the inverse gap), at any scale

@@ -6,11 +6,14 @@ the matrix rows (``solve``, ``inv``, ``det``, ``logabsdet``, ``cholesky``, ``eig
 ``norm2``) or of compositions of other rows; on plain arrays it evaluates them with the same
 checks. ``np.linalg.<name>`` applied to a traced value lands here.
 
-Where a derivative does not exist the point is refused with `DomainError` (a singular matrix
-for solve, inv, slogdet; a rank-deficient one for pinv, qr and lstsq; one that is not positive
-definite for cholesky; eigenvalues or singular values too close for the vector rules), never
-a NaN. det is differentiable everywhere (its gradient at a singular matrix is the transposed
-adjugate). Conventions:
+Where a derivative does not exist the point is refused, never a NaN: a singular matrix for
+solve, inv, slogdet; a rank-deficient one for pinv, qr and lstsq; one that is not positive
+definite for cholesky; eigenvalues or singular values closer than ``GAP_RTOL`` (1e-8) of the
+largest for the vector rules. The check runs when the function is called, before a node is
+recorded, and raises `LinAlgDomainError`: a `DomainError` and a ``numpy.linalg.LinAlgError``,
+so numpy code that catches the latter (a jitter added to a kernel matrix) takes its except
+branch while tracing. det is differentiable everywhere (its gradient at a singular matrix is
+the transposed adjugate). Conventions:
 
 - ``eigh``, ``eigvalsh`` and ``cholesky`` read one triangle of the matrix, as numpy does; the
   gradient with respect to the matrix is therefore triangular (autograd's convention for

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..errors import ShapeError, TracingError
+from ..errors import DomainError, LinAlgDomainError, ShapeError, TracingError
+from ..primitives import lookup
 from ..tracing.functions import call
-from ..tracing.functions.core import is_traced
+from ..tracing.functions.core import is_traced, lift
 
 if TYPE_CHECKING:
     from ..tracing.tape import Traced
@@ -17,7 +18,8 @@ if TYPE_CHECKING:
 Array: TypeAlias = "np.ndarray | Traced"  # a traced value, or an array on plain operands
 
 __all__ = ["Array", "ArrayLike", "EighResult", "QRResult", "SVDResult", "SlogdetResult",
-           "core_of", "matrix_transpose_of", "plain_or_refuse", "refuse", "shape_of"]
+           "checked_call", "core_of", "matrix_transpose_of", "plain_or_refuse", "refuse",
+           "shape_of"]
 
 
 class SlogdetResult(NamedTuple):
@@ -51,6 +53,32 @@ class QRResult(NamedTuple):
 
 def shape_of(x) -> tuple:
     return tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+
+
+def checked_call(name: str, *operands, **params):
+    """`call` of a matrix row whose domain is checked at once, before any node is recorded.
+
+    A matrix outside the domain raises `LinAlgDomainError`, also a ``numpy.linalg.LinAlgError``,
+    so that numpy code such as ``try: cholesky(k) except LinAlgError: ...`` (adding a jitter)
+    takes its except branch while tracing and leaves no failed node in the graph. The check
+    reads the operands' values; a graph differentiated again at another point checks the
+    same domain in its forward pass (`DomainError`).
+    """
+    operands = tuple(lift(x) for x in operands)
+    if not is_traced(*operands):
+        try:
+            return call(name, *operands, **params)
+        except DomainError as exc:
+            raise LinAlgDomainError(str(exc)) from None
+    row = lookup(name)
+    if row.domain is not None:
+        row.shape(*[shape_of(x) for x in operands], **params)
+        values = [x.value if is_traced(x) else np.asarray(x) for x in operands]
+        if all(v.dtype.kind in "biuf" and np.all(np.isfinite(v)) for v in values):
+            problem = row.domain(*[v.astype(np.float64) for v in values], **params)
+            if problem is not None:
+                raise LinAlgDomainError(problem)
+    return call(name, *operands, **params)
 
 
 def core_of(x, name: str, stacks: bool = True) -> tuple[int, int]:

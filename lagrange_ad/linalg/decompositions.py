@@ -15,6 +15,7 @@ from .common import (
     EighResult,
     QRResult,
     SVDResult,
+    checked_call,
     core_of,
     matrix_transpose_of,
     plain_or_refuse,
@@ -44,8 +45,8 @@ def cholesky(a: ArrayLike, /, *, upper: bool = False) -> Array:
         When a matrix is not positive definite to working precision.
     """
     if upper:
-        return matrix_transpose_of(call("cholesky", matrix_transpose_of(a)))
-    return call("cholesky", a)
+        return matrix_transpose_of(checked_call("cholesky", matrix_transpose_of(a)))
+    return checked_call("cholesky", a)
 
 
 def qr(a: ArrayLike, mode: str = "reduced") -> QRResult | Array:
@@ -76,11 +77,11 @@ def qr(a: ArrayLike, mode: str = "reduced") -> QRResult | Array:
     if mode not in ("reduced", "complete", "r"):
         raise TracingError(f"qr: mode must be 'reduced', 'complete', 'r' or 'raw'; got {mode!r}")
     if m >= n:
-        r = call("qr_r", a)
+        r = checked_call("qr_r", a)
         return r if mode == "r" else QRResult(call("qr_q", a), r)
     left, right = (call("getitem", a, index=(Ellipsis, slice(None), part))
                    for part in (slice(0, m), slice(m, None)))
-    q = call("qr_q", left)
+    q = checked_call("qr_q", left)
     beyond = call("matmul", matrix_transpose_of(q), right)  # Q^T a2
     r = call("concatenate", call("qr_r", left), beyond, axis=-1)
     return r if mode == "r" else QRResult(q, r)
@@ -108,7 +109,8 @@ def eigh(a: ArrayLike, UPLO: str = "L") -> EighResult:  # noqa: N803  (numpy's n
         eigenvalues are needed.
     """
     a = lift(a)
-    return EighResult(call("eigh_values", a, UPLO=UPLO), call("eigh_vectors", a, UPLO=UPLO))
+    vectors = checked_call("eigh_vectors", a, UPLO=UPLO)
+    return EighResult(call("eigh_values", a, UPLO=UPLO), vectors)
 
 
 def eigvalsh(a: ArrayLike, UPLO: str = "L") -> Array:  # noqa: N803
@@ -154,7 +156,8 @@ def svd(a: ArrayLike, full_matrices: bool = True, compute_uv: bool = True,
     if full_matrices and m != n:
         return plain_or_refuse("svd", "the extra singular vectors of full_matrices=True are "
                                "not determined by the matrix; pass full_matrices=False", a)
-    return SVDResult(call("svd_u", a), call("svd_values", a), call("svd_vh", a))
+    u = checked_call("svd_u", a)
+    return SVDResult(u, call("svd_values", a), call("svd_vh", a))
 
 
 def svdvals(x: ArrayLike, /) -> Array:

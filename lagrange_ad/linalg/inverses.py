@@ -10,7 +10,15 @@ import numpy as np
 
 from ..tracing.functions import call
 from ..tracing.functions.core import lift
-from .common import Array, ArrayLike, SlogdetResult, core_of, plain_or_refuse, shape_of
+from .common import (
+    Array,
+    ArrayLike,
+    SlogdetResult,
+    checked_call,
+    core_of,
+    plain_or_refuse,
+    shape_of,
+)
 
 
 def solve(a: ArrayLike, b: ArrayLike) -> Array:
@@ -34,7 +42,7 @@ def solve(a: ArrayLike, b: ArrayLike) -> Array:
     DomainError
         When a matrix of ``a`` is singular to working precision (numpy's rank rule).
     """
-    return call("solve", a, b)
+    return checked_call("solve", a, b)
 
 
 def inv(a: ArrayLike) -> Array:
@@ -42,7 +50,7 @@ def inv(a: ArrayLike) -> Array:
 
     Raises `DomainError` when a matrix is singular to working precision.
     """
-    return call("inv", a)
+    return checked_call("inv", a)
 
 
 def det(a: ArrayLike) -> Array:
@@ -62,7 +70,8 @@ def slogdet(a: ArrayLike) -> SlogdetResult:
     `DomainError` for a singular matrix, where ``log|det a|`` is minus infinity.
     """
     a = lift(a)
-    return SlogdetResult(call("det_sign", a), call("logabsdet", a))
+    logabsdet = checked_call("logabsdet", a)
+    return SlogdetResult(call("det_sign", a), logabsdet)
 
 
 def pinv(a: ArrayLike, rcond: float | None = None, hermitian: bool = False, *,
@@ -88,7 +97,7 @@ def pinv(a: ArrayLike, rcond: float | None = None, hermitian: bool = False, *,
         return plain_or_refuse("pinv", "call it without hermitian=True (the same result for "
                                "a symmetric matrix)", a, rcond=rcond, hermitian=True)
     cutoff = rtol if rtol is not None else rcond
-    return call("pinv", a, rtol=None if cutoff is None else float(cutoff))
+    return checked_call("pinv", a, rtol=None if cutoff is None else float(cutoff))
 
 
 def lstsq(a: ArrayLike, b: ArrayLike, rcond: float | None = None) -> tuple:
