@@ -144,7 +144,15 @@ def _sort_shape(x_shape, axis=-1) -> tuple:
 
 
 def _order(x, axis):
-    return np.argsort(x, axis=axis, kind="stable")
+    """The permutation of numpy's stable sort along ``axis``.
+
+    Without ties every sort has this permutation, and numpy's default sort is many times
+    faster than its stable one: the stable sort runs only when sorted neighbours are equal.
+    """
+    order = np.argsort(x, axis=axis)
+    if np.any(np.diff(np.take_along_axis(x, order, axis=axis), axis=axis) == 0):
+        order = np.argsort(x, axis=axis, kind="stable")
+    return order
 
 
 def _sort_vjp(g, ans, x, axis=-1):
@@ -160,7 +168,7 @@ def _sort_jacobian(ans, x, axis=-1):
 
 
 register(Primitive(
-    name="sort", arity=1, evaluate=lambda x, axis=-1: np.sort(x, axis=axis, kind="stable"),
+    name="sort", arity=1, evaluate=lambda x, axis=-1: np.sort(x, axis=axis),  # values: any sort
     vjp=_sort_vjp,
     jvp=lambda ts, ans, x, axis=-1: np.take_along_axis(ts[0], _order(x, axis), axis=axis),
     shape=_sort_shape,

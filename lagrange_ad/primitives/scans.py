@@ -32,14 +32,16 @@ def linear_recurrence(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
     (A1 A2, B1 + A1 B2)``. There are ceil(log2 n) steps, each a product of whole arrays.
     """
     shape = np.broadcast_shapes(np.shape(a), np.shape(b))
-    a = np.moveaxis(np.array(np.broadcast_to(a, shape), dtype=np.float64), axis, -1)
-    b = np.moveaxis(np.array(np.broadcast_to(b, shape), dtype=np.float64), axis, -1)
-    n, shift = b.shape[-1], 1
+    # copies with the axis first, so that each step works on whole contiguous rows
+    a, b = (np.array(np.moveaxis(np.broadcast_to(v, shape), axis, 0), dtype=np.float64,
+                     order="C") for v in (a, b))
+    n, shift = b.shape[0], 1
     while shift < n:
-        b[..., shift:] = b[..., shift:] + a[..., shift:] * b[..., :-shift]
-        a[..., shift:] = a[..., shift:] * a[..., :-shift]
+        # the right-hand products are formed before the writes (numpy buffers overlaps)
+        b[shift:] += a[shift:] * b[:-shift]
+        a[shift:] *= a[:-shift]
         shift *= 2
-    return np.moveaxis(b, -1, axis)
+    return np.moveaxis(b, 0, axis)
 
 
 def _shifted(v: np.ndarray, axis: int, first: float) -> np.ndarray:
