@@ -4,12 +4,12 @@
 operators, the attributes and methods of ``numpy.ndarray``, and the two override protocols
 (``__array_ufunc__`` for ``np.sin(x)``, ``__array_function__`` for ``np.sum(x)``), each
 routed by the tables of `numpy_tables` to the ``la.`` function of the same name. Functions of
-``numpy.linalg`` go to ``lagrange_ad.linalg``. What only reads values (comparisons, ``argmax``, ``np.isfinite``)
-returns plain arrays of the values at the traced point: a program that branches on them is
-traced along the branch taken. What cannot be traced (reading a value as a Python number,
-writing into a buffer, complex numbers, in-place methods) raises `TracingError` saying what to
-write instead. numpy's own array constructors see lists of traced values only while a function
-is traced (`interception`).
+``numpy.linalg`` go to ``lagrange_ad.linalg``. What only reads values (comparisons,
+``argmax``, ``np.isfinite``) returns plain arrays of the values at the traced point: a program
+that branches on them is traced along the branch taken. What cannot be traced (reading a
+value as a Python number, writing into a buffer, complex numbers, in-place methods) raises
+`TracingError` saying what to write instead. numpy's own array constructors see lists of
+traced values only while a function is traced (`interception`).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ...errors import DomainError
-from ..tape import Traced, as_float_array
+from ..tape import TRACED_TYPES, Traced, as_float_array
 from .core import call, lift, refuse, value_of
 
 NO_PARAMS: dict = {}
@@ -24,7 +24,7 @@ LN10 = math.log(10.0)
 def _unary(name: str, doc: str):
     """The ``la.`` function of the one-operand primitive ``name``."""
     def function(x):
-        if isinstance(x, Traced):
+        if type(x) in TRACED_TYPES:
             return x.apply(name)
         return call(name, x)
     function.__name__ = function.__qualname__ = name
