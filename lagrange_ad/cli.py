@@ -39,7 +39,8 @@ def _answer(program, comparison=None) -> tuple[object, tuple, list[str]]:
         solution = solve(program, "reverse")
         gradient = tuple(np.asarray(g, dtype=np.float64) for g in solution.gradient)
         found = (None, gradient, tables.input_names(program.graph, len(gradient)))
-    value, gradient, names = found
+    value, gradient, _ = found
+    names = tables.input_names(program.graph, len(gradient))
     return (program.output_value if value is None else value), gradient, names
 
 
@@ -58,9 +59,8 @@ def _cmd_compare(args) -> int:
         if unknown:
             raise UsageError(f"unknown method {unknown[0]!r}; methods are: "
                              f"{', '.join(SCHEDULES)}")
-    show_progress = args.progress or sys.stderr.isatty()
-    comparison = compare(program, methods=methods, progress=show_progress,
-                         track_memory=not args.no_memory)
+    comparison = compare(program, methods=methods, track_memory=False if args.no_memory else None,
+                         **_limits(args))
     value, gradient, names = _answer(program, comparison)
     if args.format == "json":
         data = comparison.to_dict(multipliers=args.multipliers)
@@ -81,6 +81,24 @@ def _cmd_compare(args) -> int:
     return 0
 
 
+def _limits(args) -> dict:
+    """The budget, time limit and progress options given on the command line (only those)."""
+    given = {"budget": args.budget, "time_limit": args.time_limit,
+             "progress": True if args.progress else None}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+def _positive(text: str) -> float:
+    """A number > 0 for --budget and --time-limit (``inf`` allowed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
+
+
 def _save_plot(comparison, path: str) -> None:
     plt = require_module("matplotlib.pyplot", "--plot", package="matplotlib")
     ax = comparison.plot()
@@ -97,7 +115,7 @@ def _cmd_verify(args) -> int:
     from .verify import verify
 
     program = load_program(args.target, args.at)
-    report = verify(program)
+    report = verify(program, **_limits(args))
     value, gradient, names = _answer(program)
     if args.format == "json":
         data = tables.verification_dict(report)
@@ -200,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the KKT residual per iteration (needs the plot extra: "
                         "pip install \"lagrange_ad[plot]\")")
     p.add_argument("--at", help=AT_HELP)
-    p.add_argument("--progress", action="store_true", help="report each method as it runs")
+    _add_limits(p)
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.set_defaults(run=_cmd_compare)
 
@@ -211,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", nargs="?", default="lecture", help=TARGET_HELP)
     p.add_argument("--at", help=AT_HELP)
     p.add_argument("--format", choices=("text", "json"), default="text")
+    _add_limits(p)
     p.set_defaults(run=_cmd_verify)
 
     p = sub.add_parser("show", help="draw the hypergraph with values and multipliers",
@@ -230,6 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
                        description="List the named examples, one line each.")
     p.set_defaults(run=_cmd_examples)
     return parser
+
+
+def _add_limits(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--budget", type=_positive, metavar="MULTIPLY_ADDS",
+                   help="the most work a schedule may be estimated to need (default 1e9; inf "
+                        "for no limit); a schedule above it is skipped with its estimate")
+    p.add_argument("--time-limit", type=_positive, metavar="SECONDS",
+                   help="stop an iterating schedule after this many seconds")
+    p.add_argument("--progress", action="store_true",
+                   help="report each method as it runs (the default when stderr is a terminal)")
 
 
 def _join_negative_points(argv: list[str]) -> list[str]:

@@ -40,29 +40,36 @@ def caption(comparison: Comparison) -> str:
     from ..compare import NORMALIZATION
 
     if comparison.reference_note:
-        return f"{comparison.program_summary}; no max rel diff: {comparison.reference_note}"
-    return (f"{comparison.program_summary}; max rel diff = {NORMALIZATION}, lam_ref from "
-            f"{comparison.reference!r}")
+        text = f"{comparison.program_summary}; no max rel diff: {comparison.reference_note}"
+    else:
+        text = (f"{comparison.program_summary}; max rel diff = {NORMALIZATION}, lam_ref from "
+                f"{comparison.reference!r}")
+    budget = getattr(comparison, "budget", None)
+    if budget is not None:
+        text += f"; budget {fmt.count(int(budget)) if math.isfinite(budget) else 'none'} " \
+                f"multiply-adds per schedule"
+    memory = getattr(comparison, "memory_note", "")
+    return text + (f"; {memory}" if memory else "")
 
 
 def answer(comparison: Comparison) -> tuple[object, tuple[np.ndarray, ...], list[str]] | None:
     """``(value, gradient, input names)`` of the compared program; None without a gradient.
 
-    The comparison's own ``value`` and ``gradient`` when it carries them, else the gradient of
-    the reference row (or of the first row) that solved, and no value. A row that did not
-    converge never gives the answer.
+    The comparison's own ``value`` and ``gradient`` (the reference's) when it carries them,
+    else the gradient of the reference row (or of the first row) that solved. A row that did
+    not converge never gives the answer.
     """
-    solved = [row.label for row in comparison.rows if row.status == "solved"
-              and row.label in comparison.solutions]
-    first = comparison.reference if comparison.reference in solved else \
-        (solved[0] if solved else None)
-    solution = None if first is None else comparison.solutions[first]
     gradient = getattr(comparison, "gradient", None)
-    if gradient is None and solution is not None:
-        gradient = solution.gradient
     if gradient is None:
-        return None
-    graph = None if solution is None else solution.multipliers.graph
+        solved = [row.label for row in comparison.rows if row.status == "solved"
+                  and row.label in comparison.solutions]
+        first = comparison.reference if comparison.reference in solved else \
+            (solved[0] if solved else None)
+        if first is None:
+            return None
+        gradient = comparison.solutions[first].gradient
+    # every solution holds the program's graph, which names the inputs
+    graph = next((s.multipliers.graph for s in comparison.solutions.values()), None)
     gradient = tuple(np.asarray(g, dtype=np.float64) for g in gradient)
     return getattr(comparison, "value", None), gradient, input_names(graph, len(gradient))
 
@@ -133,6 +140,8 @@ def as_dict(comparison: Comparison, multipliers: bool = False) -> dict:
     found = answer(comparison)
     data = {"program": comparison.program_summary, "reference": comparison.reference,
             "reference_note": comparison.reference_note, "normalization": NORMALIZATION,
+            "budget": plain(getattr(comparison, "budget", None)),
+            "memory_note": getattr(comparison, "memory_note", ""),
             "value": None, "gradient": None}
     if found is not None:
         value, gradient, names = found
