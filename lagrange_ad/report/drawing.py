@@ -21,13 +21,12 @@ import numpy as np
 from ..errors import LagrangeADError
 from ..graph import export
 from .formatting import count
-from .layout import Layout, layered_layout
+from .layout import DEEP, Layout, layered_layout
 from .optional import require_module
 
 MAX_NODES = 60      # larger graphs are drawn collapsed unless full=True
 MAX_FULL = 2000     # more nodes than this are never drawn one by one
 MAX_BANDS = 12      # boxes of a collapsed drawing
-DEEP = 8            # more levels than this are drawn top to bottom
 FONT = 7.5          # points, monospace
 PAD = 5.0
 COLORS = {"input": "#c6dbef", "output": "#fdd0a2", "node": "#eeeeee", "band": "#e5e5f0"}
@@ -71,9 +70,7 @@ def graph_layout(graph, labels: Mapping[int, str] | None = None) -> tuple[Layout
     edges = [(int(j), i) for i in range(len(graph)) for j in graph.parents(i)]
     order = graph.topological_order() if graph.is_acyclic \
         else np.concatenate(graph.strongly_connected_components())
-    depth = graph.depth if graph.is_acyclic else len(graph)
-    layout = layered_layout(sizes, edges, order, pinned=list(graph.inputs),
-                            direction="TB" if depth + 1 > DEEP else "LR")
+    layout = layered_layout(sizes, edges, order, pinned=list(graph.inputs))
     return layout, texts
 
 
@@ -119,8 +116,7 @@ def collapsed(graph, max_bands: int = MAX_BANDS):
 def _collapsed_layout(graph) -> tuple[Layout, list[str], dict]:
     texts, edges = collapsed(graph)
     sizes = np.array([box_size(t) for t in texts])
-    layout = layered_layout(sizes, list(edges), pinned=range(len(texts)),
-                            direction="TB" if len(texts) > DEEP else "LR")
+    layout = layered_layout(sizes, list(edges), pinned=range(len(texts)))
     return layout, texts, edges
 
 

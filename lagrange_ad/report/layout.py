@@ -41,6 +41,7 @@ LEVEL_GAP = 36.0    # the narrowest gap between two columns
 SLANT = 0.12        # gap added per point of cross-axis displacement, up to MAX_GAP
 MAX_GAP = 140.0
 SWEEPS = 8
+DEEP = 8            # more levels than this are laid out top to bottom
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class Layout:
 
 def layered_layout(sizes: np.ndarray, edges: Sequence[tuple[int, int]],
                    order: Sequence[int] | None = None, pinned: Sequence[int] = (),
-                   direction: str = "LR") -> Layout:
+                   direction: str | None = None) -> Layout:
     """Lay out ``len(sizes)`` boxes of the given ``(width, height)`` with ``edges`` routed.
 
     Parameters
@@ -80,7 +81,8 @@ def layered_layout(sizes: np.ndarray, edges: Sequence[tuple[int, int]],
         A permutation of the nodes; edges against it are cycle edges (default: index order).
     pinned : sequence of int
         Nodes kept in the first level (a graph's inputs).
-    direction : ``"LR"`` or ``"TB"``
+    direction : ``"LR"``, ``"TB"`` or None
+        Levels left to right or top to bottom; by default ``"LR"`` up to `DEEP` levels.
     """
     sizes = np.asarray(sizes, dtype=np.float64).reshape(-1, 2)
     n = len(sizes)
@@ -96,6 +98,8 @@ def layered_layout(sizes: np.ndarray, edges: Sequence[tuple[int, int]],
         else:
             laid.append((c, p, True))
     level = _levels(n, laid, pos, pinned)
+    if direction is None:
+        direction = "LR" if int(level.max(initial=0)) + 1 <= DEEP else "TB"
     lanes, chains = _lanes(n, laid, level)
     total = n + len(lanes)
     lvl = np.concatenate([level, np.array([k for _, k in lanes], dtype=np.int64)])
@@ -109,18 +113,19 @@ def layered_layout(sizes: np.ndarray, edges: Sequence[tuple[int, int]],
     widths = np.array([max([rank_ext[i] for i in layer if i < n], default=0.0)
                        for layer in layers])
     centers_rank = _columns(layers, hops, cross, widths)
-    ports_out, ports_in = _ports(hops, cross, cross_ext)
+    links = _links(laid, chains, level)
+    ports_out, ports_in = _ports(links, cross, cross_ext)
     routes = []
-    for (u, v, back), path in zip(laid, _paths(laid, chains, level)):
-        pts = [(centers_rank[level[u]] + rank_ext[u] / 2, cross[u] + ports_out[u, path[1]]),
-               (centers_rank[level[u]] + widths[level[u]] / 2, cross[u] + ports_out[u, path[1]])]
+    for (u, v, back), path, copy in zip(laid, _paths(laid, chains, level), _copies(laid, level)):
+        out, into = ports_out[u, path[1], copy], ports_in[v, path[-2], copy]
+        pts = [(centers_rank[level[u]] + rank_ext[u] / 2, cross[u] + out),
+               (centers_rank[level[u]] + widths[level[u]] / 2, cross[u] + out)]
         for d in path[1:-1]:
             k = lvl[d]
             pts += [(centers_rank[k] - widths[k] / 2, cross[d]),
                     (centers_rank[k] + widths[k] / 2, cross[d])]
-        last = path[-2]
-        pts += [(centers_rank[level[v]] - widths[level[v]] / 2, cross[v] + ports_in[v, last]),
-                (centers_rank[level[v]] - rank_ext[v] / 2, cross[v] + ports_in[v, last])]
+        pts += [(centers_rank[level[v]] - widths[level[v]] / 2, cross[v] + into),
+                (centers_rank[level[v]] - rank_ext[v] / 2, cross[v] + into)]
         xy = _to_xy(np.array(pts), direction)
         xy = _drop_repeats(xy)
         routes.append(Route(v if back else u, u if back else v, xy[::-1] if back else xy, back))
@@ -195,6 +200,32 @@ def _hops(laid, chains, level) -> list[tuple[int, int]]:
     for path in _paths(laid, chains, level):
         for a, b in zip(path, path[1:]):
             seen.setdefault((a, b), None)
+    return list(seen)
+
+
+def _copies(laid, level) -> list[int]:
+    """For each laid-out edge, how many direct edges between the same two nodes came before it.
+
+    Parallel direct edges (``x * x``, or an edge and its way back around a cycle) get ports of
+    their own; long edges share their tail's lanes and so one port.
+    """
+    seen: dict[tuple[int, int], int] = {}
+    copies = []
+    for u, v, _ in laid:
+        if level[v] == level[u] + 1:
+            copies.append(seen.get((u, v), 0))
+            seen[(u, v)] = copies[-1] + 1
+        else:
+            copies.append(0)
+    return copies
+
+
+def _links(laid, chains, level) -> list[tuple[int, int, int]]:
+    """Distinct ``(tail, head, copy)`` links between elements of adjacent levels."""
+    seen: dict[tuple[int, int, int], None] = {}
+    for path, copy in zip(_paths(laid, chains, level), _copies(laid, level)):
+        for a, b in zip(path, path[1:]):
+            seen.setdefault((a, b, copy), None)
     return list(seen)
 
 
@@ -301,21 +332,21 @@ def _columns(layers, hops, cross: np.ndarray, widths: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(steps)])
 
 
-def _ports(hops, cross: np.ndarray, extent: np.ndarray):
+def _ports(links, cross: np.ndarray, extent: np.ndarray):
     """Offsets of each link's port on its tail and on its head, spread in cross-axis order."""
-    outs: dict[int, list[int]] = {}
-    ins: dict[int, list[int]] = {}
-    for a, b in hops:
-        outs.setdefault(a, []).append(b)
-        ins.setdefault(b, []).append(a)
-    out_off: dict[tuple[int, int], float] = {}
-    in_off: dict[tuple[int, int], float] = {}
+    outs: dict[int, list[tuple[int, int]]] = {}
+    ins: dict[int, list[tuple[int, int]]] = {}
+    for a, b, copy in links:
+        outs.setdefault(a, []).append((b, copy))
+        ins.setdefault(b, []).append((a, copy))
+    out_off: dict[tuple[int, int, int], float] = {}
+    in_off: dict[tuple[int, int, int], float] = {}
     for table, offsets in ((outs, out_off), (ins, in_off)):
         for node, others in table.items():
-            others = sorted(others, key=lambda j: cross[j])
+            others = sorted(others, key=lambda other: (cross[other[0]], other[1]))
             spread = np.linspace(-0.35, 0.35, len(others)) if len(others) > 1 else [0.0]
-            for other, s in zip(others, spread):
-                offsets[(node, other)] = float(s) * extent[node]
+            for (other, copy), s in zip(others, spread):
+                offsets[(node, other, copy)] = float(s) * extent[node]
     return out_off, in_off
 
 
