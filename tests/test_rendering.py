@@ -261,3 +261,13 @@ def test_a_row_that_did_not_converge_never_gives_the_answer():
     _, gradient, names = tables.answer(both)
     assert names == ["x", "y", "z"]
     np.testing.assert_allclose(gradient, both.solutions["gmres"].gradient)
+
+
+def test_parallel_edges_are_drawn_apart():
+    graph = la.trace(lambda x: x * x, 3.0)
+    placed, _ = drawing.graph_layout(graph)
+    first, second = routes_of(placed, 0, 1)
+    assert not np.allclose(first.points, second.points)
+    cycle, _ = drawing.graph_layout(la.examples.get("fixed_cos").graph)
+    (ahead,), (back,) = routes_of(cycle, 1, 2), routes_of(cycle, 2, 1)
+    assert not np.allclose(ahead.points, back.points[::-1])
