@@ -340,6 +340,17 @@ def test_eigvalsh_needs_no_gap():
     np.testing.assert_allclose(grads, np.diag([1.0, 1.0, 2.0]), atol=1e-12)
 
 
+def test_a_traced_graph_follows_the_sign_of_the_determinant():
+    # the sign is a node (derivative 0), not a constant of the trace
+    a = general(3, 3)
+    graph = la.trace(lambda a: np.linalg.slogdet(a)[0] * np.linalg.slogdet(a)[1], a)
+    flipped = a[::-1].copy()  # a row swap flips the sign of det
+    (ours,) = la.grad(graph)(flipped)
+    sign, logdet = np.linalg.slogdet(flipped)
+    np.testing.assert_allclose(ours, sign * np.linalg.inv(flipped).T, rtol=1e-10)
+    assert la.Program(graph, flipped).output_value == pytest.approx(sign * logdet)
+
+
 def test_results_are_named_like_numpy():
     a = spd(3, 3)
     assert la.linalg.slogdet(a).logabsdet == pytest.approx(np.linalg.slogdet(a).logabsdet)
@@ -505,6 +516,7 @@ def test_refusals_on_traced_values_and_numpy_on_plain_arrays():
         lambda x: la.linalg.qr(x, mode="complete")[0],
         lambda x: la.linalg.qr(x, mode="raw")[0],
         lambda x: la.linalg.svd(x, hermitian=True)[0],
+        lambda x: la.linalg.pinv(x, hermitian=True),
         lambda x: la.linalg.norm(x[0], 0),
         lambda x: la.linalg.eig(x[:3])[0],
         lambda x: la.linalg.eigvals(x[:3]),
