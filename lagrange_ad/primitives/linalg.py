@@ -11,6 +11,11 @@ at a time (``vjp_operand``): a sweep skips the half whose operand needs no multi
 With C flattened row-major (m x n, inner size k) the explicit blocks are Kronecker products,
 ``d vec C / d vec A = I_m (x) B^T`` and ``d vec C / d vec B = A (x) I_n``: entry
 ``d C[i, j] / d A[i, l] = B[l, j]`` and ``d C[i, j] / d B[l, j] = A[i, l]``.
+
+The other matrix rows live beside this module, one family each: `linalg_inverses` (solve,
+inv, pinv, det, logabsdet, det_sign), `linalg_factorizations` (cholesky, qr_q, qr_r),
+`linalg_spectral` (eigh_values, eigh_vectors, svd_values, svd_u, svd_vh) and `linalg_norms`
+(norm2), on the shared pieces of `linalg_support`.
 """
 
 from __future__ import annotations

@@ -192,8 +192,3 @@ def matrix_row(name: str, arity: int, evaluate: Callable, vjp: Callable, jvp: Ca
         vjp_reads=reads,
     ))
     return row
-
-
-def batch_size(shape: tuple, core: int) -> int:
-    """The number of matrices (or vectors) in a stack of this shape."""
-    return size_of(shape[:len(shape) - core])
