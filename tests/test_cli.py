@@ -129,14 +129,16 @@ def test_missing_function_and_a_function_that_raises(capsys, tmp_path):
 
 
 def test_the_installed_entry_point_and_help():
-    for argv in (["--help"], ["compare", "--help"], ["verify", "--help"], ["show", "--help"],
-                 ["examples", "--help"]):
-        done = subprocess.run([sys.executable, "-m", "lagrange_ad", *argv], capture_output=True,
-                              text=True, timeout=120)
-        assert done.returncode == 0 and "usage" in done.stdout
-    done = subprocess.run([sys.executable, "-m", "lagrange_ad", "compare", "nope"],
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    helps = [["--help"], ["compare", "--help"], ["verify", "--help"], ["show", "--help"],
+             ["examples", "--help"]]
+    running = [subprocess.Popen([sys.executable, "-m", "lagrange_ad", *argv], text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for argv in helps + [["compare", "nope"]]]
+    done = [(p.communicate(timeout=120), p.returncode) for p in running]
+    for (out, _), status in done[:-1]:
+        assert status == 0 and "usage" in out
+    (_, err), status = done[-1]
+    assert status == 2 and err.count("\n") == 1
 
 
 # --------------------------------------------------------------- through the installed command
