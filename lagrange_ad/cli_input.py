@@ -207,7 +207,9 @@ def fit_to_inputs(values: list[np.ndarray], shapes: list[tuple[int, ...]],
                   what: str) -> list[np.ndarray]:
     """``values`` shaped as the inputs: one value per input, or every entry flattened in order."""
     sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
-    if len(values) == len(shapes) and all(v.size == n for v, n in zip(values, sizes)):
+    # one value per input: its own shape, or flat with the right number of entries
+    if len(values) == len(shapes) and all(v.shape == s or (v.ndim <= 1 and v.size == n)
+                                          for v, s, n in zip(values, shapes, sizes)):
         return [np.reshape(v, s) for v, s in zip(values, shapes)]
     if all(v.ndim == 0 for v in values):
         if len(values) != sum(sizes):

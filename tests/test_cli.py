@@ -347,3 +347,11 @@ def test_at_forms_for_an_example(capsys):
     assert status == 0
     status, _, err = run(capsys, "compare", "hmm", "--at", "[1,2],[3]", "--no-memory")
     assert status == 2 and "shapes [(2,), (1,)]" in err and "(3,)" in err
+    trans = "[[1,2,3],[4,5,6],[7,8,9]]"
+    flat_emit = ",".join(str(k) for k in range(12))
+    status, out, _ = run(capsys, "compare", "hmm", "--at", f"[1,2,3],{trans},[{flat_emit}]",
+                         "--methods", "reverse", "--format", "json", "--no-memory")
+    assert status == 0 and np.shape(json.loads(out)["gradient"]["emit"]) == (3, 4)
+    # an array of another shape is not reshaped behind the user's back
+    status, _, err = run(capsys, "compare", "hmm", "--at", f"[[1,2,3]],{trans},[{flat_emit}]")
+    assert status == 2 and "(1, 3)" in err
