@@ -108,6 +108,12 @@ def test_solve_inv_det_slogdet(stack):
         assert grads[0].shape == a.shape
 
 
+def test_large_matrices_pass_the_lu_test_of_singularity():
+    a, b = general(2, 20, 20), rect(2, 20, 3)
+    np.testing.assert_allclose(la.linalg.solve(a, b), np.linalg.solve(a, b), rtol=1e-10)
+    check_gradient(lambda ns, a: ns.linalg.slogdet(a)[1][1], a)
+
+
 @pytest.mark.parametrize("upper", [False, True])
 @pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3)])
 def test_cholesky_through_a_parametrization(shape, upper):
@@ -421,12 +427,15 @@ def test_numpy_spellings_differentiate(name):
 # -- domain errors and refusals ---------------------------------------------------------------
 
 SINGULAR = np.array([[1.0, 2.0], [2.0, 4.0]])
+LARGE_SINGULAR = rect(20, 19) @ rect(19, 20)  # above LU_ORDER: tested by an LU factorization
 
 DOMAIN_CASES = [
     ("solve", lambda: la.linalg.solve(SINGULAR, np.ones(2)), r"solve: .*singular"),
     ("inv", lambda: la.linalg.inv(np.stack([np.eye(2), SINGULAR])),
      r"inv: .*singular .*\(matrix \(1,\) of the stack\)"),
     ("slogdet", lambda: la.linalg.slogdet(SINGULAR), r"slogdet: .*singular"),
+    ("inv-large", lambda: la.linalg.inv(np.stack([np.eye(20), LARGE_SINGULAR])),
+     r"inv: .*singular .*\(matrix \(1,\) of the stack\).*reciprocal condition"),
     ("cholesky", lambda: la.linalg.cholesky(np.diag([1.0, -1.0])),
      r"cholesky: .*not positive definite"),
     ("cholesky-semidefinite", lambda: la.linalg.cholesky(SINGULAR), r"not positive definite"),
@@ -450,6 +459,7 @@ def test_domain_errors_while_tracing(name, run, message):
     function = {
         "solve": lambda a: la.linalg.solve(a, np.ones(2)),
         "inv": lambda a: la.linalg.inv(a),
+        "inv-large": lambda a: la.linalg.inv(a),
         "slogdet": lambda a: la.linalg.slogdet(a)[1],
         "cholesky": lambda a: la.linalg.cholesky(a),
         "cholesky-semidefinite": lambda a: la.linalg.cholesky(a),
@@ -460,6 +470,7 @@ def test_domain_errors_while_tracing(name, run, message):
         "qr": lambda a: la.linalg.qr(a)[0],
     }[name]
     point = {"solve": SINGULAR, "inv": np.stack([np.eye(2), SINGULAR]), "slogdet": SINGULAR,
+             "inv-large": np.stack([np.eye(20), LARGE_SINGULAR]),
              "cholesky": np.diag([1.0, -1.0]), "cholesky-semidefinite": SINGULAR,
              "eigh": np.eye(3), "svd-repeated": np.diag([2.0, 2.0, 1.0]),
              "svd-zero": np.diag([2.0, 1.0, 0.0]), "pinv": np.ones((3, 2)),
