@@ -128,12 +128,37 @@ CASES = [
     ("log_expit", lambda xp, s, x: sp.log_expit(x), (normal(3, 4) * 10,)),
     ("norm", lambda xp, s, x: np.linalg.norm(x, axis=1), (normal(3, 4),)),
     ("outer of a matrix", lambda xp, s, x, y: xp.outer(x, y), (normal(3), normal(2, 2))),
+    ("hypot", lambda xp, s, x, y: xp.hypot(x, y), (normal(3, 4), normal(4))),
+    ("fix", lambda xp, s, x: x * xp.fix(3 * x), (normal(3, 4),)),
+    ("trapezoid", lambda xp, s, x: np.trapezoid(x, dx=0.5, axis=0), (normal(3, 4),)),
+    ("trapezoid x", lambda xp, s, x, y: np.trapezoid(x, y), (normal(3, 4), normal(4))),
+    ("median", lambda xp, s, x: np.median(x, axis=1), (normal(3, 4),)),
+    ("median odd", lambda xp, s, x: np.median(x), (normal(3, 5),)),
+    ("cumulative_sum", lambda xp, s, x: np.cumulative_sum(x, axis=1, include_initial=True),
+     (normal(3, 4),)),
+    ("vsplit unstack", lambda xp, s, x: np.vsplit(x, 3)[1] * np.unstack(x)[2],
+     (normal(3, 4),)),
+    ("rollaxis matrix_transpose", lambda xp, s, x: np.rollaxis(np.matrix_transpose(x), 2),
+     (normal(2, 3, 4),)),
+    ("take_along_axis", lambda xp, s, x: np.take_along_axis(x, np.argsort(x, axis=1), 1),
+     (normal(3, 4),)),
+    ("ediff1d diagflat", lambda xp, s, x: np.diagflat(np.ediff1d(x, to_end=[1.0])),
+     (normal(2, 2),)),
+    ("nan reductions", lambda xp, s, x: np.nansum(x, axis=0) * np.nanstd(x, axis=0),
+     (normal(3, 4),)),
+    ("vecdot matvec vecmat", lambda xp, s, x, y: np.vecdot(x, y) + np.matvec(x, y)
+     + np.vecmat(y, x), (normal(3, 3), normal(3))),
+    ("degrees radians", lambda xp, s, x: np.degrees(x) * np.radians(x), (normal(3, 4),)),
 ]
 # autograd has no rule for these (or none for these shapes); finite differences check them
 NO_AUTOGRAD = {"softmax", "log_softmax", "xlogy", "xlog1py", "log_expit", "norm",
                "logsumexp b", "sinc", "pad edge", "diag of vector", "kron", "nan_to_num",
                "einsum implicit", "dot N-d", "arc", "select", "cumprod", "sort", "where",
-               "pad", "diag of matrix", "diagonal", "flip", "cross", "outer of a matrix"}
+               "pad", "diag of matrix", "diagonal", "flip", "cross", "outer of a matrix",
+               "fix", "trapezoid", "trapezoid x", "median", "median odd", "cumulative_sum",
+               "vsplit unstack", "rollaxis matrix_transpose", "take_along_axis",
+               "ediff1d diagflat", "nan reductions", "vecdot matvec vecmat",
+               "degrees radians"}
 
 
 def traced_gradient(f, args):

@@ -49,6 +49,8 @@ UFUNCS = {
     np.trunc: lambda x: la.where(value_of(x) >= 0, la.floor(x), la.ceil(x)),
     np.remainder: la.mod, np.floor_divide: floor_divide, np.divmod: divmod_,
     np.deg2rad: la.deg2rad, np.rad2deg: la.rad2deg, np.conjugate: lambda x: lift(x),
+    np.degrees: la.rad2deg, np.radians: la.deg2rad, np.hypot: la.hypot,
+    np.vecdot: la.vecdot, np.matvec: la.matvec, np.vecmat: la.vecmat,
     np.cbrt: lambda x: la.multiply(la.sign(x), la.power(la.abs(x), 1.0 / 3.0)),
 }
 for _name, _function_ in (("expit", la.expit), ("logit", la.logit), ("log_expit", la.log_expit),
@@ -125,8 +127,13 @@ ARRAY_FUNCTIONS = {getattr(np, name): getattr(la, name) for name in (
     "tile", "pad", "diag", "diagonal", "trace", "tril", "triu", "roll", "flip", "fliplr",
     "flipud", "rot90", "take", "split", "array_split", "atleast_1d", "atleast_2d",
     "atleast_3d", "append", "diff", "kron", "cross", "select", "sinc", "nan_to_num", "round",
-    "around", "broadcast_to",
+    "around", "broadcast_to", "vsplit", "hsplit", "dsplit", "unstack", "rollaxis",
+    "matrix_transpose", "take_along_axis", "ediff1d", "diagflat", "cumulative_sum",
+    "cumulative_prod", "median", "fix", "trapezoid",
 )}
+# traced values are never NaN: numpy's nan-ignoring reductions are the plain ones
+ARRAY_FUNCTIONS.update({getattr(np, "nan" + name): getattr(la, name) for name in (
+    "sum", "mean", "max", "min", "prod", "var", "std", "cumsum", "cumprod", "median")})
 ARRAY_FUNCTIONS.update({
     np.shape: lambda a: tuple(np.shape(value_of(a))) if not isinstance(a, Traced) else a.shape,
     np.ndim: lambda a: len(a.shape) if isinstance(a, Traced) else np.ndim(value_of(a)),
@@ -155,6 +162,7 @@ VALUE_FUNCTIONS = {getattr(np, name) for name in (
     "searchsorted", "all", "any", "isclose", "allclose", "array_equal", "array_equiv",
     "count_nonzero", "isfinite", "isnan", "isinf", "digitize", "histogram", "unique",
     "array_repr", "array_str", "shares_memory", "may_share_memory", "isreal", "iscomplex",
+    "isneginf", "isposinf", "nanargmax", "nanargmin", "isin", "lexsort",
 )}
 
 

@@ -233,3 +233,30 @@ def select(condlist, choicelist, default=0.0):
     for condition, choice in reversed(list(zip(condlist, choicelist))):
         out = where(condition, choice, out)
     return out
+
+
+def hypot(x1, x2):
+    """``sqrt(x1^2 + x2^2)``; its derivative is infinite at (0, 0)."""
+    return sqrt(add(square(x1), square(x2)))
+
+
+def fix(x, out=None):
+    """Round toward zero; derivative 0."""
+    return where(value_of(x) >= 0, floor(x), ceil(x))
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """The trapezoidal rule along ``axis``: ``sum((y[1:] + y[:-1]) / 2 * diff(x))``."""
+    from .reductions import sum
+    from .shapes import diff
+
+    y = lift(y)
+    n = len(value_of(y).shape)
+    axis = axis % n
+    lead = (slice(None),) * axis
+    pairs = add(call("getitem", y, index=lead + (slice(1, None),)),
+                call("getitem", y, index=lead + (slice(None, -1),)))
+    widths = dx if x is None else diff(x, axis=axis if np.ndim(value_of(x)) > 1 else -1)
+    if x is not None and np.ndim(value_of(x)) == 1 and n > 1:
+        widths = call("reshape", lift(widths), shape=(-1,) + (1,) * (n - 1 - axis))
+    return sum(multiply(pairs, multiply(widths, 0.5)), axis=axis)

@@ -130,3 +130,25 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     y = subtract(multiply(a2, b0), multiply(a0, b2))
     return moveaxis(stack([x, y, z], axis=-1), -1, axisc)
 
+
+
+def vecdot(x1, x2, /, *, axis=-1):
+    """The dot product of vectors along ``axis`` (broadcast over the others)."""
+    from .reductions import sum
+
+    return sum(multiply(x1, x2), axis=axis)
+
+
+def matvec(x1, x2, /):
+    """Matrix times vector over stacks: ``(x1 @ x2[..., None])[..., 0]``."""
+    return call("getitem", call("matmul", x1, call("reshape", lift(x2),
+                                                   shape=shape_of(x2) + (1,))),
+                index=(Ellipsis, 0))
+
+
+def vecmat(x1, x2, /):
+    """Vector times matrix over stacks: ``(x1[..., None, :] @ x2)[..., 0, :]``."""
+    x1 = lift(x1)
+    shape = shape_of(x1)
+    return call("getitem", call("matmul", call("reshape", x1, shape=shape[:-1] + (1, shape[-1])),
+                                x2), index=(Ellipsis, 0, slice(None)))

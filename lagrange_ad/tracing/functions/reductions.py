@@ -202,3 +202,44 @@ def sort(a, axis=-1, kind=None, order=None, *, stable=None):
         a = call("reshape", a, shape=(-1,))
         axis = 0
     return call("sort", a, axis=axes_of(axis, len(shape_of(a)), "sort")[0])
+
+
+def cumulative_sum(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+    """numpy's cumulative_sum (the array API's): `cumsum`, optionally starting with 0."""
+    return _with_initial(cumsum(x, axis=axis, dtype=dtype, out=out), x, axis, include_initial,
+                         0.0)
+
+
+def cumulative_prod(x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+    """numpy's cumulative_prod: `cumprod`, optionally starting with 1."""
+    return _with_initial(cumprod(x, axis=axis, dtype=dtype, out=out), x, axis,
+                         include_initial, 1.0)
+
+
+def _with_initial(out, x, axis, include_initial, initial):
+    if not include_initial:
+        return out
+    shape = list(shape_of(out))
+    axis = 0 if axis is None else axes_of(axis, len(shape), "cumulative")[0]
+    shape[axis] = 1
+    return call("concatenate", np.full(shape, initial), out, axis=axis)
+
+
+def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """The middle entry (mean of the two middle ones) along ``axis``, from `sort`."""
+    check_out("median", out)
+    a = lift(a)
+    shape = shape_of(a)
+    if axis is None:
+        a, axes = call("reshape", a, shape=(-1,)), tuple(range(len(shape)))
+        along = 0
+    else:
+        axes = axes_of(axis, len(shape), "median")
+        if len(axes) != 1:
+            refuse("median", "axis", axis, "give one axis or None")
+        along = axes[0]
+    n = shape_of(a)[along]
+    ordered = sort(a, axis=along)
+    lead = (slice(None),) * along
+    middle = call("getitem", ordered, index=lead + (slice((n - 1) // 2, n // 2 + 1),))
+    return keep(mean(middle, axis=along), shape, axes, keepdims)

@@ -1,10 +1,7 @@
-"""Functions that move entries: reshaping, joining, splitting, selecting, padding.
+"""Functions that move entries: reshaping, joining, splitting.
 
-Most are one ``reshape``, ``transpose``, ``concatenate``, ``stack`` or ``getitem`` node. Those
-that reorder or repeat entries in other ways (repeat, tile, roll, diagonal, pad by reflection)
-are a ``getitem`` of the flattened array with the index map numpy's own function gives when
-applied to the entry numbers ``arange(size).reshape(shape)``: the derivative of a selection is
-the scatter-add of the same map. ``tril`` and ``triu`` multiply by a constant mask.
+Each is one or a few ``reshape``, ``transpose``, ``concatenate``, ``stack``, ``getitem`` or
+``broadcast_to`` nodes; the functions that reorder or repeat entries are in `selections`.
 """
 
 from __future__ import annotations
@@ -23,7 +20,7 @@ from .core import (
     refuse,
     shape_of,
 )
-from .elementwise import multiply, subtract
+from .elementwise import subtract
 
 
 def reshape(a, shape=None, order="C", *, newshape=None, copy=None):
@@ -183,133 +180,6 @@ def column_stack(tup):
     return concatenate(arrays, axis=1)
 
 
-def _gather(a, mapping, *args, **kwargs):
-    """A selection of ``a``'s entries: ``mapping`` (a numpy function) applied to entry numbers."""
-    a = lift(a)
-    shape = shape_of(a)
-    ids = mapping(np.arange(int(np.prod(shape, dtype=np.int64))).reshape(shape), *args, **kwargs)
-    flat = a if len(shape) == 1 else call("reshape", a, shape=(-1,))
-    return call("getitem", flat, index=np.asarray(ids, dtype=np.intp))
-
-
-def _padded_gather(a, ids):
-    """Entries ``ids`` of ``a``'s flattened entries, where id -1 stands for a zero."""
-    flat = call("concatenate", call("reshape", a, shape=(-1,)), np.zeros(1), axis=0)
-    return call("getitem", flat, index=np.asarray(ids, dtype=np.intp))
-
-
-def repeat(a, repeats, axis=None):
-    """Repeat each entry (along ``axis``; of the flattened array when None)."""
-    return _gather(a, np.repeat, repeats, axis=axis)
-
-
-def tile(A, reps):
-    """Repeat the whole array ``reps`` times along each axis."""
-    return _gather(A, np.tile, reps)
-
-
-def roll(a, shift, axis=None):
-    """Shift entries cyclically along ``axis`` (of the flattened array when None)."""
-    return _gather(a, np.roll, shift, axis=axis)
-
-
-def flip(m, axis=None):
-    """Reverse the order of entries along ``axis`` (all axes when None)."""
-    return _gather(m, np.flip, axis=axis)
-
-
-def fliplr(m):
-    """Reverse along axis 1."""
-    return flip(m, 1)
-
-
-def flipud(m):
-    """Reverse along axis 0."""
-    return flip(m, 0)
-
-
-def rot90(m, k=1, axes=(0, 1)):
-    """Rotate by 90 degrees ``k`` times in the plane of ``axes``."""
-    return _gather(m, np.rot90, k, axes)
-
-
-def take(a, indices, axis=None, out=None, mode="raise"):
-    """Entries at ``indices`` along ``axis`` (of the flattened array when None)."""
-    if out is not None or mode != "raise":
-        refuse("take", "out/mode", (out, mode), "use the returned value and in-range indices")
-    return _gather(a, np.take, indices, axis=axis)
-
-
-def diagonal(a, offset=0, axis1=0, axis2=1):
-    """The diagonal of the planes ``(axis1, axis2)`` (last axis of the result)."""
-    return _gather(a, np.diagonal, offset, axis1, axis2)
-
-
-def diag(v, k=0):
-    """The k-th diagonal of a matrix, or the square matrix with vector ``v`` on it."""
-    shape = shape_of(v)
-    if len(shape) == 2:
-        return diagonal(v, k)
-    if len(shape) != 1:
-        raise ShapeError(f"diag needs a vector or a matrix; got shape {shape}")
-    n = shape[0] + abs(k)
-    ids = np.full((n, n), shape[0], dtype=np.intp)
-    rows = np.arange(shape[0]) + max(-k, 0)
-    ids[rows, rows + k] = np.arange(shape[0])
-    return _padded_gather(v, ids)
-
-
-def trace(a, offset=0, axis1=0, axis2=1, dtype=None, out=None):
-    """The sum of the diagonal (of each plane ``(axis1, axis2)``)."""
-    from .reductions import sum
-
-    return sum(diagonal(a, offset, axis1, axis2), axis=-1, dtype=dtype, out=out)
-
-
-def _triangle(m, k, keep_lower):
-    shape = shape_of(m)
-    if len(shape) < 2:
-        raise ShapeError(f"{'tril' if keep_lower else 'triu'} needs at least 2 axes; "
-                         f"got shape {shape}")
-    mask = np.tri(shape[-2], shape[-1], k) if keep_lower else 1.0 - np.tri(shape[-2], shape[-1],
-                                                                           k - 1)
-    return multiply(m, mask)
-
-
-def tril(m, k=0):
-    """The lower triangle (entries ``j <= i + k``), the rest zero: ``m * mask``."""
-    return _triangle(m, k, True)
-
-
-def triu(m, k=0):
-    """The upper triangle (entries ``j >= i + k``), the rest zero: ``m * mask``."""
-    return _triangle(m, k, False)
-
-
-def pad(array, pad_width, mode="constant", **kwargs):
-    """numpy's pad: ``constant`` (with ``constant_values``), ``edge``, ``reflect``, ``symmetric``
-    and ``wrap`` (selections of the entries: their derivative is the scatter-add)."""
-    array = lift(array)
-    shape = shape_of(array)
-    if mode == "constant":
-        values = kwargs.pop("constant_values", 0.0)
-        if kwargs:
-            refuse("pad", next(iter(kwargs)), "", "constant mode takes constant_values only")
-        try:
-            pairs = np.broadcast_to(np.asarray(pad_width), (len(shape), 2))
-        except ValueError:
-            raise ShapeError(f"pad: pad_width {pad_width!r} does not fit an array of shape "
-                             f"{shape}") from None
-        out = call("pad", array, pad_width=tuple((int(b), int(a)) for b, a in pairs.tolist()))
-        if np.any(np.asarray(values) != 0):
-            fill = np.pad(np.zeros(shape), pad_width, constant_values=values)
-            out = call("add", out, fill)
-        return out
-    if mode not in ("edge", "reflect", "symmetric", "wrap"):
-        refuse("pad", "mode", mode, "use constant, edge, reflect, symmetric or wrap")
-    return _gather(array, np.pad, pad_width, mode=mode, **kwargs)
-
-
 def split(ary, indices_or_sections, axis=0):
     """Split into pieces along ``axis`` (numpy's rules, including equal sections)."""
     return _split("split", ary, indices_or_sections, axis, np.split)
@@ -360,3 +230,45 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
 def broadcast_to(array, shape, subok=False):
     """``array`` repeated to ``shape`` by numpy's broadcasting rules."""
     return call("broadcast_to", array, shape=as_ints(np.atleast_1d(shape), "broadcast_to: shape"))
+
+
+def _sections(name):
+    def split_along(ary, indices_or_sections):
+        axis = {"vsplit": 0, "hsplit": 1 if ndim_of(ary) > 1 else 0, "dsplit": 2}[name]
+        return _split(name, ary, indices_or_sections, axis, np.split)
+    split_along.__name__ = name
+    split_along.__doc__ = f"numpy's {name}: `split` along axis " + \
+        {"vsplit": "0", "hsplit": "1 (0 for vectors)", "dsplit": "2"}[name] + "."
+    return split_along
+
+
+vsplit, hsplit, dsplit = _sections("vsplit"), _sections("hsplit"), _sections("dsplit")
+
+
+def unstack(x, /, *, axis=0):
+    """The slices along ``axis``, as a tuple."""
+    x = lift(x)
+    axis = axes_of(axis, ndim_of(x), "unstack")[0]
+    lead = (slice(None),) * axis
+    return tuple(call("getitem", x, index=lead + (k,)) for k in range(shape_of(x)[axis]))
+
+
+def rollaxis(a, axis, start=0):
+    """numpy's rollaxis: axis ``axis`` moved to before position ``start``."""
+    n = ndim_of(a)
+    axis = axes_of(axis, n, "rollaxis")[0]
+    start = start % (n + 1) if start < 0 else start
+    return moveaxis(a, axis, start - 1 if start > axis else start)
+
+
+def matrix_transpose(x, /):
+    """The last two axes exchanged."""
+    return swapaxes(x, -1, -2)
+
+
+def ediff1d(ary, to_end=None, to_begin=None):
+    """Differences of consecutive entries of the flattened array."""
+    out = diff(ravel(ary))
+    parts = [p for p in (to_begin, out, to_end) if p is not None]
+    return concatenate([ravel(p) if p is not out else p for p in parts]) if len(parts) > 1 \
+        else out
