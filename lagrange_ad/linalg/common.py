@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ..errors import DomainError, LinAlgDomainError, ShapeError, TracingError
+from ..errors import LinAlgDomainError, ShapeError, TracingError
 from ..primitives import lookup
 from ..tracing.functions import call
 from ..tracing.functions.core import is_traced, lift
@@ -61,19 +61,16 @@ def checked_call(name: str, *operands, **params):
     A matrix outside the domain raises `LinAlgDomainError`, also a ``numpy.linalg.LinAlgError``,
     so that numpy code such as ``try: cholesky(k) except LinAlgError: ...`` (adding a jitter)
     takes its except branch while tracing and leaves no failed node in the graph. The check
-    reads the operands' values; a graph differentiated again at another point checks the
-    same domain in its forward pass (`DomainError`).
+    reads the operands' values (on plain operands the evaluation checks them once more); a
+    graph differentiated again at another point checks the same domain in its forward pass
+    (`DomainError`).
     """
     operands = tuple(lift(x) for x in operands)
-    if not is_traced(*operands):
-        try:
-            return call(name, *operands, **params)
-        except DomainError as exc:
-            raise LinAlgDomainError(str(exc)) from None
     row = lookup(name)
     if row.domain is not None:
         row.shape(*[shape_of(x) for x in operands], **params)
         values = [x.value if is_traced(x) else np.asarray(x) for x in operands]
+        # other problems (NaN, strings) are left to `call`, which names them
         if all(v.dtype.kind in "biuf" and np.all(np.isfinite(v)) for v in values):
             problem = row.domain(*[v.astype(np.float64) for v in values], **params)
             if problem is not None:

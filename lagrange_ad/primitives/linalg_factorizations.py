@@ -26,10 +26,12 @@ A matrix of deficient column rank is refused: its Q is not determined by A.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import lapack
 
 from ..errors import ShapeError
 from .linalg_support import (
     EPS,
+    LU_ORDER,
     matrix_row,
     matrix_shape,
     mT,
@@ -38,6 +40,7 @@ from .linalg_support import (
     square_shape,
     symmetric_from,
     triangle_cotangent,
+    triangular_solve,
 )
 from .structure import size_of
 
@@ -50,31 +53,45 @@ def _phi(x):
 
 def _cholesky_domain(a):
     s = symmetric_from(np.asarray(a, dtype=np.float64), lower=True)
-    w = np.linalg.eigvalsh(s)
     n = s.shape[-1]
-    scale = np.max(np.abs(w), axis=-1, initial=0.0)
-    bad = (w[..., 0] <= n * EPS * scale).ravel() if n else np.zeros(0, bool)
+    if n == 0:
+        return None
+    if n > LU_ORDER:  # LAPACK's condition estimate after the factorization itself
+        stack = s.reshape(-1, n, n)
+        rcond = np.zeros(len(stack))
+        for k, matrix in enumerate(stack):
+            factor, info = lapack.dpotrf(matrix, lower=1)
+            if info == 0:
+                rcond[k] = lapack.dpocon(factor, np.linalg.norm(matrix, 1), uplo="L")[0]
+        bad, found = rcond <= n * EPS, "reciprocal condition number (1-norm estimate)"
+        shown = rcond
+    else:
+        w = np.linalg.eigvalsh(s).reshape(-1, n)
+        scale = np.max(np.abs(w), axis=-1, initial=0.0)
+        bad, found, shown = w[:, 0] <= n * EPS * scale, "smallest eigenvalue", w[:, 0]
     if not np.any(bad):
         return None
     k = int(np.flatnonzero(bad)[0])
     where = (f" (matrix {tuple(int(i) for i in np.unravel_index(k, s.shape[:-2]))} of the "
              f"stack)" if s.ndim > 2 else "")
     return (f"cholesky: the matrix is not positive definite to working precision{where}: its "
-            f"smallest eigenvalue is {w.reshape(-1, n)[k, 0]:.3g}; for a covariance matrix add "
-            f"a small multiple of the identity (a jitter)")
+            f"{found} is {shown[k]:.3g}; for a covariance matrix add a small multiple of the "
+            f"identity (a jitter)")
 
 
 def _cholesky_vjp(g, ans, a):
     lower = ans
     y = _phi(np.matmul(mT(lower), np.tril(g)))
-    s_bar = right_solve(np.linalg.solve(mT(lower), y), lower)
+    z = triangular_solve(mT(lower), y, lower=False)                  # L^{-T} Y
+    s_bar = mT(triangular_solve(mT(lower), mT(z), lower=False))      # Z L^{-1}
     return (triangle_cotangent(s_bar, lower=True),)
 
 
 def _cholesky_jvp(ts, ans, a):
     (t,) = ts
     lower = ans
-    x = right_solve(np.linalg.solve(lower, symmetric_from(t, lower=True)), mT(lower))
+    w = triangular_solve(lower, symmetric_from(t, lower=True), lower=True)  # L^{-1} dS
+    x = mT(triangular_solve(lower, mT(w), lower=True))                     # W L^{-T}
     return np.matmul(lower, _phi(x))
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.linalg import lapack
+from scipy.linalg import lapack, solve_triangular
 
 from ..errors import ShapeError
 from .registry import Block, Primitive, register
@@ -39,6 +39,14 @@ def mT(x: np.ndarray) -> np.ndarray:
 def right_solve(x: np.ndarray, m: np.ndarray) -> np.ndarray:
     """``x @ inv(m)`` for stacks of matrices, as ``solve(m^T, x^T)^T``."""
     return mT(np.linalg.solve(mT(m), mT(x)))
+
+
+def triangular_solve(t: np.ndarray, b: np.ndarray, lower: bool) -> np.ndarray:
+    """``t^{-1} b`` for a triangular ``t``: by substitution for one matrix, by numpy's general
+    solve for stacks (vectorized over the batch)."""
+    if np.ndim(t) == 2 and np.ndim(b) == 2:
+        return solve_triangular(t, b, lower=lower, check_finite=False)
+    return np.linalg.solve(t, b)
 
 
 def triangle(x: np.ndarray, lower: bool, k: int = 0) -> np.ndarray:
