@@ -14,6 +14,8 @@ traced values only while a function is traced (`interception`).
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ..errors import ShapeError, TracingError
@@ -46,6 +48,24 @@ def _on_values(name: str):
         except (TypeError, ValueError) as exc:
             raise TracingError(f"{name} of the value of v{self.node}: {exc}") from None
     method.__name__ = name
+    return method
+
+
+def _operators(function):
+    """The operator and its reflected form (``x + y`` and ``y + x``) of an ``la.`` function."""
+    def forward(self, other):
+        return function(self, other)
+
+    def reflected(self, other):
+        return function(other, self)
+
+    return forward, reflected
+
+
+def _comparison(compare):
+    """A comparison of values (for control flow and masks; not differentiated)."""
+    def method(self, other):
+        return compare(self.value, _value(lift(other)))
     return method
 
 
@@ -225,7 +245,7 @@ class Tracer(Traced):
     put = _cut("put()", BUFFER)
     setfield = _cut("setfield()", BUFFER)
     setflags = _cut("setflags()", BUFFER)
-    resize = _cut("resize()", "use np.resize(x, shape) or x.reshape(...) (a new value)")
+    resize = _cut("resize()", "use x.reshape(...), np.tile or np.pad (new values)")
     sort = _cut("the in-place sort()", "use np.sort(x), which returns a new traced value")
     partition = _cut("the in-place partition()", "use np.sort(x)")
     choose = _cut("choose()", "a traced value cannot be an index array; use np.select")
@@ -279,59 +299,15 @@ class Tracer(Traced):
     def __getitem__(self, index):
         return la.call("getitem", self, index=static_index(index))
 
-    def __add__(self, other):
-        return la.add(self, other)
-
-    def __radd__(self, other):
-        return la.add(other, self)
-
-    def __sub__(self, other):
-        return la.subtract(self, other)
-
-    def __rsub__(self, other):
-        return la.subtract(other, self)
-
-    def __mul__(self, other):
-        return la.multiply(self, other)
-
-    def __rmul__(self, other):
-        return la.multiply(other, self)
-
-    def __truediv__(self, other):
-        return la.divide(self, other)
-
-    def __rtruediv__(self, other):
-        return la.divide(other, self)
-
-    def __floordiv__(self, other):
-        return floor_divide(self, other)
-
-    def __rfloordiv__(self, other):
-        return floor_divide(other, self)
-
-    def __mod__(self, other):
-        return la.mod(self, other)
-
-    def __rmod__(self, other):
-        return la.mod(other, self)
-
-    def __divmod__(self, other):
-        return divmod_(self, other)
-
-    def __rdivmod__(self, other):
-        return divmod_(other, self)
-
-    def __pow__(self, exponent):
-        return la.power(self, exponent)
-
-    def __rpow__(self, base):
-        return la.power(base, self)
-
-    def __matmul__(self, other):
-        return la.matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return la.matmul(other, self)
+    __add__, __radd__ = _operators(la.add)
+    __sub__, __rsub__ = _operators(la.subtract)
+    __mul__, __rmul__ = _operators(la.multiply)
+    __truediv__, __rtruediv__ = _operators(la.divide)
+    __floordiv__, __rfloordiv__ = _operators(floor_divide)
+    __mod__, __rmod__ = _operators(la.mod)
+    __divmod__, __rdivmod__ = _operators(divmod_)
+    __pow__, __rpow__ = _operators(la.power)
+    __matmul__, __rmatmul__ = _operators(la.matmul)
 
     def __neg__(self):
         return la.negative(self)
@@ -355,23 +331,9 @@ class Tracer(Traced):
         return la.abs(self)
 
     # comparisons read values (for control flow and masks); they are not differentiated
-    def __lt__(self, other):
-        return self.value < _value(lift(other))
-
-    def __le__(self, other):
-        return self.value <= _value(lift(other))
-
-    def __gt__(self, other):
-        return self.value > _value(lift(other))
-
-    def __ge__(self, other):
-        return self.value >= _value(lift(other))
-
-    def __eq__(self, other):
-        return self.value == _value(lift(other))
-
-    def __ne__(self, other):
-        return self.value != _value(lift(other))
+    __lt__, __le__ = _comparison(operator.lt), _comparison(operator.le)
+    __gt__, __ge__ = _comparison(operator.gt), _comparison(operator.ge)
+    __eq__, __ne__ = _comparison(operator.eq), _comparison(operator.ne)
 
     __hash__ = object.__hash__
 

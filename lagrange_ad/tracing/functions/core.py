@@ -13,6 +13,7 @@ import numpy as np
 
 from ...errors import ShapeError, TracingError
 from ...primitives import lookup
+from ...primitives.reductions import normalize_axes
 from ...program.values import apply_primitive
 from ..tape import Traced, finite_array, holds_traced, record
 
@@ -91,18 +92,8 @@ def as_axis(axis):
 
 
 def axes_of(axis, ndim: int, name: str) -> tuple[int, ...]:
-    """``axis`` (None, int or tuple) as sorted non-negative axes of an ndim-array."""
-    axis = as_axis(axis)
-    axes = tuple(range(ndim)) if axis is None else (axis,) if isinstance(axis, int) else axis
-    out = []
-    for a in axes:
-        if not -ndim <= a < ndim:
-            raise ShapeError(f"{name}: axis {a} is out of range for an array of {ndim} "
-                             f"dimensions")
-        out.append(a % ndim)
-    if len(set(out)) != len(out):
-        raise ShapeError(f"{name}: repeated axis in {axis!r}")
-    return tuple(sorted(out))
+    """``axis`` (None, int or tuple of ints) as sorted non-negative axes of an ndim-array."""
+    return normalize_axes(as_axis(axis), ndim, name)
 
 
 def keep(out, shape: tuple, axes: tuple, keepdims: bool):
