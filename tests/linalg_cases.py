@@ -1,10 +1,16 @@
-"""Sample operands of the matrix rows for the registry-wide checks in test_primitives.py.
+"""Sample operands of the matrix rows for the registry-wide checks in test_primitives.py, and
+the gradient check shared by the la.linalg tests.
 
 Well conditioned on purpose: symmetric positive definite matrices ``B B^T + n I``, symmetric
 matrices and general matrices whose eigenvalues and singular values are well separated.
 """
 
+import autograd
+import autograd.numpy as anp
 import numpy as np
+import pytest
+
+import lagrange_ad as la
 
 RNG = np.random.default_rng(20261204)
 
@@ -47,3 +53,31 @@ LINALG_CASES = {
               ((rect(2, 3),), {"axis": 0})],
     "svd_vh": [((rect(3, 3),)), ((rect(2, 2, 3),))],
 }
+
+
+def fd_directional(f, args, directions, h=1e-6):
+    plus = f(*[a + h * d for a, d in zip(args, directions)])
+    minus = f(*[a - h * d for a, d in zip(args, directions)])
+    return (float(plus) - float(minus)) / (2 * h)
+
+
+def check_gradient(loss, *args, autograd_loss=None, rtol=1e-6):
+    """la.grad of ``loss(ns, *args)`` (ns = la) against central differences in random
+    directions and, when given, against autograd's gradient of the same loss (ns = anp)."""
+    grads = la.grad(lambda *xs: loss(la, *xs))(*args)
+    assert len(grads) == len(args)
+    for _ in range(2):
+        directions = [RNG.standard_normal(np.shape(a)) for a in args]
+        fd = fd_directional(lambda *xs: loss(la, *xs), args, directions)
+        ours = sum(float(np.sum(g * d)) for g, d in zip(grads, directions))
+        assert ours == pytest.approx(fd, rel=rtol, abs=1e-6)
+    if autograd_loss is not None:
+        theirs = autograd.grad(lambda xs: autograd_loss(anp, *xs))(list(args))
+        for g, t in zip(grads, theirs):
+            np.testing.assert_allclose(g, t, rtol=1e-8, atol=1e-10)
+    return grads
+
+
+def weights_for(f, *args):
+    """A fixed random weighting of the output of ``f``, so that the loss is a scalar."""
+    return RNG.standard_normal(np.shape(f(*args)))
