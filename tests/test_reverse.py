@@ -333,6 +333,18 @@ def test_the_gradient_only_accelerators_agree_on_the_gradient(name):
                     assert_same_multipliers(lam[i], reference[i])
 
 
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6), array=st.booleans(), n_nodes=st.integers(3, 20))
+def test_reference_and_dispatched_sweeps_agree_on_random_functions(seed, array, n_nodes):
+    program = la.Program(traced(seed, array, n_nodes)[0])
+    for form in FORMS:
+        with use_reference():
+            want, want_spent = reverse_sweep(program, form)
+        got, spent = reverse_sweep(program, form)
+        assert_same_multipliers(got.flat, want.flat)
+        assert spent == want_spent
+
+
 def test_the_reference_loops_are_the_lecture_loops():
     # the lecture example by hand: lam_N = 1 and each node's multipliers from its children
     program = la.examples.lecture().program()
