@@ -96,6 +96,10 @@ class EliminationOrderError(LagrangeADError, ValueError):
     """An elimination order that is not a permutation of the intermediate vertices."""
 
 
+class NoCurvatureRuleError(LagrangeADError, NotImplementedError):
+    """A second derivative through a primitive whose registry row has no curvature rule."""
+
+
 class TracingError(LagrangeADError):
     """An operation on a traced value that cannot be recorded in the graph (reading it as a
     Python number, writing it into a numpy buffer, an unsupported argument); the message says

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import LagrangeADError, ShapeError
 from .registry import Block, Primitive, register
-from .structure import selection, single_axis, size_of, unbroadcast
+from .structure import linear_curvature, selection, single_axis, size_of, unbroadcast
 
 
 def _no_operands(**params):
@@ -36,13 +36,13 @@ register(Primitive(
     name="input", arity=0, evaluate=_input_evaluate, vjp=lambda g, ans, **params: (),
     jvp=_no_jvp, shape=lambda **params: tuple(params["shape"]),
     jacobian=_no_operands, template="input", param_names=("shape",),
-    multiply_adds=lambda *a, **k: 0,
+    multiply_adds=lambda *a, **k: 0, curvature=linear_curvature,
 ))
 register(Primitive(
     name="const", arity=0, evaluate=lambda value: np.asarray(value, dtype=np.float64),
     vjp=lambda g, ans, **params: (), jvp=_no_jvp,
     shape=lambda value: np.shape(value), jacobian=_no_operands, template="const",
-    param_names=("value",), multiply_adds=lambda *a, **k: 0,
+    param_names=("value",), multiply_adds=lambda *a, **k: 0, curvature=linear_curvature,
 ))
 
 
@@ -175,4 +175,5 @@ register(Primitive(
     jacobian=_sort_jacobian, param_names=("axis",),
     multiply_adds=lambda ans_shape, x_shape, axis=-1: size_of(x_shape),
     vjp_reads=("operands",),  # the permutation comes from the operand
+    curvature=linear_curvature,  # a permutation, constant away from ties
 ))

@@ -15,6 +15,10 @@ has the same length (no broadcasting of length-1 axes). A letter repeated within
 (``"ii->i"``, a diagonal; ``"ii->"``, a trace) is supported: the cotangent is written on that
 diagonal and is zero off it. A letter of one operand that appears nowhere else is summed over,
 and its cotangent is the same for every value of that letter.
+
+Being linear in each operand, its second derivatives are the cross terms alone:
+``curvature_k = sum_{j != k} vjp_k`` with operand j replaced by its tangent
+(`structure.multilinear_curvature`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from .registry import Block, Primitive, register
-from .structure import size_of
+from .structure import multilinear_curvature, size_of
 
 
 def parse(subscripts, shapes) -> tuple[list[str], str, dict]:
@@ -152,4 +156,5 @@ EINSUM = register(Primitive(
     name="einsum", arity=None, evaluate=_evaluate, vjp=_vjp, jvp=_jvp, shape=_shape,
     jacobian=_jacobian, param_names=("subscripts",), multiply_adds=_count,
     vjp_operand=_vjp_operand, vjp_reads=("operands",),
+    curvature=multilinear_curvature(_vjp_operand),
 ))

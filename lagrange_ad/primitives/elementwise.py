@@ -19,6 +19,8 @@ import numpy as np
 
 from .structure import elementwise, first_offender, piecewise_constant
 
+ZERO = np.float64(0.0)
+
 ONE = np.float64(1.0)
 ANS, OPERANDS = ("ans",), ("operands",)  # what each VJP reads (see Primitive.vjp_reads)
 
@@ -93,6 +95,13 @@ def _power_partial(ans, x, exponent):
     return (p * np.power(x, p - 1),)
 
 
+def _power_second(ans, x, exponent):
+    p = float(exponent)
+    if p in (0.0, 1.0):  # zero, also where x ** (p - 2) is not finite
+        return (0.0 * x,)
+    return (p * (p - 1.0) * np.power(x, p - 2.0),)
+
+
 def _max_partials(ans, x, y):
     # ties split the derivative evenly: the symmetric subgradient
     wins = np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0))
@@ -110,49 +119,71 @@ def _sigmoid(x):
     return np.where(x >= 0, 1.0 / (1.0 + z), z / (1.0 + z))
 
 
-elementwise("add", 2, np.add, lambda ans, x, y: (ONE, ONE), template="{0} + {1}", reads=())
-elementwise("sub", 2, np.subtract, lambda ans, x, y: (ONE, -ONE), template="{0} - {1}", reads=())
-elementwise("mul", 2, np.multiply, lambda ans, x, y: (y, x), template="{0} * {1}", reads=OPERANDS)
+elementwise("add", 2, np.add, lambda ans, x, y: (ONE, ONE), template="{0} + {1}", reads=(),
+            linear=True)
+elementwise("sub", 2, np.subtract, lambda ans, x, y: (ONE, -ONE), template="{0} - {1}", reads=(),
+            linear=True)
+elementwise("mul", 2, np.multiply, lambda ans, x, y: (y, x), template="{0} * {1}", reads=OPERANDS,
+            second=lambda ans, x, y: (ZERO, ONE, ZERO))
 elementwise("div", 2, np.divide, lambda ans, x, y: (1.0 / y, -ans / y),
-            domain=_nonzero_divisor, template="{0} / {1}")
-elementwise("maximum", 2, np.maximum, _max_partials, reads=OPERANDS)
-elementwise("minimum", 2, np.minimum, _min_partials, reads=OPERANDS)
-elementwise("neg", 1, np.negative, lambda ans, x: (-ONE,), template="-{0}", reads=())
+            domain=_nonzero_divisor, template="{0} / {1}",
+            second=lambda ans, x, y: (ZERO, -1.0 / (y * y), 2.0 * ans / (y * y)))
+elementwise("maximum", 2, np.maximum, _max_partials, reads=OPERANDS, linear=True)
+elementwise("minimum", 2, np.minimum, _min_partials, reads=OPERANDS, linear=True)
+elementwise("neg", 1, np.negative, lambda ans, x: (-ONE,), template="-{0}", reads=(),
+            linear=True)
 elementwise("pow", 1, lambda x, exponent: np.power(x, float(exponent)), _power_partial,
             domain=_power_domain, template="{0} ** {exponent!r}", param_names=("exponent",),
-            reads=OPERANDS)
-elementwise("square", 1, np.square, lambda ans, x: (2.0 * x,), reads=OPERANDS)
-elementwise("sqrt", 1, np.sqrt, lambda ans, x: (0.5 / ans,), domain=_nonnegative, reads=ANS)
-elementwise("exp", 1, np.exp, lambda ans, x: (ans,), reads=ANS)
-elementwise("log", 1, np.log, lambda ans, x: (1.0 / x,), domain=_positive("log"), reads=OPERANDS)
-elementwise("sin", 1, np.sin, lambda ans, x: (np.cos(x),), reads=OPERANDS)
-elementwise("cos", 1, np.cos, lambda ans, x: (-np.sin(x),), reads=OPERANDS)
-elementwise("tan", 1, np.tan, lambda ans, x: (1.0 + ans * ans,), reads=ANS)
-elementwise("tanh", 1, np.tanh, lambda ans, x: (1.0 - ans * ans,), reads=ANS)
-elementwise("sigmoid", 1, _sigmoid, lambda ans, x: (ans * (1.0 - ans),), reads=ANS)
+            reads=OPERANDS, second=_power_second)
+elementwise("square", 1, np.square, lambda ans, x: (2.0 * x,), reads=OPERANDS,
+            second=lambda ans, x: (2.0 + ZERO * x,))
+elementwise("sqrt", 1, np.sqrt, lambda ans, x: (0.5 / ans,), domain=_nonnegative, reads=ANS,
+            second=lambda ans, x: (-0.25 / (ans * ans * ans),))
+elementwise("exp", 1, np.exp, lambda ans, x: (ans,), reads=ANS, second=lambda ans, x: (ans,))
+elementwise("log", 1, np.log, lambda ans, x: (1.0 / x,), domain=_positive("log"), reads=OPERANDS,
+            second=lambda ans, x: (-1.0 / (x * x),))
+elementwise("sin", 1, np.sin, lambda ans, x: (np.cos(x),), reads=OPERANDS,
+            second=lambda ans, x: (-ans,))
+elementwise("cos", 1, np.cos, lambda ans, x: (-np.sin(x),), reads=OPERANDS,
+            second=lambda ans, x: (-ans,))
+elementwise("tan", 1, np.tan, lambda ans, x: (1.0 + ans * ans,), reads=ANS,
+            second=lambda ans, x: (2.0 * ans * (1.0 + ans * ans),))
+elementwise("tanh", 1, np.tanh, lambda ans, x: (1.0 - ans * ans,), reads=ANS,
+            second=lambda ans, x: (-2.0 * ans * (1.0 - ans * ans),))
+elementwise("sigmoid", 1, _sigmoid, lambda ans, x: (ans * (1.0 - ans),), reads=ANS,
+            second=lambda ans, x: (ans * (1.0 - ans) * (1.0 - 2.0 * ans),))
 # relu'(0) = 0 and abs'(0) = 0: the subgradients that numpy's sign and a strict test give
 elementwise("relu", 1, lambda x: np.maximum(x, 0.0), lambda ans, x: ((x > 0) * ONE,),
-            reads=OPERANDS)
-elementwise("abs", 1, np.abs, lambda ans, x: (np.sign(x),), reads=OPERANDS)
+            reads=OPERANDS, linear=True)
+elementwise("abs", 1, np.abs, lambda ans, x: (np.sign(x),), reads=OPERANDS, linear=True)
 
 # numpy's names; the derivatives are those of calculus where they are finite
-elementwise("expm1", 1, np.expm1, lambda ans, x: (ans + 1.0,), reads=ANS)
+elementwise("expm1", 1, np.expm1, lambda ans, x: (ans + 1.0,), reads=ANS,
+            second=lambda ans, x: (ans + 1.0,))
 elementwise("log1p", 1, np.log1p, lambda ans, x: (1.0 / (1.0 + x),),
-            domain=_inside("log1p", -1.0), reads=OPERANDS)
-elementwise("sinh", 1, np.sinh, lambda ans, x: (np.cosh(x),), reads=OPERANDS)
-elementwise("cosh", 1, np.cosh, lambda ans, x: (np.sinh(x),), reads=OPERANDS)
+            domain=_inside("log1p", -1.0), reads=OPERANDS,
+            second=lambda ans, x: (-1.0 / ((1.0 + x) * (1.0 + x)),))
+elementwise("sinh", 1, np.sinh, lambda ans, x: (np.cosh(x),), reads=OPERANDS,
+            second=lambda ans, x: (ans,))
+elementwise("cosh", 1, np.cosh, lambda ans, x: (np.sinh(x),), reads=OPERANDS,
+            second=lambda ans, x: (ans,))
 _UNIT = " (|x| > 1 is undefined and the derivative is infinite at -1 and 1)"
 elementwise("arcsin", 1, np.arcsin, lambda ans, x: (1.0 / np.sqrt((1.0 - x) * (1.0 + x)),),
-            domain=_inside("arcsin", -1.0, 1.0, _UNIT), reads=OPERANDS)
+            domain=_inside("arcsin", -1.0, 1.0, _UNIT), reads=OPERANDS,
+            second=lambda ans, x: (x * ((1.0 - x) * (1.0 + x)) ** -1.5,))
 elementwise("arccos", 1, np.arccos, lambda ans, x: (-1.0 / np.sqrt((1.0 - x) * (1.0 + x)),),
-            domain=_inside("arccos", -1.0, 1.0, _UNIT), reads=OPERANDS)
-elementwise("arctan", 1, np.arctan, lambda ans, x: (1.0 / (1.0 + x * x),), reads=OPERANDS)
-elementwise("arcsinh", 1, np.arcsinh, lambda ans, x: (1.0 / np.hypot(x, 1.0),), reads=OPERANDS)
+            domain=_inside("arccos", -1.0, 1.0, _UNIT), reads=OPERANDS,
+            second=lambda ans, x: (-x * ((1.0 - x) * (1.0 + x)) ** -1.5,))
+elementwise("arctan", 1, np.arctan, lambda ans, x: (1.0 / (1.0 + x * x),), reads=OPERANDS,
+            second=lambda ans, x: (-2.0 * x / (1.0 + x * x) ** 2,))
+elementwise("arcsinh", 1, np.arcsinh, lambda ans, x: (1.0 / np.hypot(x, 1.0),), reads=OPERANDS,
+            second=lambda ans, x: (-x / np.hypot(x, 1.0) ** 3,))
 elementwise("arccosh", 1, np.arccosh, lambda ans, x: (1.0 / np.sqrt((x - 1.0) * (x + 1.0)),),
             domain=_inside("arccosh", 1.0, why=" (the derivative is infinite at 1)"),
-            reads=OPERANDS)
+            reads=OPERANDS, second=lambda ans, x: (-x * ((x - 1.0) * (x + 1.0)) ** -1.5,))
 elementwise("arctanh", 1, np.arctanh, lambda ans, x: (1.0 / ((1.0 - x) * (1.0 + x)),),
-            domain=_inside("arctanh", -1.0, 1.0), reads=OPERANDS)
+            domain=_inside("arctanh", -1.0, 1.0), reads=OPERANDS,
+            second=lambda ans, x: (2.0 * x / ((1.0 - x) * (1.0 + x)) ** 2,))
 # derivative zero everywhere, at the jumps too (sign at 0, floor and ceil at integers, rint
 # at half-integers)
 piecewise_constant("sign", np.sign)
@@ -171,6 +202,17 @@ def _logaddexp_partials(ans, x, y):
     return (np.exp(x - ans), np.exp(y - ans))
 
 
+def _arctan2_second(ans, y, x):
+    r4 = (x * x + y * y) ** 2
+    return (-2.0 * x * y / r4, (y * y - x * x) / r4, 2.0 * x * y / r4)
+
+
+def _logaddexp_second(ans, x, y):
+    # the weights a = exp(x - ans), b = 1 - a move together: da/dx = ab = -da/dy
+    ab = np.exp(x - ans) * np.exp(y - ans)
+    return (ab, -ab, ab)
+
+
 def _mod_partials(ans, x, y):
     # numpy's remainder is x - floor(x / y) y with the quotient of np.floor_divide; at the
     # jumps (x / y an integer) the derivative is that of the piece numpy's quotient selects
@@ -178,7 +220,8 @@ def _mod_partials(ans, x, y):
 
 
 elementwise("arctan2", 2, np.arctan2, _arctan2_partials, domain=_arctan2_domain,
-            reads=OPERANDS)
-elementwise("logaddexp", 2, np.logaddexp, _logaddexp_partials)
+            reads=OPERANDS, second=_arctan2_second)
+elementwise("logaddexp", 2, np.logaddexp, _logaddexp_partials, second=_logaddexp_second)
+# piecewise linear: d/dy = -floor(x / y) is constant between the jumps
 elementwise("mod", 2, np.remainder, _mod_partials, domain=_mod_domain, template="{0} % {1}",
-            reads=OPERANDS)
+            reads=OPERANDS, linear=True)

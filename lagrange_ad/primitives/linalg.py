@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from .registry import Block, Primitive, register
-from .structure import dense_jacobian, size_of, unbroadcast
+from .structure import dense_jacobian, multilinear_curvature, size_of, unbroadcast
 
 
 def _promoted(a, b):
@@ -105,11 +105,13 @@ PRODUCT = register(Primitive(
     shape=_matmul_shape, jacobian=_matmul_jacobian, template="{0} @ {1}",
     multiply_adds=_matmul_count,
     vjp_operand=_matmul_vjp_operand, vjp_reads=("operands",),
+    curvature=multilinear_curvature(_matmul_vjp_operand),
 ))
 register(Primitive(
     name="dot", arity=2, evaluate=np.dot, vjp=_matmul_vjp, jvp=_matmul_jvp,
     shape=_dot_shape, jacobian=_matmul_jacobian, multiply_adds=_matmul_count,
     vjp_operand=_matmul_vjp_operand, vjp_reads=("operands",),
+    curvature=multilinear_curvature(_matmul_vjp_operand),
 ))
 
 # the other matrix rows, registered on import

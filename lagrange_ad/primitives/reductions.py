@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from .registry import Block, Primitive, register
-from .structure import size_of
+from .structure import linear_curvature, size_of
 
 
 def normalize_axes(axis, ndim: int, name: str) -> tuple[int, ...]:
@@ -44,11 +44,13 @@ def _expand(g, x, axis):
 
 
 def reduction(name: str, evaluate, weights,
-              reads: tuple[str, ...] = ("ans", "operands"), nonempty: bool = False) -> Primitive:
+              reads: tuple[str, ...] = ("ans", "operands"), nonempty: bool = False,
+              curvature=None) -> Primitive:
     """Register an axis reduction from its evaluation and its weights ``w(ans, x, axis)``.
 
     ``reads`` says which of ans and x the weights read (see `Primitive.vjp_reads`);
-    ``nonempty`` that the reduction has no value over zero entries (max, min).
+    ``nonempty`` that the reduction has no value over zero entries (max, min); ``curvature``
+    is the row's curvature rule (see `Primitive`).
     """
 
     def vjp(g, ans, x, axis=None):
@@ -74,6 +76,7 @@ def reduction(name: str, evaluate, weights,
         name=name, arity=1, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, param_names=("axis",),
         multiply_adds=lambda ans_shape, x_shape, axis=None: size_of(x_shape), vjp_reads=reads,
+        curvature=curvature,
     ))
 
 
@@ -93,11 +96,22 @@ def _softmax_weights(ans, x, axis):
 
 
 # the weights of sum and mean depend on the operand's shape alone
+def _logsumexp_curvature(g, ts, ans, x, axis=None):
+    # Hess = diag(s) - s s^T within each reduced slice, s the softmax weights
+    (t,) = ts
+    if t is None:
+        return (None,)
+    s = _softmax_weights(ans, x, axis)
+    st = s * t
+    return (_expand(g, x, axis) * (st - s * _expand(np.sum(st, axis=axis), x, axis)),)
+
+
+# the weights of sum and mean depend on the operand's shape alone
 reduction("sum", lambda x, axis=None: np.sum(x, axis=axis), lambda ans, x, axis: 1.0,
-          reads=())
+          reads=(), curvature=linear_curvature)
 reduction("mean", lambda x, axis=None: np.mean(x, axis=axis),
-          lambda ans, x, axis: 1.0 / _count(x, axis), reads=())
-reduction("logsumexp", _logsumexp, _softmax_weights)
+          lambda ans, x, axis: 1.0 / _count(x, axis), reads=(), curvature=linear_curvature)
+reduction("logsumexp", _logsumexp, _softmax_weights, curvature=_logsumexp_curvature)
 
 
 def _tie_weights(ans, x, axis):
@@ -125,8 +139,11 @@ def _others_product(ans, x, axis):
     return np.transpose((left * right).reshape(moved.shape), np.argsort(order))
 
 
-reduction("max", lambda x, axis=None: np.max(x, axis=axis), _tie_weights, nonempty=True)
-reduction("min", lambda x, axis=None: np.min(x, axis=axis), _tie_weights, nonempty=True)
+# piecewise linear: no curvature away from ties
+reduction("max", lambda x, axis=None: np.max(x, axis=axis), _tie_weights, nonempty=True,
+          curvature=linear_curvature)
+reduction("min", lambda x, axis=None: np.min(x, axis=axis), _tie_weights, nonempty=True,
+          curvature=linear_curvature)
 reduction("prod", lambda x, axis=None: np.prod(x, axis=axis), _others_product,
           reads=("operands",))
 
@@ -181,10 +198,24 @@ def _normalizer(name: str, evaluate, probabilities, couple):
     def count(ans_shape, x_shape, axis=-1):
         return size_of(x_shape) * (x_shape[axis] if x_shape else 1)
 
+    def curvature(g, ts, ans, x, axis=-1):
+        # the VJP's derivative with g fixed, through ds = s (t - <s, t>) (the JVP of softmax):
+        # softmax: ds (g - <g, s>) - s <g, ds>;   log_softmax: -ds sum(g)
+        (t,) = ts
+        if t is None:
+            return (None,)
+        s = probabilities(ans)
+        ds = s * (t - np.sum(t * s, axis=axis, keepdims=True))
+        if name == "softmax":
+            return (ds * (g - np.sum(g * s, axis=axis, keepdims=True))
+                    - s * np.sum(g * ds, axis=axis, keepdims=True),)
+        return (-ds * np.sum(g, axis=axis, keepdims=True),)
+
     return register(Primitive(
         name=name, arity=1, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, param_names=("axis",), multiply_adds=count,
         vjp_reads=("ans",),  # the probabilities come from the value
+        curvature=curvature,
     ))
 
 

@@ -26,6 +26,23 @@ Rules:
 ``multiply_adds(ans_shape, *shapes, **params) -> int``  nonzeros of the local Jacobian (all
                                                operands): the multiply-adds of one VJP or JVP
 ``vjp_operand(k, g, ans, *xs, **params)``     the k-th entry of ``vjp`` alone (optional)
+``curvature(g, ts, ans, *xs, **params) -> tuple``   the second-order part of the VJP of the
+                                               JVP (optional; see below)
+
+The curvature rule gives, for each operand k, the contraction of the cotangent with the
+second derivatives of p along the tangents of all operands,
+
+    curvature_k = sum_j  g . d^2 p / (d x_k d x_j) [t_j],
+
+the derivative of ``vjp_k(g, p(xs), xs)`` along ``xs + h ts`` with g held fixed. An entry may
+be None for zero. With g = lam_i, the multiplier of node i, these are the products of the
+block ``lam_i Hess(p_i)`` of the Hessian of the Lagrangian with the parents' tangents. Linear
+rows (moves of entries, sums, piecewise linear rows away from their kinks) have none
+(`structure.linear_curvature`); multilinear rows (mul, matmul, dot, einsum) have the cross
+terms only: ``curvature_k = sum_{j != k} vjp_k`` with operand j replaced by ``t_j``
+(`structure.multilinear_curvature`); elementwise rows are diagonal, built from their second
+partials (`structure.elementwise`). A row without the rule has ``curvature=None``, and
+second-order functions refuse it with `NoCurvatureRuleError`.
 """
 
 from __future__ import annotations
@@ -38,7 +55,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..errors import UnknownPrimitiveError
+from ..errors import NoCurvatureRuleError, UnknownPrimitiveError
 
 
 class Block(NamedTuple):
@@ -89,6 +106,9 @@ class Primitive:
         Which values the VJP rule reads: ``"ans"``, ``"operands"``, both (the default) or
         neither. Of the others it uses the shapes alone, so a gradient-only sweep need not
         keep them (``d tanh = 1 - ans^2`` reads ans; ``add`` reads nothing).
+    curvature : callable, optional
+        ``curvature(g, ts, ans, *xs, **params)``: the second-order rule of the module
+        docstring; None where the row has none yet.
     compiled : bool
         Whether the compiled scalar loop may call the ``evaluate`` and ``partials`` rules of an
         elementwise primitive: numpy code is understood there, scipy's special functions are
@@ -110,6 +130,7 @@ class Primitive:
     vjp_operand: Callable[..., np.ndarray] | None = None
     vjp_reads: tuple[str, ...] = ("ans", "operands")
     compiled: bool = True
+    curvature: Callable[..., tuple] | None = None
 
     @cached_property
     def required_params(self) -> tuple[str, ...]:
@@ -135,6 +156,14 @@ class Primitive:
         if self.multiply_adds is not None:
             return int(self.multiply_adds(ans_shape, *shapes, **params))
         return _size(ans_shape) * sum(_size(s) for s in shapes)
+
+    def node_curvature(self, g, ts, ans, *xs, **params) -> tuple:
+        """The curvature rule's contraction, or `NoCurvatureRuleError` naming this primitive."""
+        if self.curvature is None:
+            raise NoCurvatureRuleError(
+                f"primitive {self.name!r} has no curvature rule, so second derivatives "
+                f"through it are not available; first derivatives (la.grad) still are")
+        return self.curvature(g, ts, ans, *xs, **params)
 
     def label(self, operands: list[str], params: dict) -> str:
         """The right-hand side of ``v5 = sin(v4)`` for this primitive."""

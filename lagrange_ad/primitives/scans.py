@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .registry import Block, Primitive, register
-from .structure import single_axis, size_of
+from .structure import linear_curvature, single_axis, size_of
 
 
 def linear_recurrence(a: np.ndarray, b: np.ndarray, axis: int) -> np.ndarray:
@@ -69,7 +69,7 @@ def _count(ans_shape, x_shape, axis):
     return size_of(x_shape) // max(n, 1) * n * (n + 1) // 2
 
 
-def _scan(name: str, evaluate, vjp, jvp, jacobian, reads) -> Primitive:
+def _scan(name: str, evaluate, vjp, jvp, jacobian, reads, curvature=None) -> Primitive:
     def shape(x_shape, axis):
         single_axis(axis, len(x_shape), name)
         return tuple(x_shape)
@@ -77,6 +77,7 @@ def _scan(name: str, evaluate, vjp, jvp, jacobian, reads) -> Primitive:
     return register(Primitive(
         name=name, arity=1, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, param_names=("axis",), multiply_adds=_count, vjp_reads=reads,
+        curvature=curvature,
     ))
 
 
@@ -119,6 +120,7 @@ def _cumprod_jacobian(ans, x, axis):
 
 
 _scan("cumsum", lambda x, axis: np.cumsum(x, axis=axis), _cumsum_vjp,
-      lambda ts, ans, x, axis: np.cumsum(ts[0], axis=axis), _cumsum_jacobian, reads=())
+      lambda ts, ans, x, axis: np.cumsum(ts[0], axis=axis), _cumsum_jacobian, reads=(),
+      curvature=linear_curvature)
 _scan("cumprod", lambda x, axis: np.cumprod(x, axis=axis), _cumprod_vjp, _cumprod_jvp,
       _cumprod_jacobian, reads=("ans", "operands"))

@@ -5,6 +5,10 @@
     xlogy(x, y) = x log y,        d/dx = log y,        d/dy = x / y,
     xlog1py(x, y) = x log1p(y),   d/dx = log1p(y),     d/dy = x / (1 + y).
 
+Second partials (the curvature rules): erf'' = -2x erf', gammaln'' = polygamma(1, x),
+digamma'' = polygamma(2, x); for xlogy d2/dx2 = 0, d2/dxdy = 1/y, d2/dy2 = -x/y^2 (1 + y in
+place of y for xlog1py).
+
 ``gammaln`` is log|Gamma(x)| (scipy's definition), so negative non-integer arguments are in
 its domain; both it and ``digamma`` have poles at the non-positive integers. ``xlogy`` is 0
 where x = 0 whatever y (scipy's definition), so that ``xlogy(p, p)`` is an entropy term:
@@ -64,18 +68,30 @@ def _xlog1py_partials(ans, x, y):
     return (np.log1p(y), _zero_where_x_is(x, 1.0 + y))
 
 
+def _xlogy_second(ans, x, y):
+    # d2/dx2 = 0, d2/dxdy = 1 / y, d2/dy2 = -x / y^2
+    return (0.0 * x, 1.0 / y, -_zero_where_x_is(x, y) / y)
+
+
+def _xlog1py_second(ans, x, y):
+    return (0.0 * x, 1.0 / (1.0 + y), -_zero_where_x_is(x, 1.0 + y) / (1.0 + y))
+
+
 OPERANDS = ("operands",)
 elementwise("erf", 1, special.erf,
             lambda ans, x: (_TWO_OVER_ROOT_PI * np.exp(-x * x),), reads=OPERANDS,
-            compiled=False)
+            compiled=False, second=lambda ans, x: (-2.0 * x * _TWO_OVER_ROOT_PI * np.exp(-x * x),))
 elementwise("erfc", 1, special.erfc,
             lambda ans, x: (-_TWO_OVER_ROOT_PI * np.exp(-x * x),), reads=OPERANDS,
-            compiled=False)
+            compiled=False, second=lambda ans, x: (2.0 * x * _TWO_OVER_ROOT_PI * np.exp(-x * x),))
 elementwise("gammaln", 1, special.gammaln, lambda ans, x: (special.digamma(x),),
-            domain=_no_pole("gammaln"), reads=OPERANDS, compiled=False)
+            domain=_no_pole("gammaln"), reads=OPERANDS, compiled=False,
+            second=lambda ans, x: (special.polygamma(1, x),))
 elementwise("digamma", 1, special.digamma, lambda ans, x: (special.polygamma(1, x),),
-            domain=_no_pole("digamma"), reads=OPERANDS, compiled=False)
+            domain=_no_pole("digamma"), reads=OPERANDS, compiled=False,
+            second=lambda ans, x: (special.polygamma(2, x),))
 elementwise("xlogy", 2, special.xlogy, _xlogy_partials, domain=_log_domain("xlogy", 0.0),
-            reads=OPERANDS, compiled=False)
+            reads=OPERANDS, compiled=False, second=_xlogy_second)
 elementwise("xlog1py", 2, special.xlog1py, _xlog1py_partials,
-            domain=_log_domain("xlog1py", 1.0), reads=OPERANDS, compiled=False)
+            domain=_log_domain("xlog1py", 1.0), reads=OPERANDS, compiled=False,
+            second=_xlog1py_second)

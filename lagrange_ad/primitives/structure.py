@@ -70,6 +70,66 @@ def _is_one(d) -> bool:
     return np.ndim(d) == 0 and d == 1.0
 
 
+def linear_curvature(g, ts, ans, *xs, **params) -> tuple:
+    """The curvature rule of a linear row (or a piecewise linear one away from its kinks).
+
+    Every second derivative is zero, so every entry is None (zero).
+    """
+    return (None,) * len(xs)
+
+
+def multilinear_curvature(vjp_operand: Callable[..., np.ndarray]) -> Callable[..., tuple]:
+    """The curvature rule of a row that is linear in each operand separately (a product).
+
+    For such a row ``d^2 p / d x_k^2 = 0`` and ``d^2 p / (d x_k d x_j) [t_j]`` is p's
+    derivative in x_k with operand j replaced by ``t_j``, so
+
+        curvature_k = sum_{j != k}  vjp_k(g, ans, x_1, .., t_j, .., x_m).
+
+    ``vjp_operand(k, g, ans, *xs, **params)`` is the row's per-operand VJP; it must not read
+    ``ans``, which is not the product of the replaced operands.
+    """
+
+    def curvature(g, ts, ans, *xs, **params):
+        out = []
+        for k in range(len(xs)):
+            total = None
+            for j, t in enumerate(ts):
+                if j == k or t is None:
+                    continue
+                swapped = xs[:j] + (t,) + xs[j + 1:]
+                term = vjp_operand(k, g, ans, *swapped, **params)
+                total = term if total is None else total + term
+            out.append(total)
+        return tuple(out)
+
+    return curvature
+
+
+def _elementwise_curvature(second: Callable[..., tuple]) -> Callable[..., tuple]:
+    """The curvature rule of an elementwise row from its second partials.
+
+    ``second(ans, *xs)`` gives ``(d11,)`` for one operand and ``(d11, d12, d22)`` for two
+    (``dkj = d^2 ans / d x_k d x_j``, broadcasting to ``ans``). Entrywise,
+    ``curvature_k = g * sum_j dkj t_j``, summed back over broadcast axes.
+    """
+
+    def curvature(g, ts, ans, *xs, **params):
+        d = second(ans, *xs, **params)
+        hess = [[d[0]]] if len(xs) == 1 else [[d[0], d[1]], [d[1], d[2]]]
+        out = []
+        for k, x in enumerate(xs):
+            total = None
+            for j, t in enumerate(ts):
+                if t is not None:
+                    term = hess[k][j] * t
+                    total = term if total is None else total + term
+            out.append(None if total is None else unbroadcast(g * total, np.shape(x)))
+        return tuple(out)
+
+    return curvature
+
+
 def elementwise(
     name: str,
     arity: int,
@@ -81,6 +141,8 @@ def elementwise(
     param_names: tuple[str, ...] = (),
     reads: tuple[str, ...] = ("ans", "operands"),
     compiled: bool = True,
+    second: Callable[..., tuple] | None = None,
+    linear: bool = False,
 ) -> Primitive:
     """Register an elementwise primitive (operands broadcast) from its partial derivatives.
 
@@ -90,6 +152,11 @@ def elementwise(
     entrywise and summed back over broadcast axes,
 
         vjp_k = g * d_k,      jvp = sum_k t_k * d_k,      J_k = diag(d_k) (broadcast).
+
+    ``second(ans, *xs, **params)`` gives the second partials, ``(d11,)`` or
+    ``(d11, d12, d22)``, from which ``curvature_k = g * sum_j dkj t_j``; ``linear=True``
+    declares them all zero (add, sub, neg, piecewise linear rows away from their kinks).
+    Without either the row has no curvature rule.
     """
 
     def vjp(g, ans, *xs, **params):
@@ -123,6 +190,8 @@ def elementwise(
         jacobian=jacobian, domain=domain, template=template, param_names=param_names,
         multiply_adds=lambda ans_shape, *shapes, **params: size_of(ans_shape) * len(shapes),
         partials=partials, vjp_reads=reads, compiled=compiled,
+        curvature=linear_curvature if linear else
+        None if second is None else _elementwise_curvature(second),
     ))
 
 
@@ -151,7 +220,7 @@ def piecewise_constant(name: str, evaluate: Callable[..., np.ndarray]) -> Primit
         name=name, arity=1, evaluate=evaluate, vjp=vjp, jvp=jvp,
         shape=lambda x_shape: tuple(x_shape), jacobian=jacobian,
         multiply_adds=lambda ans_shape, x_shape: 0,
-        partials=lambda ans, x: (ZERO,), vjp_reads=(),
+        partials=lambda ans, x: (ZERO,), vjp_reads=(), curvature=linear_curvature,
     ))
 
 
@@ -209,6 +278,7 @@ def selection(
         jacobian=jacobian, template=template, param_names=param_names,
         multiply_adds=multiply_adds or (lambda ans_shape, *shapes, **params: size_of(ans_shape)),
         vjp_reads=(),  # moving entries back needs the operands' shapes only
+        curvature=linear_curvature,
     ))
 
 

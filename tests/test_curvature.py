@@ -1,0 +1,77 @@
+"""Every primitive's curvature rule against central differences of its own VJP rule.
+
+The curvature rule of a row gives, per operand k, ``sum_j g . d^2 p / (d x_k d x_j) [t_j]``:
+the derivative of ``vjp_k(g, p(xs), xs)`` along ``xs + h ts`` with g fixed. The test runs
+over the registry with the sample operands of `test_primitives.CASES`, so a row is checked
+the moment it is registered; rows without a rule are listed and may only become fewer.
+"""
+
+import numpy as np
+import pytest
+from test_primitives import CASES, SOURCES, Kink, unpack
+
+from lagrange_ad.errors import NoCurvatureRuleError
+from lagrange_ad.primitives import PRIMITIVES, lookup
+
+RNG = np.random.default_rng(20261204)
+
+# rows still without a curvature rule: second derivatives through them are refused
+WITHOUT_CURVATURE = (
+    "cholesky", "cumprod", "det", "det_sign", "eigh_values", "eigh_vectors", "inv",
+    "logabsdet", "norm2", "pinv", "prod", "qr_q", "qr_r", "solve", "svd_u", "svd_values",
+    "svd_vh",
+)
+
+
+def curvature_cases():
+    for name in sorted(PRIMITIVES):
+        if name in SOURCES or PRIMITIVES[name].curvature is None:
+            continue
+        for k, case in enumerate(CASES.get(name, [])):
+            if not isinstance(case, Kink):
+                yield pytest.param(name, case, id=f"{name}-{k}")
+
+
+def vjp_at(primitive, g, xs, params):
+    ans = np.asarray(primitive.evaluate(*xs, **params))
+    return [np.asarray(ct, float) for ct in primitive.vjp(g, ans, *xs, **params)]
+
+
+def test_rows_without_a_curvature_rule_are_the_declared_ones():
+    missing = tuple(sorted(name for name, p in PRIMITIVES.items() if p.curvature is None))
+    assert missing == WITHOUT_CURVATURE
+
+
+@pytest.mark.parametrize("name, case", list(curvature_cases()))
+def test_curvature_is_the_derivative_of_the_vjp(name, case):
+    primitive = lookup(name)
+    xs, params = unpack(case)
+    ans = np.asarray(primitive.evaluate(*xs, **params))
+    g = RNG.standard_normal(ans.shape)
+    ts = [RNG.standard_normal(x.shape) for x in xs]
+    rule = primitive.node_curvature(g, tuple(ts), ans, *xs, **params)
+    assert len(rule) == len(xs)
+    h = 1e-5
+    plus = vjp_at(primitive, g, [x + h * t for x, t in zip(xs, ts)], params)
+    minus = vjp_at(primitive, g, [x - h * t for x, t in zip(xs, ts)], params)
+    for k, (c, x) in enumerate(zip(rule, xs)):
+        c = np.zeros(x.shape) if c is None else np.asarray(c)
+        assert c.shape == x.shape, f"operand {k}"
+        fd = (plus[k] - minus[k]) / (2 * h)
+        np.testing.assert_allclose(c, fd, rtol=1e-6, atol=1e-7, err_msg=f"operand {k}")
+
+
+@pytest.mark.parametrize("name, case", list(curvature_cases())[:40])
+def test_none_tangents_are_zero(name, case):
+    primitive = lookup(name)
+    xs, params = unpack(case)
+    ans = np.asarray(primitive.evaluate(*xs, **params))
+    g = RNG.standard_normal(ans.shape)
+    for c in primitive.node_curvature(g, (None,) * len(xs), ans, *xs, **params):
+        assert c is None or not np.any(c)
+
+
+def test_a_row_without_a_rule_is_refused_by_name():
+    primitive = lookup(WITHOUT_CURVATURE[0])
+    with pytest.raises(NoCurvatureRuleError, match=repr(primitive.name)):
+        primitive.node_curvature(np.ones(()), (None,), np.ones(()), np.ones(()))
