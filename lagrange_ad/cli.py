@@ -280,7 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     Set ``LAGRANGE_AD_TRACEBACK=1`` to see the traceback of an unexpected error.
     """
     parser = build_parser()
-    args = parser.parse_args(_join_negative_points(list(sys.argv[1:] if argv is None else argv)))
+    try:
+        args = parser.parse_args(_join_negative_points(list(sys.argv[1:] if argv is None
+                                                            else argv)))
+    except SystemExit as exc:  # --help, or an argument error already printed in one line
+        return exc.code if isinstance(exc.code, int) else 2
     if args.command is None:
         parser.print_help()
         return 0
