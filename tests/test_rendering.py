@@ -61,6 +61,7 @@ def test_residual_plot_legend_outside_styles_and_one_point_methods(comparison):
         # lsqr keeps no history: one marker at its iteration count, the count in the legend
         lsqr = comparison["lsqr"]
         assert list(lines["lsqr"].get_xdata()) == [lsqr.iterations]
+        assert ax.get_xlim()[0] < 1 and ax.get_xlim()[1] > lsqr.iterations  # in view
         assert lines["lsqr"].get_linestyle() == "None"
         texts = [t.get_text() for t in legend.get_texts()]
         assert f"lsqr: {lsqr.iterations:,} it., last residual only" in texts
@@ -69,6 +70,18 @@ def test_residual_plot_legend_outside_styles_and_one_point_methods(comparison):
         points = [line.get_transform().transform((1, 1e-18)) for line in
                   (lines["reverse"], lines["spsolve"])]
         assert abs(points[0][0] - points[1][0]) > 3
+    finally:
+        plt.close(ax.figure)
+
+
+def test_rows_without_multipliers_are_named_in_the_legend():
+    program = la.examples.lecture().program()
+    comparison = la.compare(program, ["reverse", "unrolled"], track_memory=False)
+    ax = comparison.plot()
+    try:
+        texts = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert texts[-1] == "unrolled: refused, not drawn"
+        assert [line.get_label() for line in ax.get_lines()] == ["reverse"]
     finally:
         plt.close(ax.figure)
 

@@ -30,16 +30,21 @@ def pyplot(purpose: str):
 
 
 def legend_outside(ax, title: str | None = None, fontsize: str | float = "small",
-                   texts: Mapping[str, str] | None = None):
+                   texts: Mapping[str, str] | None = None, notes: Sequence[str] = ()):
     """A legend to the right of the axes, in as many columns as keep it below the axes' height.
 
-    ``texts`` replaces the legend text of the artists whose label it maps. Returns the
-    legend, or None when nothing is labelled.
+    ``texts`` replaces the legend text of the artists whose label it maps; ``notes`` are
+    lines of text added at its end (with no symbol). Returns the legend, or None when there
+    is nothing to show.
     """
+    from matplotlib.lines import Line2D
+
     handles, labels = ax.get_legend_handles_labels()
+    labels = [(texts or {}).get(label, label) for label in labels]
+    handles += [Line2D([], [], linestyle="none") for _ in notes]
+    labels += list(notes)
     if not handles:
         return None
-    labels = [(texts or {}).get(label, label) for label in labels]
     ncol = 1 + (len(handles) - 1) // 18
     return ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0),
                      borderaxespad=0.0, fontsize=fontsize, ncol=ncol, title=title,
@@ -73,7 +78,8 @@ def residuals(comparison: Comparison, ax=None, floor: float = 1e-18):
         One line per method with a residual history. A method that reports a single residual
         (a direct solve, or a solver that keeps no history) is one marker at its iteration
         count, labelled with that count. Markers of methods at the same point are spread
-        sideways a few points so that none hides another.
+        sideways a few points so that none hides another. Rows without multipliers (refused,
+        over budget, failed) are listed at the end of the legend.
     """
     plt = pyplot("Comparison.plot")
     if ax is None:
@@ -102,20 +108,24 @@ def residuals(comparison: Comparison, ax=None, floor: float = 1e-18):
         # same point as an earlier marker: shift it sideways in display units
         k = points.get((steps, y), 0)
         points[(steps, y)] = k + 1
-        shift = _sideways(ax, 7.0 * k)
         count = "?" if row.iterations is None else f"{row.iterations:,}"
+        shifted = {} if k == 0 else {"transform": _sideways(ax, 7.0 * k)}
         ax.plot([steps], [y], linestyle="none", marker=look.marker, color=look.color,
                 markersize=8, markerfacecolor="none", markeredgewidth=1.5, label=row.label,
-                transform=shift)
+                **shifted)
+        ax.update_datalim([(steps, y)])  # a shifted marker is not counted by autoscaling
         texts[row.label] = f"{row.label}: {count} it., last residual only" + \
             ("" if row.status == "solved" else f" ({row.status})")
+    ax.autoscale_view()
     ax.set_yscale("log")
     log_axis_if_wide(ax, [1] + spans)
     ax.set_xlabel("iteration")
     ax.set_ylabel(r"KKT residual $\|e_N - A^\top\lambda\|_2$")
     ax.set_title(f"{comparison.program_summary}; residuals below {floor:g} (exact zeros) "
                  f"drawn at {floor:g}", fontsize="medium")
-    legend_outside(ax, texts=texts)
+    missing = [f"{row.label}: {row.status}, not drawn" for row in comparison.rows
+               if row.label not in comparison.solutions]
+    legend_outside(ax, texts=texts, notes=missing)
     return ax
 
 
