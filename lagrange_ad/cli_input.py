@@ -192,9 +192,9 @@ def _load_arrays(item: str, names: list[str] | None) -> list[np.ndarray]:
     if not path.is_file():
         raise UsageError(f"--at: no such file: {path}")
     try:
+        if path.suffix == ".npy":
+            return [np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)]
         with np.load(path, allow_pickle=False) as data:
-            if isinstance(data, np.ndarray):
-                return [np.asarray(data, dtype=np.float64)]
             keys = list(data.files)
             if names is not None and sorted(keys) == sorted(names):
                 keys = names

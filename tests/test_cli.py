@@ -187,6 +187,7 @@ def cli_cases(tmp: Path):
     """))
     (tmp / "nof.py").write_text("def h(x):\n    return x\n")
     np.savez(tmp / "point.npz", A=np.array([[1.0, 2.0], [3.0, 4.0]]), s=np.array(0.5))
+    np.save(tmp / "A.npy", np.array([[1.0, 2.0], [3.0, 4.0]]))
     blocked = tmp / "blocked"
     blocked.mkdir(exist_ok=True)
     (blocked / "sitecustomize.py").write_text(NO_MATPLOTLIB)
@@ -223,6 +224,8 @@ def cli_cases(tmp: Path):
         "array-at": (["compare", f"{model}:f", "--at", "[[1,2],[3,4]],0.5", "--methods",
                       "reverse", "--format", "json"], {}, 0, '"value": 15.0'),
         "npz-at": (["verify", f"{model}:f", "--at", str(tmp / "point.npz")], {}, 0, "f = 15"),
+        "npy-at": (["compare", f"{model}:f", "--at", f"{tmp / 'A.npy'},0.5", "--methods",
+                    "reverse"], {}, 0, "  A: [[1, 2], [3, 4]]"),
         "at-not-numbers": (["compare", "--at", "1,x,3"], {}, 2, "--at needs"),
         "at-ragged": (["compare", f"{model}:f", "--at", "[[1,2],[3]],1"], {}, 2, "ragged"),
         "at-missing-file": (["compare", f"{model}:f", "--at", str(tmp / "no.npy")], {}, 2,
@@ -242,8 +245,8 @@ INSTALLED = ("plot-to-directory", "plot-under-a-file", "plot-without-matplotlib"
              "show-output-unwritable", "show-dot-fails", "negative-at", "array-at",
              "file-without-function")
 IN_PROCESS = ("plot-to-missing-directory", "plot-without-suffix", "show-output-directory",
-              "npz-at", "at-not-numbers", "at-ragged", "at-missing-file", "function-raises",
-              "unknown-option", "unknown-example")
+              "npz-at", "npy-at", "at-not-numbers", "at-ragged", "at-missing-file",
+              "function-raises", "unknown-option", "unknown-example")
 
 
 @pytest.fixture(scope="module")
@@ -355,3 +358,4 @@ def test_at_forms_for_an_example(capsys):
     # an array of another shape is not reshaped behind the user's back
     status, _, err = run(capsys, "compare", "hmm", "--at", f"[[1,2,3]],{trans},[{flat_emit}]")
     assert status == 2 and "(1, 3)" in err
+
