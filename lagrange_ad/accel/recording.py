@@ -35,19 +35,25 @@ class ScalarTape(Tape):
         table = self.builder.table
         # a trace adds no batches, so node i is kinds[i]: a new node's index is len(kinds)
         self.kinds, self.parents = table.kinds, table.parents
-        self.fast: dict[str, int] = {}  # primitive name -> kind of its scalar nodes
+        # primitive name -> kind of its scalar nodes; emptied for good (scalar_only False) once
+        # the trace holds a value that is not a scalar, so the fast paths read one dict only
+        self.fast: dict[str, int] = {}
         self.scalar_only = True
 
     def add(self, node: int, value: np.ndarray) -> int:
         if value.shape:
-            self.scalar_only = False
+            self._not_scalar()
         return super().add(node, value)
+
+    def _not_scalar(self) -> None:
+        self.scalar_only = False
+        self.fast.clear()
 
     def record(self, name: str, operands: tuple, params: dict):
         out = super().record(name, operands, params)
         if self.scalar_only:
             if self.builder.shape(out.node):
-                self.scalar_only = False
+                self._not_scalar()
             elif not params and PRIMITIVES[name].arity is not None:
                 self.fast[name] = self.kinds[out.node]
         return out
@@ -57,7 +63,7 @@ def _binary(name: str, reflected: bool, reference):
     """The operator ``reference`` of `Tracer` with a fast path for scalar nodes."""
     def operator(self, other):
         tape = self.tape
-        kind = tape.fast.get(name) if tape.scalar_only else None
+        kind = tape.fast.get(name)
         if kind is not None:
             if type(other) is ScalarTracer:
                 operand = other.node if other.tape is tape else None
@@ -88,7 +94,7 @@ def _binary(name: str, reflected: bool, reference):
 
 def _apply(self, name):
     tape = self.tape
-    kind = tape.fast.get(name) if tape.scalar_only else None
+    kind = tape.fast.get(name)
     if kind is None:
         return Tracer.apply(self, name)
     kinds = tape.kinds
