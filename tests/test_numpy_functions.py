@@ -268,3 +268,19 @@ def test_la_functions_work_on_plain_arrays():
     np.testing.assert_allclose(la.kron(x, x), np.kron(x, x), rtol=1e-14)
     np.testing.assert_allclose(la.cross(x[:, :3], x[:, 1:]), np.cross(x[:, :3], x[:, 1:]),
                                rtol=1e-14)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean", "max", "min", "prod", "var", "std"])
+@pytest.mark.parametrize("axis", [None, 0, -1, (0, 2)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_reductions_over_axes_with_and_without_keepdims_match_autograd(reduction, axis,
+                                                                       keepdims):
+    x = positive(2, 3, 4)
+
+    def f(xp, x):
+        out = getattr(xp, reduction)(x, axis=axis, keepdims=keepdims)
+        return weigh(xp, out * xp.ones((2, 1, 1)))  # the result broadcast against a stack
+
+    (got,) = la.grad(lambda x: f(np, x))(x)
+    np.testing.assert_allclose(got, autograd.grad(lambda x: f(anp, x))(x), rtol=1e-10,
+                               atol=1e-12)

@@ -595,3 +595,11 @@ def test_a_large_array_used_again_is_one_constant_until_it_changes():
     small = np.ones(3)
     assert len(constants_of(la.trace(lambda x: la.sum(small * x) + la.sum(small * x),
                                      np.ones(3)))) == 2
+
+
+def test_the_dispatcher_chooses_the_recording_tape():
+    scalar, vector = [np.zeros(())], [np.zeros(3)]
+    assert type(new_tape(scalar)) is ScalarTape
+    assert type(new_tape(vector)) is Tape
+    with use_reference():
+        assert type(new_tape(scalar)) is Tape
