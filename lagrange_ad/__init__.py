@@ -28,6 +28,7 @@ from .grad import grad
 from .graph.builder import GraphBuilder
 from .graph.graph import Graph
 from .graph.unroll import Unrolled, unroll
+from .hessian import hessian, hvp  # noqa: F401  (second derivatives)
 from .jacobians.jacobian import jacobian
 from .primitives import PRIMITIVES, Primitive
 from .program.program import Program

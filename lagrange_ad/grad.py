@@ -79,16 +79,7 @@ def grad(f: Callable | Graph, method: str = "reverse",
     # what the solve will read: the forward plan the dispatcher picks may keep only that
     reads = Reads.by_schedule(schedule.name, options)
 
-    if isinstance(f, Graph):
-        def program_at(*args) -> Program:
-            point = tuple(check_point(f, tuple(map(_read_only, args))))
-            return Program.from_forward(f, point, forward_values(f, point, reads=reads))
-        name = "graph"
-    else:
-        def program_at(*args) -> Program:
-            graph, forward = traced_program(f, *map(_read_only, args), reads=reads)
-            return Program.from_forward(graph, graph.point, forward)
-        name = getattr(f, "__name__", "f")
+    program_at, name = program_builder(f, reads)
 
     def gradient(*args) -> tuple[np.ndarray, ...]:
         # the program lives only for this call and never writes to its point, so float64
@@ -99,6 +90,24 @@ def grad(f: Callable | Graph, method: str = "reverse",
     gradient.__name__ = f"grad_{name}"
     gradient.__doc__ = f"Gradient of {name} by the {method!r} schedule."
     return gradient
+
+
+def program_builder(f: Callable | Graph, reads: Reads) -> tuple[Callable[..., Program], str]:
+    """``program_at(*args)``, the program of ``f`` at a point, and a name for ``f``.
+
+    A function is traced anew at each point; a graph is evaluated at it without tracing.
+    ``reads`` is what the solve will read, which tells the forward plan what to keep.
+    """
+    if isinstance(f, Graph):
+        def program_at(*args) -> Program:
+            point = tuple(check_point(f, tuple(map(_read_only, args))))
+            return Program.from_forward(f, point, forward_values(f, point, reads=reads))
+        return program_at, "graph"
+
+    def traced_at(*args) -> Program:
+        graph, forward = traced_program(f, *map(_read_only, args), reads=reads)
+        return Program.from_forward(graph, graph.point, forward)
+    return traced_at, getattr(f, "__name__", "f")
 
 
 def _read_only(x):

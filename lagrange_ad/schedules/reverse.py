@@ -64,16 +64,18 @@ def sweep_by_partials(program: Program) -> tuple[np.ndarray, int]:
     return lam, spent
 
 
-def sweep_by_rules(program: Program) -> tuple[NodeVector, int]:
+def sweep_by_rules(program: Program, rhs: list | None = None) -> tuple[NodeVector, int]:
     """The reverse sweep by VJP rules; returns the multipliers node by node and multiply-adds.
 
     ``lam_i`` starts as None (no cotangent received) and becomes the sum of the cotangents
     ``lam_c^T d p_c / d v_i`` its children c send; a node that receives none has ``lam_i = 0``.
-    A rule's cost is its node's count of local partials (`Program.multiply_adds`).
+    A rule's cost is its node's count of local partials (`Program.multiply_adds`). ``rhs``
+    (one block per node, None for zero) solves ``A^T lam = rhs`` instead of ``e_N``.
     """
     graph = program.graph
-    lam: list = [None] * len(graph)
-    lam[graph.output] = np.ones(graph.shape(graph.output))
+    lam: list = [None] * len(graph) if rhs is None else list(rhs)
+    if rhs is None:
+        lam[graph.output] = np.ones(graph.shape(graph.output))
     spent = 0
     # a NaN or infinity reaches the caller's check of the multipliers, which names its cause
     with np.errstate(all="ignore"):

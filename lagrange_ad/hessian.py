@@ -1,0 +1,170 @@
+"""``la.hvp`` and ``la.hessian``: second derivatives from the same Lagrangian.
+
+With ``T = A^{-1} E`` the tangent map from the inputs and ``W = sum_i lam_i Hess(p_i)`` the
+Hessian of the Lagrangian at the adjoints lam, the Hessian of f is ``H = T^T W T``, so
+
+    H d = E^T mu,   where   A t = E d,   w = W t,   A^T mu = w
+
+(`lagrange_ad.program.second_order` derives it from the KKT system). One Hessian-vector
+product costs a tangent sweep, a curvature contraction per node and a second reverse sweep,
+after the first-order solve for lam, which a Hessian shares among all its columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .errors import MethodNotApplicableError, ShapeError
+from .grad import program_builder
+from .graph.graph import Graph
+from .program.program import Program
+from .program.second_order import require_second_order, second_adjoints
+from .program.values import Reads
+from .schedules import get_schedule, solve
+from .schedules.registry import require_converged
+
+SECOND_ADJOINT_METHODS = ("reverse",)
+
+
+class SecondOrder:
+    """A program's multipliers, ready for Hessian-vector products at its point.
+
+    Parameters
+    ----------
+    program : Program
+        An acyclic program with a scalar output and curvature rules on every node that
+        depends on an input.
+    method : str
+        The schedule that solves the first adjoint system (its solution must converge) and
+        the second one; only ``"reverse"`` solves the second so far.
+    **options
+        Passed to the schedule for the first system.
+    """
+
+    def __init__(self, program: Program, method: str = "reverse", **options):
+        schedule = get_schedule(method)
+        if schedule.name not in SECOND_ADJOINT_METHODS:
+            raise MethodNotApplicableError(
+                f"the second adjoint system A^T mu = W t runs on the schedules "
+                f"{', '.join(SECOND_ADJOINT_METHODS)} so far, not {schedule.name!r}")
+        program.require_scalar_output()
+        require_second_order(program)
+        # every multiplier is read (W weighs each node's curvature by its own)
+        options = {**{k: False for k in ("check", "gradient_only") if k in schedule.options},
+                   **options}
+        solution = require_converged(solve(program, schedule, **options),
+                                     "the multipliers of the Hessian")
+        self.program = program
+        self.multipliers = solution.multipliers.blocks()
+
+    def hvp(self, direction: Sequence) -> tuple[np.ndarray, ...]:
+        """``H d``, one array per input shaped like it, for ``d`` with one array per input."""
+        graph = self.program.graph
+        if len(direction) != graph.n_inputs:
+            raise ShapeError(f"a direction needs one tangent per input ({graph.n_inputs}); got "
+                             f"{len(direction)}")
+        for i, d in enumerate(direction):
+            if np.shape(d) != graph.shape(i):
+                raise ShapeError(f"the tangent of input {graph.name(i)} has shape "
+                                 f"{np.shape(d)}; expected {graph.shape(i)}")
+        mu = second_adjoints(self.program, self.multipliers, direction)
+        return tuple(np.asarray(mu[i]) for i in range(graph.n_inputs))
+
+    def matrix(self) -> np.ndarray:
+        """H over the flattened input entries, one product per entry (columns of H)."""
+        graph = self.program.graph
+        n = int(graph.offsets[graph.n_inputs])
+        columns = np.zeros((n, n))
+        for c in range(n):
+            unit = np.zeros(n)
+            unit[c] = 1.0
+            direction = [unit[graph.offsets[i]:graph.offsets[i + 1]].reshape(graph.shape(i))
+                         for i in range(graph.n_inputs)]
+            columns[:, c] = np.concatenate([np.ravel(h) for h in self.hvp(direction)] or
+                                           [np.zeros(0)])
+        return columns
+
+
+def _programs(f: Callable | Graph, method: str, options: dict):
+    # la.grad's own way from f to a program
+    return program_builder(f, Reads.by_schedule(get_schedule(method).name, options))
+
+
+def hvp(f: Callable | Graph, method: str = "reverse",
+        **options) -> Callable[[Sequence, Sequence], tuple[np.ndarray, ...]]:
+    """The Hessian-vector product function of a scalar-valued ``f``, or of a traced graph.
+
+    Parameters
+    ----------
+    f : callable or Graph
+        As for `la.grad`: a function traced anew at each point, or a graph from `la.trace`.
+    method : str
+        The schedule of the adjoint systems (``"reverse"``).
+    **options
+        Passed to the schedule of the first adjoint system.
+
+    Returns
+    -------
+    callable
+        ``product(primals, tangents)``: two tuples with one entry per argument of f (the
+        convention of JAX's ``jvp``); returns ``H d`` as a tuple shaped like the primals.
+
+    Notes
+    -----
+    ``H d = E^T mu`` with ``A t = E d`` (tangent sweep), ``w = W t`` (curvature rules) and
+    ``A^T mu = w`` (reverse sweep from w); see `lagrange_ad.program.second_order`.
+
+    Examples
+    --------
+    >>> import lagrange_ad as la
+    >>> hv = la.hvp(lambda x, y: x * x * y)
+    >>> [float(h) for h in hv((3.0, 2.0), (1.0, 0.0))]
+    [4.0, 6.0]
+    """
+    program_at, name = _programs(f, method, options)
+
+    def product(primals: Sequence, tangents: Sequence) -> tuple[np.ndarray, ...]:
+        primals, tangents = tuple(primals), tuple(tangents)
+        if len(primals) != len(tangents):
+            raise ShapeError(f"hvp takes one tangent per primal; got {len(primals)} primals "
+                             f"and {len(tangents)} tangents")
+        return SecondOrder(program_at(*primals), method, **options).hvp(tangents)
+
+    product.__name__ = f"hvp_{name}"
+    return product
+
+
+def hessian(f: Callable | Graph, method: str = "reverse", **options) -> Callable:
+    """The Hessian function of a scalar-valued ``f``, or of a traced graph.
+
+    Returns
+    -------
+    callable
+        ``h(*args)``: for one argument x an array of shape ``x.shape + x.shape``; for several,
+        a tuple of tuples whose block ``[a][b]`` has shape ``args[a].shape + args[b].shape``
+        (``d^2 f / d args[a] d args[b]``). One Hessian-vector product per input entry, all
+        sharing one first-order solve.
+
+    Examples
+    --------
+    >>> import lagrange_ad as la
+    >>> la.hessian(lambda x: la.sum(x ** 3.0))(np.array([1.0, 2.0])).tolist()
+    [[6.0, 0.0], [0.0, 12.0]]
+    """
+    program_at, name = _programs(f, method, options)
+
+    def hess(*args):
+        program = program_at(*args)
+        full = SecondOrder(program, method, **options).matrix()
+        graph = program.graph
+        offsets, shapes = graph.offsets, [graph.shape(i) for i in range(graph.n_inputs)]
+        blocks = tuple(tuple(
+            full[offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]].reshape(
+                shapes[a] + shapes[b]) for b in range(graph.n_inputs))
+            for a in range(graph.n_inputs))
+        return blocks[0][0] if len(args) == 1 else blocks
+
+    hess.__name__ = f"hessian_{name}"
+    return hess

@@ -1,0 +1,193 @@
+"""Second order from the same Lagrangian: Hessian-vector products as a second adjoint system.
+
+The program ``max v_N s.t. v_i = x_i (inputs), v_i = p_i(v_Pa(i))`` has the Lagrangian
+``L(v, lam) = v_N - sum_i lam_i . (v_i - p_i(v_Pa(i)))``. Its stationarity in v is the first
+adjoint system ``A^T lam = e_N`` with ``A = I - J``. Differentiating the KKT system once
+more along a direction d of the inputs:
+
+* the constraints give the tangents, ``A t = E d`` (E puts d on the input entries), so
+  ``t = T d`` with ``T = A^{-1} E``: one tangent sweep in topological order on a DAG;
+* the stationarity condition ``A(v)^T lam = e_N`` differentiated along t gives
+  ``A^T mu = W t`` with ``mu = d lam / d x [d]``, because ``d (J^T lam) [t] = J^T mu + W t``
+  where
+
+      W = sum_i lam_i Hess(p_i)
+
+  is the Hessian of the Lagrangian in v: one block per node, ``lam_i . d^2 p_i / d v_Pa(i)^2``
+  on the entries of node i's parents (each node's curvature rule, `Primitive.curvature`);
+* the input multipliers are the gradient, so ``H d = E^T mu``.
+
+Together ``H = T^T W T``: one tangent sweep, one curvature contraction per node, and a second
+adjoint system with the same matrix ``A^T``, which the reverse sweep solves from the
+right-hand side ``w = W t`` instead of ``e_N``. ``mu`` at every node is the directional
+derivative of that node's adjoint.
+
+Cyclic graphs (fixed points) are refused for now; a row without a curvature rule is refused
+by name (`NoCurvatureRuleError`) before anything is computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator
+
+from ..errors import BudgetError, CyclicGraphError, NoCurvatureRuleError
+from ..primitives.structure import linear_curvature
+from .program import Program, _as_flat
+from .vectors import NodeVector
+
+# W is assembled as a sparse matrix by probing each node's block with unit tangents: at most
+# this many probes (the parents' entries of the nodes with curvature) ...
+MATRIX_PROBES = 100_000
+# ... and at most this many entries computed over all probes
+MATRIX_ENTRIES = 10_000_000
+
+
+def require_second_order(program: Program) -> None:
+    """Refuse a program whose second derivatives this module cannot form, saying why.
+
+    Raises `CyclicGraphError` for a graph with a cycle and `NoCurvatureRuleError` naming the
+    first node, depending on an input, whose primitive has no curvature rule.
+    """
+    graph = program.graph
+    if not graph.is_acyclic:
+        raise CyclicGraphError(
+            "second derivatives through a cycle (a fixed point) are not available yet: the "
+            "tangent solve needs a topological order; differentiate an unrolled graph instead")
+    depends = program.depends_on_input
+    for i in range(len(graph)):
+        if depends[i] and not graph.is_source[i] and graph.primitive(i).curvature is None:
+            raise NoCurvatureRuleError(
+                f"node {graph.describe(i)}: primitive {graph.primitive(i).name!r} has no "
+                f"curvature rule, so second derivatives through it are not available; "
+                f"first derivatives (la.grad) still are")
+
+
+def tangents(program: Program, direction: Sequence) -> list:
+    """``t = A^{-1} E d``: every node's tangent along the input direction ``d``, by JVP rules.
+
+    The forward substitution ``t_i = sum_{j in Pa(i)} d p_i / d v_j t_j`` in topological
+    order (`Program.node_jvp`); ``direction`` holds one array per input, shaped like it. A
+    node no input direction reaches has the tangent None (zero).
+    """
+    graph = program.graph
+    t: list = [None] * len(graph)
+    for i in range(graph.n_inputs):
+        t[i] = np.reshape(np.asarray(direction[i], dtype=np.float64), graph.shape(i))
+    for i in graph.topological_order().tolist():
+        if graph.is_source[i]:
+            continue
+        ts = [t[j] for j in graph.parents(i).tolist()]
+        if any(x is not None for x in ts):
+            t[i] = np.asarray(program.node_jvp(i, ts), dtype=np.float64)
+    return t
+
+
+def curvature_products(program: Program, multipliers: list, t: list) -> list:
+    """``w = W t``, node by node: each node's ``lam_i Hess(p_i) [t_Pa(i)]`` added to its parents.
+
+    ``multipliers`` and ``t`` hold one block per node (None for zero); so does the result.
+    Linear rows and nodes whose multiplier or parents' tangents vanish add nothing.
+    """
+    graph = program.graph
+    w: list = [None] * len(graph)
+    for i in range(len(graph)):
+        primitive = graph.primitive(i)
+        lam = multipliers[i]
+        if graph.is_source[i] or primitive.curvature is linear_curvature or lam is None:
+            continue
+        parents = graph.parents(i).tolist()
+        ts = tuple(t[j] for j in parents)
+        if all(x is None for x in ts) or not np.any(lam):
+            continue
+        lam = np.reshape(lam, graph.shape(i))
+        contractions = primitive.node_curvature(lam, ts, program.value(i), *program.operands(i),
+                                                **graph.params(i))
+        for j, c in zip(parents, contractions):
+            if c is not None:
+                w[j] = c if w[j] is None else w[j] + c
+    return w
+
+
+def second_adjoints(program: Program, multipliers: list, direction: Sequence) -> NodeVector:
+    """``mu`` solving ``A^T mu = W A^{-1} E d``: the derivatives of every adjoint along d.
+
+    The right-hand side comes from the tangent sweep and the curvature contractions; the
+    system is solved by the reverse sweep by VJP rules started from it (the same sweep that
+    solves ``A^T lam = e_N``). ``mu`` at the inputs is the Hessian-vector product ``H d``.
+    """
+    from ..schedules.reverse import sweep_by_rules  # schedules import this layer
+
+    w = curvature_products(program, multipliers, tangents(program, direction))
+    mu, _ = sweep_by_rules(program, rhs=w)
+    return mu
+
+
+def lagrangian_hessian(program: Program, multipliers) -> LinearOperator:
+    """``W = sum_i lam_i Hess(p_i)`` as a matrix-free symmetric operator over all entries.
+
+    ``matvec(t)`` runs every node's curvature rule (`curvature_products`); ``multipliers`` is
+    a `NodeVector`, a `Solution`, a flat vector or a mapping of node blocks.
+    """
+    require_second_order(program)
+    graph = program.graph
+    blocks = NodeVector(graph, _as_flat(graph, multipliers)).blocks()
+
+    def matvec(x):
+        flat = NodeVector(graph, np.ravel(x)).blocks()
+        w = curvature_products(program, blocks, flat)
+        return NodeVector.from_blocks(
+            graph, [np.zeros(graph.shape(j)) if b is None else b for j, b in enumerate(w)]).flat
+
+    n = graph.total_size
+    return LinearOperator((n, n), dtype=np.float64, matvec=matvec, rmatvec=matvec)
+
+
+def lagrangian_hessian_matrix(program: Program, multipliers) -> sp.csr_array:
+    """``W`` as a sparse matrix, probing each node's block with unit tangents on its parents.
+
+    Node i with a curvature rule costs one probe per entry of its parents and computes the
+    parents' entries per probe: at most `MATRIX_PROBES` probes and `MATRIX_ENTRIES` entries in
+    all, else `BudgetError` (use `lagrangian_hessian`, the operator, instead).
+    """
+    require_second_order(program)
+    graph = program.graph
+    offsets = graph.offsets
+    lam_blocks = NodeVector(graph, _as_flat(graph, multipliers)).blocks()
+    nodes = [i for i in range(len(graph)) if not graph.is_source[i]
+             and graph.primitive(i).curvature is not linear_curvature and np.any(lam_blocks[i])]
+    widths = [int(sum(graph.sizes[j] for j in graph.parents(i).tolist())) for i in nodes]
+    probes, entries = sum(widths), sum(w * w for w in widths)
+    if probes > MATRIX_PROBES or entries > MATRIX_ENTRIES:
+        raise BudgetError(
+            f"assembling W takes {probes:,} probes and {entries:,} entries (limits "
+            f"{MATRIX_PROBES:,} and {MATRIX_ENTRIES:,}); use lagrangian_hessian, the "
+            f"matrix-free operator")
+    rows, cols, vals = [], [], []
+    for i in nodes:
+        parents = graph.parents(i).tolist()
+        operands, params = program.operands(i), graph.params(i)
+        lam = np.reshape(lam_blocks[i], graph.shape(i))
+        for k, j in enumerate(parents):
+            for e in range(graph.sizes[j]):
+                unit = np.zeros(graph.sizes[j])
+                unit[e] = 1.0
+                ts = tuple(np.reshape(unit, graph.shape(j)) if m == k else None
+                           for m in range(len(parents)))
+                out = graph.primitive(i).node_curvature(lam, ts, program.value(i), *operands,
+                                                        **params)
+                for m, c in zip(parents, out):
+                    if c is not None:
+                        c = np.ravel(c)
+                        hit = np.flatnonzero(c)
+                        rows.append(offsets[m] + hit)
+                        cols.append(np.full(hit.size, offsets[j] + e))
+                        vals.append(c[hit])
+    n = graph.total_size
+    if not rows:
+        return sp.csr_array((n, n))
+    return sp.coo_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                        shape=(n, n)).tocsr()

@@ -1,0 +1,194 @@
+"""la.hvp and la.hessian: H = T^T W T against closed forms, autograd and finite differences."""
+
+import autograd
+import autograd.numpy as anp
+import autograd.scipy.special as aspecial
+import numpy as np
+import pytest
+import scipy.optimize
+import scipy.sparse as sp
+from zoo import LagrangeOps, random_function, random_point
+
+import lagrange_ad as la
+from lagrange_ad.errors import (
+    CyclicGraphError,
+    MethodNotApplicableError,
+    NoCurvatureRuleError,
+    ShapeError,
+)
+from lagrange_ad.program.second_order import (
+    lagrangian_hessian,
+    lagrangian_hessian_matrix,
+    second_adjoints,
+)
+
+RNG = np.random.default_rng(20261204)
+
+
+def lecture(x, y, z):
+    return z + la.sin(x ** 2 + y * la.exp(z))
+
+
+def lecture_hessian(x, y, z):
+    u = x * x + y * np.exp(z)
+    du = np.array([2 * x, np.exp(z), y * np.exp(z)])
+    ddu = np.array([[2.0, 0, 0], [0, 0, np.exp(z)], [0, np.exp(z), y * np.exp(z)]])
+    return -np.sin(u) * np.outer(du, du) + np.cos(u) * ddu
+
+
+def test_lecture_hessian_is_its_closed_form():
+    blocks = la.hessian(lecture)(2.0, -1.0, 0.0)
+    ours = np.array([[float(b) for b in row] for row in blocks])
+    exact = lecture_hessian(2.0, -1.0, 0.0)
+    np.testing.assert_allclose(ours, exact, rtol=1e-12, atol=0)
+
+
+def test_hvp_follows_jax_conventions_and_takes_a_graph():
+    graph = la.trace(lecture, 2.0, -1.0, 0.0)
+    point, direction = (1.0, 0.5, -0.3), (0.2, -1.0, 0.7)
+    for f in (lecture, graph):
+        out = la.hvp(f)(point, direction)
+        assert isinstance(out, tuple) and len(out) == 3
+        np.testing.assert_allclose([float(v) for v in out],
+                                   lecture_hessian(*point) @ np.array(direction), rtol=1e-12)
+
+
+class AutogradOps:
+    """The names random_function uses, in autograd.numpy."""
+
+    sin, cos, tanh, exp = anp.sin, anp.cos, anp.tanh, anp.exp
+    sum, mean, transpose, concatenate = anp.sum, anp.mean, anp.transpose, anp.concatenate
+
+    @staticmethod
+    def sigmoid(u):
+        return 1.0 / (1.0 + anp.exp(-u))
+
+    @staticmethod
+    def logsumexp(u, axis=None):
+        return aspecial.logsumexp(u, axis=axis)
+
+    @staticmethod
+    def softmax(u, axis=-1):
+        return anp.exp(u - aspecial.logsumexp(u, axis=axis, keepdims=True))
+
+    @staticmethod
+    def log_softmax(u, axis=-1):
+        return u - aspecial.logsumexp(u, axis=axis, keepdims=True)
+
+
+def autograd_hessian_blocks(recipe, point):
+    flat = np.concatenate([np.ravel(x) for x in point])
+    sizes = np.cumsum([0] + [np.size(x) for x in point])
+    shapes = [np.shape(x) for x in point]
+
+    def g(v):
+        return recipe(AutogradOps, *[anp.reshape(v[a:b], s)
+                                     for a, b, s in zip(sizes, sizes[1:], shapes)])
+    return autograd.hessian(g)(flat), sizes
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("array", [False, True])
+def test_hessian_matches_autograd_on_random_functions(seed, array):
+    recipe, point = random_function(seed, 10, array), random_point(seed, array)
+    theirs, sizes = autograd_hessian_blocks(recipe, point)
+    ours = la.hessian(lambda x, y, z: recipe(LagrangeOps, x, y, z))(*point)
+    for a in range(3):
+        for b in range(3):
+            block = theirs[sizes[a]:sizes[a + 1], sizes[b]:sizes[b + 1]]
+            np.testing.assert_allclose(np.reshape(ours[a][b], block.shape), block,
+                                       rtol=1e-9, atol=1e-11)
+
+
+def flat_hessian(blocks, point):
+    if len(point) == 1:
+        n = np.size(point[0])
+        return np.reshape(blocks, (n, n))
+    return np.block([[np.reshape(b, (np.size(x), np.size(y))) for b, y in zip(row, point)]
+                     for row, x in zip(blocks, point)])
+
+
+DAG_EXAMPLES = [name for name in la.examples.EXAMPLES
+                if la.examples.get(name).graph.is_acyclic and name != "gaussian_process"]
+
+
+@pytest.mark.parametrize("name", DAG_EXAMPLES)
+def test_zoo_hessians_are_symmetric_and_match_differences_of_the_gradient(name):
+    example = la.examples.get(name)
+    graph, point = example.graph, example.point
+    h = flat_hessian(la.hessian(graph)(*point), point)
+    np.testing.assert_allclose(h, h.T, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(h).max()))
+    grad = la.grad(graph)
+    for _ in range(2):
+        direction = [RNG.standard_normal(np.shape(x)) for x in point]
+        eps = 1e-5
+        plus = grad(*[x + eps * d for x, d in zip(point, direction)])
+        minus = grad(*[x - eps * d for x, d in zip(point, direction)])
+        fd = np.concatenate([np.ravel((p - m) / (2 * eps)) for p, m in zip(plus, minus)])
+        ours = np.concatenate([np.ravel(v) for v in la.hvp(graph)(point, direction)])
+        np.testing.assert_allclose(ours, h @ np.concatenate([np.ravel(d) for d in direction]),
+                                   rtol=1e-10, atol=1e-10 * max(1.0, np.abs(h).max()))
+        np.testing.assert_allclose(ours, fd, rtol=1e-5, atol=1e-6 * max(1.0, np.abs(fd).max()))
+
+
+def test_w_operator_and_matrix_give_t_transpose_w_t():
+    example = la.examples.get("lecture")
+    program = la.Program(example.graph)
+    lam = la.solve(program, "reverse")
+    w_op = lagrangian_hessian(program, lam)
+    w = lagrangian_hessian_matrix(program, lam)
+    assert sp.issparse(w)
+    n = program.graph.total_size
+    dense = w.toarray()
+    np.testing.assert_allclose(dense, dense.T, atol=1e-14)
+    np.testing.assert_allclose(w_op @ np.eye(n), dense, atol=1e-14)
+    # T = A^{-1} E from the assembled KKT matrix
+    a = program.kkt_matrix().toarray()
+    n_in = int(program.graph.offsets[program.graph.n_inputs])
+    t = np.linalg.solve(a, np.eye(n)[:, :n_in])
+    np.testing.assert_allclose(t.T @ dense @ t, lecture_hessian(*example.point), rtol=1e-12)
+    # mu solves A^T mu = W t, and is the derivative of every adjoint along d
+    d = RNG.standard_normal(n_in)
+    mu = second_adjoints(program, lam.multipliers.blocks(), list(d))
+    np.testing.assert_allclose(a.T @ mu.flat, dense @ (t @ d), atol=1e-12)
+
+
+def rosen(x):
+    return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def test_rosenbrock_trust_ncg_with_our_gradient_and_hvp():
+    n = 100
+    x0 = 1.0 + 0.3 * np.sin(np.arange(n))
+    graph = la.trace(rosen, x0)
+    grad, hvp = la.grad(graph), la.hvp(graph)
+
+    def jac(x):
+        return np.array(grad(x)[0])
+
+    def hessp(x, p):
+        return np.array(hvp((x,), (p,))[0])
+
+    p = RNG.standard_normal(n)
+    np.testing.assert_allclose(jac(x0), scipy.optimize.rosen_der(x0), rtol=1e-12)
+    np.testing.assert_allclose(hessp(x0, p), scipy.optimize.rosen_hess_prod(x0, p),
+                               rtol=1e-12, atol=1e-9)
+    newton = scipy.optimize.minimize(rosen, x0, method="trust-ncg", jac=jac, hessp=hessp,
+                                     options={"gtol": 1e-6})
+    bfgs = scipy.optimize.minimize(rosen, x0, method="BFGS", jac=jac,
+                                   options={"gtol": 1e-6})
+    assert newton.success
+    np.testing.assert_allclose(newton.x, np.ones(n), atol=1e-8)
+    assert newton.nit < bfgs.nit
+
+
+def test_second_order_refusals_are_named():
+    with pytest.raises(NoCurvatureRuleError, match="'prod'"):
+        la.hessian(lambda x: la.prod(x))(np.array([1.0, 2.0]))
+    with pytest.raises(CyclicGraphError, match="cycle"):
+        example = la.examples.get("fixed_cos")
+        la.hessian(example.graph)(*example.point)
+    with pytest.raises(MethodNotApplicableError, match="second adjoint"):
+        la.hvp(lecture, method="jacobi")((1.0, 1.0, 1.0), (1.0, 0.0, 0.0))
+    with pytest.raises(ShapeError, match="shape"):
+        la.hvp(lambda x: la.sum(x * x))((np.ones(3),), (np.ones(2),))
