@@ -284,3 +284,9 @@ def test_reductions_over_axes_with_and_without_keepdims_match_autograd(reduction
     (got,) = la.grad(lambda x: f(np, x))(x)
     np.testing.assert_allclose(got, autograd.grad(lambda x: f(anp, x))(x), rtol=1e-10,
                                atol=1e-12)
+
+
+def test_clip_takes_numpy_min_and_max_keywords():
+    x = np.linspace(0.0, 1.0, 5)
+    g = la.grad(lambda x: np.sum(x.clip(min=0.2, max=0.8)) + np.sum(np.clip(x, 0.1, None)))(x)
+    np.testing.assert_array_equal(g[0], [0.0, 2.0, 2.0, 2.0, 1.0])

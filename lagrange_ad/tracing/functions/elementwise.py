@@ -180,12 +180,16 @@ def where(condition, x, y):
     return call("where", x, y, mask=np.asarray(value_of(condition), dtype=bool))
 
 
-def clip(a, a_min=None, a_max=None):
-    """``minimum(maximum(a, a_min), a_max)``.
+def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A002
+    """``minimum(maximum(a, a_min), a_max)`` (numpy's ``min=``/``max=`` spell the bounds too).
 
     At a bound the derivative is split evenly between ``a`` and the bound (the convention of
     ``maximum`` and ``minimum``, as in JAX): 1/2 for ``a`` there.
     """
+    if out is not None:
+        refuse("clip", "out", "a buffer", "use the returned value")
+    a_min = min if a_min is None else a_min
+    a_max = max if a_max is None else a_max
     out = a
     if a_min is not None:
         out = maximum(out, a_min)
