@@ -11,11 +11,20 @@ makes it a relative error when the adjoints are large and an absolute one when t
 below 1 (the output's own multiplier is 1, so on a DAG ``||lam_ref||_inf >= 1`` anyway).
 A schedule's own claims (its residual history, its ``converged`` flag, its message) are shown
 beside these numbers, not instead of them.
+
+Nothing runs that would exceed its budget: each schedule estimates its cost before it starts
+(`lagrange_ad.schedules.budget`), and a row whose estimate is above ``budget`` shows
+``"over budget"`` with the estimate and how to raise the budget, so that a comparison of
+every schedule on a graph of a million nodes ends in seconds. Peak memory comes from a
+second, traced run. Tracing every allocation slows Python code by 1.5x to 20x (GMRES on a
+chain of 2,000 nodes: 6 s untraced, over 100 s traced), so by default it is made only on
+graphs of at most ``MEMORY_TRACKING_LIMIT`` entries and only for methods whose first run took
+at most ``MEMORY_TRACKING_SECONDS``; ``Comparison.memory_note`` says so.
 """
 
 from __future__ import annotations
 
-import sys
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -23,14 +32,22 @@ from types import MappingProxyType
 import numpy as np
 
 from .accel.kernels import warm_up
-from .errors import ConvergenceError, LagrangeADError, MethodNotApplicableError
+from .errors import BudgetError, ConvergenceError, LagrangeADError, MethodNotApplicableError
 from .program.program import Program
+from .progress import Progress, progress_for
 from .report import plots, tables
 from .report.formatting import duration as _time
 from .schedules import SCHEDULES, Schedule, get_schedule, solve
+from .schedules.budget import DEFAULT_BUDGET
 from .schedules.solution import Solution
 
 SOLVED, NOT_CONVERGED, REFUSED, FAILED = "solved", "not converged", "refused", "failed"
+OVER_BUDGET = "over budget"
+STATUSES = (SOLVED, NOT_CONVERGED, REFUSED, OVER_BUDGET, FAILED)
+# by default, peak memory is tracked up to this many scalar entries, for methods whose first
+# run took at most this many seconds (see the module docstring)
+MEMORY_TRACKING_LIMIT = 10_000
+MEMORY_TRACKING_SECONDS = 0.25
 NORMALIZATION = "max_i |lam_i - lam_ref_i| / max(1, ||lam_ref||_inf)"
 
 Method = str | Schedule | tuple[str, str | Schedule, Mapping[str, object]]
@@ -49,7 +66,8 @@ class ComparisonRow:
     status : str
         ``"solved"``, ``"not converged"`` (it returned multipliers but missed its tolerance:
         the numbers are shown, and are not an answer), ``"refused"`` (the schedule said it
-        cannot handle the program) or ``"failed"`` (it raised a `LagrangeADError`, e.g.
+        cannot handle the program), ``"over budget"`` (its cost estimate exceeds the budget;
+        the note gives the estimate) or ``"failed"`` (it raised a `LagrangeADError`, e.g.
         `ConvergenceError`).
     iterations, multiply_adds : int or None
         As reported by the schedule; None when it did not solve.
@@ -95,7 +113,19 @@ class Comparison:
     program_summary : str
         What was solved (the graph's size).
     solutions : mapping of str to Solution
-        ``solutions[label]`` for every row that solved.
+        ``solutions[label]`` for every row that returned multipliers (solved or not converged).
+    value : float or None
+        The output ``v_N`` of the program at its point.
+    gradient : tuple of ndarray or None
+        The reference's gradient (the input multipliers); None when the reference did not
+        solve.
+    memory_note : str
+        Whether peak memory was tracked, and if not why (for the table's header).
+    budget : float
+        The budget in multiply-adds that each schedule's estimate was checked against.
+    left_out : tuple of (str, str)
+        With the default methods, each registered schedule that was not run because it
+        refuses the program, and why (a cycle it cannot handle, a size above its limit).
     """
 
     rows: tuple[ComparisonRow, ...]
@@ -103,6 +133,11 @@ class Comparison:
     reference_note: str
     program_summary: str
     solutions: Mapping[str, Solution] = field(repr=False, compare=False)
+    value: float | None = None
+    gradient: tuple[np.ndarray, ...] | None = field(default=None, repr=False, compare=False)
+    memory_note: str = ""
+    budget: float = DEFAULT_BUDGET
+    left_out: tuple[tuple[str, str], ...] = ()
 
     def __getitem__(self, label: str) -> ComparisonRow:
         for row in self.rows:
@@ -151,10 +186,14 @@ class Attempt:
 
 
 def attempt(program: Program, method: str | Schedule, options: Mapping[str, object],
-            track_memory: bool = False) -> Attempt:
+            track_memory: bool = False, budget: float = DEFAULT_BUDGET,
+            time_limit: float | None = None) -> Attempt:
     """Run ``solve`` and turn a refusal or a `LagrangeADError` into a status and a reason."""
     try:
-        solution = solve(program, method, track_memory=track_memory, **options)
+        solution = solve(program, method, track_memory=track_memory, budget=budget,
+                         time_limit=time_limit, **options)
+    except BudgetError as exc:
+        return Attempt(OVER_BUDGET, None, str(exc))
     except MethodNotApplicableError as exc:
         return Attempt(REFUSED, None, str(exc))
     except ConvergenceError as exc:
@@ -173,8 +212,9 @@ def max_relative_difference(lam: np.ndarray, lam_ref: np.ndarray) -> float:
 
 def compare(program: Program, methods: Sequence[Method] | None = None,
             options: Mapping[str, Mapping[str, object]] | None = None,
-            progress: bool | Callable[[int, int, str], object] = False,
-            track_memory: bool = True, reference: str = "reverse") -> Comparison:
+            progress: bool | Callable[[int, int, str], object] | Progress | None = None,
+            track_memory: bool | None = None, reference: str = "reverse", *,
+            budget: float = DEFAULT_BUDGET, time_limit: float | None = None) -> Comparison:
     """Solve ``A^T lam = e_N`` with several schedules and tabulate costs, residuals and agreement.
 
     Parameters
@@ -187,27 +227,37 @@ def compare(program: Program, methods: Sequence[Method] | None = None,
         registered schedule whose ``refuses`` rule accepts the program, in registry order.
     options : mapping, optional
         Method name -> options passed to it; a variant's own options are applied on top.
-    progress : bool or callable
-        True prints one line per method to stderr as it finishes (label, status, time). A
-        callable is called as ``progress(index, total, label)`` after method ``index``
-        (counting from 1) of ``total`` has finished.
-    track_memory : bool
+        Every option is checked against its schedule's declaration before anything runs.
+    progress : bool, callable or Progress, optional
+        None (default): one line per method on stderr when stderr is a terminal
+        (`lagrange_ad.progress`); True or False: always or never. A callable is called as
+        ``progress(index, total, label)`` after method ``index`` (from 1) of ``total`` ends.
+    track_memory : bool, optional
         Also solve each method a second time under `tracemalloc` to record its peak allocated
         memory. Times always come from the untraced solve, since tracing slows Python code
-        by different factors in different schedules.
+        by different factors in different schedules. None (default): only on programs of at
+        most ``MEMORY_TRACKING_LIMIT`` (10,000) scalar entries, for methods whose untraced
+        run took at most ``MEMORY_TRACKING_SECONDS`` (0.25 s).
     reference : str
         The schedule whose multipliers the differences are measured against.
+    budget : float
+        The most multiply-adds a schedule's estimate may reach (default 10**9); a schedule
+        above it is not run and its row says ``"over budget"`` with the estimate.
+    time_limit : float, optional
+        Seconds after which an iterating schedule stops; its row says ``"over budget"``.
 
     Returns
     -------
     Comparison
-        Methods that refuse the program or raise a `LagrangeADError` appear as rows with the
-        reason instead of numbers.
+        Methods that refuse the program, exceed the budget or raise a `LagrangeADError`
+        appear as rows with the reason instead of numbers.
 
     Raises
     ------
     UnknownMethodError
         For a method name that is not registered.
+    OptionError
+        For an option that its schedule does not accept.
     LagrangeADError
         For a malformed method entry or a repeated label.
 
@@ -231,34 +281,65 @@ def compare(program: Program, methods: Sequence[Method] | None = None,
                               f"(wrap a graph as la.Program(graph))")
     program.require_scalar_output()
     options = _check_options(options)
-    variants = _variants(program, methods, options)
-    report = _progress_reporter(progress)
+    variants, left_out = _variants(program, methods, options)
+    report = progress_for("compare", len(variants), progress)  # its clock starts here
+    traced_within, memory_note = _memory_tracking(program, track_memory)
+    limits = {"budget": budget, "time_limit": time_limit}
     # solved first and untimed: it also fills the program's caches, so that the first row's
     # time is not charged for them
     warm_up()  # compiled sweeps load once here, not inside the first timed method
-    ref = attempt(program, reference, {})
+    ref = attempt(program, reference, {}, **limits)
     lam_ref = None if ref.solution is None else ref.solution.multipliers.flat
     rows, solutions = [], {}
-    for index, (label, schedule, opts) in enumerate(variants, start=1):
-        outcome, peak = attempt(program, schedule, opts), None
+    for label, schedule, opts in variants:
+        report.start(label)
+        outcome, peak = attempt(program, schedule, opts, **limits), None
         if outcome.solution is not None:
             solutions[label] = outcome.solution
-            if track_memory:
-                # a second, traced run: tracemalloc slows Python code unevenly (1.5x to 10x
+            if outcome.solution.stats.wall_time <= traced_within:
+                # a second, traced run: tracemalloc slows Python code unevenly (1.5x to 20x
                 # here), so the times come from the untraced run
-                traced = attempt(program, schedule, opts, track_memory=True).solution
+                traced = attempt(program, schedule, opts, track_memory=True, **limits).solution
                 peak = traced.stats.peak_memory if traced is not None else None
         rows.append(_row(program, label, schedule.name, outcome, lam_ref, peak))
-        report(index, len(variants), label, outcome)
+        report.done(label, _status_line(outcome))
     return Comparison(
         rows=tuple(rows),
-        reference=reference,
+        reference=getattr(reference, "name", reference),
         reference_note="" if ref.solution else f"{reference!r} did not solve: {ref.note}",
         program_summary=(f"{len(program.graph)} nodes, {program.graph.total_size} entries, "
                          + (f"depth {program.graph.depth}" if program.graph.is_acyclic
                             else "cyclic")),
         solutions=MappingProxyType(solutions),
+        value=float(np.asarray(program.output_value).reshape(())),
+        gradient=None if ref.solution is None else ref.solution.gradient,
+        memory_note=memory_note,
+        budget=float(budget),
+        left_out=left_out,
     )
+
+
+def _memory_tracking(program: Program, track_memory: bool | None) -> tuple[float, str]:
+    """Up to which untraced time a method gets a second, traced run; and the note why."""
+    entries = program.graph.total_size
+    if track_memory is None:
+        if entries > MEMORY_TRACKING_LIMIT:
+            return -1.0, (f"peak memory not tracked: {entries:,} entries, above "
+                          f"{MEMORY_TRACKING_LIMIT:,}, where tracing every allocation would "
+                          f"take most of the time (pass track_memory=True to track it)")
+        return MEMORY_TRACKING_SECONDS, (
+            f"peak memory from a second run under tracemalloc, for methods whose first run "
+            f"took at most {MEMORY_TRACKING_SECONDS:g} s (pass track_memory=True for all)")
+    if track_memory:
+        return math.inf, "peak memory from a second run of each method under tracemalloc"
+    return -1.0, "peak memory not tracked (track_memory=False)"
+
+
+def _status_line(outcome: Attempt) -> str:
+    """The status of a row for the progress line, with its time when it ran."""
+    if outcome.solution is None:
+        return outcome.status
+    return f"{outcome.status} in {_time(outcome.solution.stats.wall_time)}"
 
 
 def _check_options(options) -> dict[str, dict]:
@@ -276,15 +357,32 @@ def _check_options(options) -> dict[str, dict]:
     return checked
 
 
-def _variants(program: Program, methods, options) -> list[tuple[str, Schedule, dict]]:
-    """``(label, schedule, options)`` for every method to run, labels checked to be distinct."""
+def _variants(program: Program, methods, options) -> tuple[list[tuple[str, Schedule, dict]],
+                                                            tuple[tuple[str, str], ...]]:
+    """``(label, schedule, options)`` for every method to run, and ``(name, reason)`` for every
+    schedule left out by default because it refuses the program.
+
+    Every method's options are checked first: a typo is an error now, not a row later.
+    """
     if methods is None:
-        variants = []
+        variants, left_out = [], []
         for name, schedule in SCHEDULES.items():
             opts = options.get(name, {})
-            if schedule.refuses is None or not schedule.refuses(program, opts):
+            schedule.check_options(program, opts)
+            reason = schedule.refuses(program, opts) if schedule.refuses is not None else None
+            if reason:
+                left_out.append((name, reason))
+            else:
                 variants.append((name, schedule, opts))
-        return variants
+        return variants, tuple(left_out)
+    variants = _listed_variants(methods, options)
+    for _, schedule, opts in variants:
+        schedule.check_options(program, opts)
+    return variants, ()
+
+
+def _listed_variants(methods, options) -> list[tuple[str, Schedule, dict]]:
+    """The variants of an explicit list of methods, labels checked to be distinct."""
     if isinstance(methods, (str, Schedule)):
         methods = [methods]
     variants, seen = [], set()
@@ -326,18 +424,3 @@ def _row(program: Program, label: str, name: str, outcome: Attempt,
         converged=solution.converged,
         note=outcome.note,
     )
-
-
-def _progress_reporter(progress) -> Callable[[int, int, str, Attempt], None]:
-    if callable(progress):
-        return lambda index, total, label, outcome: progress(index, total, label)
-    if progress is True:
-        def report(index, total, label, outcome):
-            spent = f" in {_time(outcome.solution.stats.wall_time)}" if outcome.solution else ""
-            print(f"[{index}/{total}] {label}: {outcome.status}{spent}", file=sys.stderr,
-                  flush=True)
-        return report
-    if progress is False or progress is None:
-        return lambda index, total, label, outcome: None
-    raise LagrangeADError(f"progress must be True, False or a callable "
-                          f"progress(index, total, label); got {progress!r}")
