@@ -25,7 +25,7 @@ The loop exists here in two forms, which differ only in how the step is computed
 same loop (an accelerator of task ``"sweep"``, see `lagrange_ad.accel.sweeps`) replaces it:
 the compiled back-substitution over J, the sweep by rules that frees each multiplier once it
 has been sent, the compiled level sweep. With ``LAGRANGE_AD_REFERENCE=1`` (or inside
-``la.use_reference()``) the loops of this module run as written.
+``la.use_reference()``) the reference loops run as written (the level sweep's in `levels`).
 """
 
 from __future__ import annotations
