@@ -188,18 +188,18 @@ def listing(options: tuple[Option, ...]) -> str:
 
 def validate(method: str, accepts: tuple[Option, ...] | None, names: tuple[str, ...],
              program: Program, options: Mapping[str, object],
-             others: Mapping[str, tuple[str, ...]]) -> str | None:
+             others: Callable[[], Mapping[str, tuple[str, ...]]]) -> str | None:
     """Why ``options`` are not acceptable to the schedule ``method``, or None.
 
     The caller adds the list of what the schedule accepts.
 
     ``accepts`` are its declared options (None: only the names ``names`` are known, from the
-    signature of its ``run``); ``others`` maps every other schedule to its option names, to
+    signature of its ``run``); ``others()`` maps every other schedule to its option names, to
     say where an unknown option belongs.
     """
     for name in options:
         if name not in names:
-            owners = [other for other, theirs in others.items() if name in theirs]
+            owners = [other for other, theirs in others().items() if name in theirs]
             where = (f" ({name!r} is an option of {', '.join(map(repr, owners))})"
                      if owners else "")
             return f"method {method!r} has no option {name!r}{where}"

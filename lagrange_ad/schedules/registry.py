@@ -137,9 +137,11 @@ class Schedule:
     def check_options(self, program: Program, options: dict) -> None:
         """Raise `OptionError` unless every option is declared, well typed, in range and
         applicable to ``program``; the message lists what the schedule accepts."""
-        others = {name: schedule.options for name, schedule in SCHEDULES.items()
-                  if name != self.name}
-        problem = validate(self.name, self.accepts, self.options, program, options, others)
+        if not options:
+            return
+        problem = validate(self.name, self.accepts, self.options, program, options,
+                           lambda: {name: schedule.options for name, schedule in SCHEDULES.items()
+                                    if name != self.name})
         if problem:
             raise OptionError(f"{problem}; its options are: {', '.join(self.options) or 'none'}"
                               f" (la.SCHEDULES[{self.name!r}].describe_options() explains them)")
@@ -262,7 +264,9 @@ def solve(program: Program, method: str | Schedule = "reverse", *, track_memory:
         if reason:
             raise MethodNotApplicableError(f"method {schedule.name!r} cannot solve this "
                                            f"program: {reason}")
-    reason = over_budget(schedule.name, schedule.estimate(program, options), program, budget)
+    # one sweep, the charge of a schedule without a cost rule, is always within the budget
+    reason = schedule.cost and over_budget(schedule.name, schedule.cost(program, options),
+                                           program, budget)
     if reason:
         raise BudgetError(reason)
     # a caller that is already tracing keeps its trace; only the peak is reset
