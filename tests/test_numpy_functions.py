@@ -290,3 +290,9 @@ def test_clip_takes_numpy_min_and_max_keywords():
     x = np.linspace(0.0, 1.0, 5)
     g = la.grad(lambda x: np.sum(x.clip(min=0.2, max=0.8)) + np.sum(np.clip(x, 0.1, None)))(x)
     np.testing.assert_array_equal(g[0], [0.0, 2.0, 2.0, 2.0, 1.0])
+
+
+def test_sort_with_ties_sends_each_derivative_along_the_stable_permutation():
+    weights = np.array([1.0, 10.0, 100.0])
+    g = la.grad(lambda x: np.sum(np.sort(x) * weights))(np.array([1.0, 1.0, 0.0]))[0]
+    np.testing.assert_array_equal(g, [10.0, 100.0, 1.0])
