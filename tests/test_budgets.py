@@ -114,7 +114,8 @@ def test_budget_and_time_limit_are_checked(keyword, value):
         la.solve(chain(10), "reverse", **{keyword: value})
 
 
-@pytest.mark.parametrize("method", ["gmres", "bicgstab", "lsqr", "dual-descent"])
+@pytest.mark.parametrize("method", ["gmres", "bicgstab", "lsqr", "dual-descent", "jacobi",
+                                    "gauss-seidel"])
 def test_the_time_limit_stops_a_long_iteration(method):
     with pytest.raises(BudgetError, match=rf"'{method}' stopped at its time limit of 1e-09 s"):
         la.solve(chain(50), method, time_limit=1e-9)

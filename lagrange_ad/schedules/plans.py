@@ -34,6 +34,7 @@ import numpy as np
 
 from ..accel.dispatch import accelerator_for
 from ..program.program import Program
+from .budget import check_time
 from .registry import Outcome
 
 
@@ -218,6 +219,7 @@ def iterate_sweeps(program: Program, plan: SweepPlan, *, omega: float, tol: floa
         residuals.append(res)
         if res <= tol * scale or k == maxiter:
             break
+        check_time(k, res)
         cur, out, norm2 = out, cur, next_norm2
     sweeps = len(residuals)
     return Outcome(cur, iterations=sweeps, converged=res <= tol * scale,
