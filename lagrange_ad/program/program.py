@@ -310,13 +310,16 @@ class Program:
         cached = self.__dict__.get("_jacobian")
         if cached is not None:
             return cached
-        if self.total_multiply_adds > max_entries:
-            raise LagrangeADError(
-                f"the local Jacobian has about {self.total_multiply_adds} nonzeros, more "
-                f"than max_entries={max_entries}; use the matrix-free kkt_operator() instead")
         if self._jacobian_of_forward is not None:
             jac = self._jacobian_of_forward()  # from the partials the forward pass computed
+            entries = jac.nnz
         else:
+            jac, entries = None, self.total_multiply_adds  # counted before assembling
+        if entries > max_entries:
+            raise LagrangeADError(
+                f"the local Jacobian has about {entries} nonzeros, more than "
+                f"max_entries={max_entries}; use the matrix-free kkt_operator() instead")
+        if jac is None:
             jac = assemble_jacobian(self.values)
         self.__dict__["_jacobian"] = jac
         return jac
