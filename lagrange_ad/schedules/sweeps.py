@@ -58,7 +58,7 @@ Cost, estimated before the first sweep (`lagrange_ad.schedules.budget`): sweeps 
 nonzeros of J, with the exact S + 1 sweeps where the count above is known in advance (a DAG,
 ``omega = 1``, Jacobi or a topological order) and the cap ``maxiter`` otherwise. On a chain of
 n nodes the forward order and Jacobi need n + 1 sweeps, about n^2 multiply-adds: beyond the
-default budget from n of about 30,000.
+default budget from n of about 30,000. With ``time_limit`` every sweep checks the clock.
 """
 
 from __future__ import annotations
