@@ -20,10 +20,11 @@ from .errors import MethodNotApplicableError, ShapeError
 from .grad import program_builder
 from .graph.graph import Graph
 from .program.program import Program
-from .program.second_order import require_second_order, second_adjoints
+from .program.second_order import partials_apply, require_second_order, second_adjoints
 from .program.values import Reads
 from .schedules import get_schedule, solve
 from .schedules.registry import require_converged
+from .schedules.reverse import sweep_form
 
 SECOND_ADJOINT_METHODS = ("reverse",)
 
@@ -41,6 +42,12 @@ class SecondOrder:
         the second one; only ``"reverse"`` solves the second so far.
     **options
         Passed to the schedule for the first system.
+
+    Notes
+    -----
+    The products run in the form (`lagrange_ad.program.second_order.FORMS`) that the reverse
+    sweep would choose for this program (`sweep_form`): over the assembled A when its local
+    Jacobian is sparse and the nodes are numbered in a topological order, else by rules.
     """
 
     def __init__(self, program: Program, method: str = "reverse", **options):
@@ -57,7 +64,9 @@ class SecondOrder:
         solution = require_converged(solve(program, schedule, **options),
                                      "the multipliers of the Hessian")
         self.program = program
-        self.multipliers = solution.multipliers.blocks()
+        self.multipliers = solution.multipliers
+        self.form = "partials" if partials_apply(program) and \
+            sweep_form(program) == "partials" else "rules"
 
     def hvp(self, direction: Sequence) -> tuple[np.ndarray, ...]:
         """``H d``, one array per input shaped like it, for ``d`` with one array per input."""
@@ -69,7 +78,7 @@ class SecondOrder:
             if np.shape(d) != graph.shape(i):
                 raise ShapeError(f"the tangent of input {graph.name(i)} has shape "
                                  f"{np.shape(d)}; expected {graph.shape(i)}")
-        mu = second_adjoints(self.program, self.multipliers, direction)
+        mu = second_adjoints(self.program, self.multipliers, direction, self.form)
         return tuple(np.asarray(mu[i]) for i in range(graph.n_inputs))
 
     def matrix(self) -> np.ndarray:

@@ -192,3 +192,15 @@ def test_second_order_refusals_are_named():
         la.hvp(lecture, method="jacobi")((1.0, 1.0, 1.0), (1.0, 0.0, 0.0))
     with pytest.raises(ShapeError, match="shape"):
         la.hvp(lambda x: la.sum(x * x))((np.ones(3),), (np.ones(2),))
+
+
+@pytest.mark.parametrize("name", ["lecture", "random_dag", "domke", "fully_connected"])
+def test_the_two_forms_give_the_same_second_adjoints(name):
+    example = la.examples.get(name)
+    program = la.Program(example.graph)
+    lam = la.solve(program, "reverse").multipliers.blocks()
+    direction = [RNG.standard_normal(np.shape(x)) for x in example.point]
+    by_rules = second_adjoints(program, lam, direction, "rules").flat
+    by_partials = second_adjoints(program, lam, direction, "partials").flat
+    np.testing.assert_allclose(by_partials, by_rules, rtol=1e-10,
+                               atol=1e-12 * max(1.0, np.abs(by_rules).max()))

@@ -22,6 +22,13 @@ adjoint system with the same matrix ``A^T``, which the reverse sweep solves from
 right-hand side ``w = W t`` instead of ``e_N``. ``mu`` at every node is the directional
 derivative of that node's adjoint.
 
+Two forms compute the same products. ``"rules"`` runs every step node by node through the
+rules (`Program.node_jvp`, the curvature rules, the reverse sweep by VJP rules).
+``"partials"`` works on the assembled ``A = I - J`` (`Program.kkt_matrix`) of a graph whose
+nodes are numbered in a topological order, so that A is unit lower triangular: the tangent
+and second adjoint systems are sparse triangular solves, and the curvature rules of the
+scalar elementwise nodes run once per primitive on all of them at a time.
+
 Cyclic graphs (fixed points) are refused for now; a row without a curvature rule is refused
 by name (`NoCurvatureRuleError`) before anything is computed.
 """
@@ -32,12 +39,16 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator
+from scipy.sparse.linalg import LinearOperator, spsolve_triangular
 
 from ..errors import BudgetError, CyclicGraphError, NoCurvatureRuleError
 from ..primitives.structure import linear_curvature
+from .analysis import scalar_elementwise
+from .assembly import _grouped
 from .program import Program, _as_flat
 from .vectors import NodeVector
+
+FORMS = ("rules", "partials")
 
 # W is assembled as a sparse matrix by probing each node's block with unit tangents: at most
 # this many probes (the parents' entries of the nodes with curvature) ...
@@ -57,10 +68,10 @@ def require_second_order(program: Program) -> None:
         raise CyclicGraphError(
             "second derivatives through a cycle (a fixed point) are not available yet: the "
             "tangent solve needs a topological order; differentiate an unrolled graph instead")
-    depends = program.depends_on_input
-    for i in range(len(graph)):
-        if depends[i] and not graph.is_source[i] and graph.primitive(i).curvature is None:
-            raise NoCurvatureRuleError(
+    lacking = [code for code, p in enumerate(graph.primitives) if p.curvature is None]
+    refused = np.isin(graph.op, lacking) & program.depends_on_input & ~graph.is_source
+    for i in np.flatnonzero(refused)[:1].tolist():
+        raise NoCurvatureRuleError(
                 f"node {graph.describe(i)}: primitive {graph.primitive(i).name!r} has no "
                 f"curvature rule, so second derivatives through it are not available; "
                 f"first derivatives (la.grad) still are")
@@ -112,18 +123,82 @@ def curvature_products(program: Program, multipliers: list, t: list) -> list:
     return w
 
 
-def second_adjoints(program: Program, multipliers: list, direction: Sequence) -> NodeVector:
+def second_adjoints(program: Program, multipliers, direction: Sequence,
+                    form: str = "rules") -> NodeVector:
     """``mu`` solving ``A^T mu = W A^{-1} E d``: the derivatives of every adjoint along d.
 
-    The right-hand side comes from the tangent sweep and the curvature contractions; the
+    The right-hand side comes from the tangent solve and the curvature contractions; the
     system is solved by the reverse sweep by VJP rules started from it (the same sweep that
-    solves ``A^T lam = e_N``). ``mu`` at the inputs is the Hessian-vector product ``H d``.
+    solves ``A^T lam = e_N``), or, in the ``"partials"`` form, by a sparse triangular solve
+    with the assembled ``A^T``. ``mu`` at the inputs is the Hessian-vector product ``H d``.
+    ``multipliers`` is the first adjoint lam, a `NodeVector` or a list of node blocks.
     """
+    lam = multipliers if isinstance(multipliers, NodeVector) else \
+        NodeVector.from_blocks(program.graph, multipliers)
+    if form == "partials":
+        return _second_adjoints_by_partials(program, lam, direction)
     from ..schedules.reverse import sweep_by_rules  # schedules import this layer
 
-    w = curvature_products(program, multipliers, tangents(program, direction))
+    w = curvature_products(program, lam.blocks(), tangents(program, direction))
     mu, _ = sweep_by_rules(program, rhs=w)
     return mu
+
+
+def partials_apply(program: Program) -> bool:
+    """Whether the ``"partials"`` form applies: every value kept, nodes in topological order."""
+    return program.values.complete and program.graph.parents_precede_children
+
+
+def _second_adjoints_by_partials(program: Program, lam: NodeVector,
+                                 direction: Sequence) -> NodeVector:
+    """`second_adjoints` on the assembled A, unit lower triangular in the node order."""
+    graph = program.graph
+    a = program.kkt_matrix()
+    n_in = int(graph.offsets[graph.n_inputs])
+    seed = np.zeros(graph.total_size)
+    seed[:n_in] = np.concatenate([np.ravel(np.asarray(d, np.float64)) for d in direction]
+                                 or [np.zeros(0)])
+    t = spsolve_triangular(a, seed, lower=True, unit_diagonal=True)
+    w = _curvature_flat(program, lam, t)
+    mu = spsolve_triangular(a.T.tocsr(), w, lower=False, unit_diagonal=True)
+    return NodeVector(graph, mu, copy=False)
+
+
+def _curvature_flat(program: Program, multipliers: NodeVector, t: np.ndarray) -> np.ndarray:
+    """``W t`` over flat vectors: scalar elementwise nodes one primitive at a time, the rest
+    node by node (`curvature_products`)."""
+    graph, offsets, v = program.graph, program.graph.offsets, program.values.flat
+    lam = multipliers.flat
+    w = np.zeros(graph.total_size)
+    scalar = scalar_elementwise(graph)
+    for group in _grouped(graph, scalar) if scalar.size else []:
+        primitive = graph.primitive(int(group[0]))
+        if primitive.curvature is linear_curvature:
+            continue
+        first = graph.parent_ptr[group]
+        arity = int(graph.parent_ptr[group[0] + 1] - first[0])
+        parents = graph.parent_idx[first[:, None] + np.arange(arity)]
+        rows = [offsets[parents[:, k]] for k in range(arity)]
+        out = primitive.node_curvature(lam[offsets[group]], tuple(t[r] for r in rows),
+                                       v[offsets[group]], *[v[r] for r in rows],
+                                       **graph.params(int(group[0])))
+        for r, c in zip(rows, out):
+            if c is not None:
+                np.add.at(w, r, np.broadcast_to(c, r.shape))
+    rest = np.ones(len(graph), bool)
+    rest[scalar] = False
+    rest &= ~graph.is_source
+    if rest.any():
+        tangent, kept = NodeVector(graph, t, copy=False), [None] * len(graph)
+        blocks = [None] * len(graph)
+        for i in np.flatnonzero(rest).tolist():
+            kept[i] = multipliers[i]
+            for j in graph.parents(i).tolist():
+                blocks[j] = tangent[j]
+        for j, c in enumerate(curvature_products(program, kept, blocks)):
+            if c is not None:
+                w[offsets[j]:offsets[j + 1]] += np.ravel(c)
+    return w
 
 
 def lagrangian_hessian(program: Program, multipliers) -> LinearOperator:
