@@ -168,12 +168,16 @@ def _in_range(option: Option, value) -> bool:
 
 def _range_text(option: Option) -> str:
     """`` with 0 < omega < 2``, `` with tol >= 0``, or nothing."""
-    text = option.name
-    if option.low is not None:
-        text = f"{option.low:g} {'<' if option.low_open else '<='} {text}"
-    if option.high is not None:
-        text = f"{text} {'<' if option.high_open else '<='} {option.high:g}"
-    return f" with {text}" if text != option.name else ""
+    low, high, name = option.low, option.high, option.name
+    below = "<" if option.low_open else "<="
+    above = "<" if option.high_open else "<="
+    if low is not None and high is not None:
+        return f" with {low:g} {below} {name} {above} {high:g}"
+    if low is not None:
+        return f" with {name} {below.replace('<', '>')} {low:g}"
+    if high is not None:
+        return f" with {name} {above} {high:g}"
+    return ""
 
 
 def _shown(value) -> str:
