@@ -10,7 +10,11 @@ at a time (``vjp_operand``): a sweep skips the half whose operand needs no multi
 
 With C flattened row-major (m x n, inner size k) the explicit blocks are Kronecker products,
 ``d vec C / d vec A = I_m (x) B^T`` and ``d vec C / d vec B = A (x) I_n``: entry
-``d C[i, j] / d A[i, l] = B[l, j]`` and ``d C[i, j] / d B[l, j] = A[i, l]``.
+``d C[i, j] / d A[i, l] = B[l, j]`` and ``d C[i, j] / d B[l, j] = A[i, l]``. They too are
+given one operand at a time (``jacobian_operand``): a constant factor's block, as large as
+the other's, is not built when only the other is asked for. A matrix times a vector
+(``n = 1``) has ``d C / d B = A`` and a row vector times a matrix (``m = 1``) has
+``d C / d A = B^T``: these blocks are returned as the dense matrices themselves.
 
 The other matrix rows live beside this module, one family each: `linalg_inverses` (solve,
 inv, pinv, det, logabsdet, det_sign), `linalg_factorizations` (cholesky, qr_q, qr_r),
@@ -23,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from .registry import Block, Primitive, register
+from .registry import Block, Primitive, as_entries, register
 from .structure import dense_jacobian, multilinear_curvature, size_of, unbroadcast
 
 
@@ -59,14 +63,33 @@ def _matmul_jvp(ts, ans, a, b):
     return out
 
 
-def _matmul_jacobian(ans, a, b):
+def _read_only(matrix: np.ndarray) -> np.ndarray:
+    view = matrix.view()
+    view.flags.writeable = False
+    return view
+
+
+def _matmul_jacobian_operand(k, ans, a, b):
+    """Block k of ``d vec C / d vec (A, B)``: entries, or the dense matrix when it is full."""
     a2, b2 = _promoted(np.asarray(a, float), np.asarray(b, float))
     if a2.ndim != 2 or b2.ndim != 2:
-        return dense_jacobian(PRODUCT, ans, (a, b), {})
-    (m, k), n = a2.shape, b2.shape[1]
-    i, j, inner = (axis.ravel() for axis in np.indices((m, n, k)))
+        return dense_jacobian(PRODUCT, ans, (a, b), {})[k]
+    (m, inner_size), n = a2.shape, b2.shape[1]
+    if k == 1 and n == 1:
+        return _read_only(a2)  # d (A b) / d b = A
+    if k == 0 and m == 1:
+        return _read_only(b2.T)  # d (a B) / d a = B^T
+    i, j, inner = (axis.ravel() for axis in np.indices((m, n, inner_size)))
     rows = i * n + j
-    return (Block(rows, i * k + inner, b2[inner, j]), Block(rows, inner * n + j, a2[i, inner]))
+    if k == 0:
+        return Block(rows, i * inner_size + inner, b2[inner, j])
+    return Block(rows, inner * n + j, a2[i, inner])
+
+
+def _matmul_jacobian(ans, a, b):
+    if np.ndim(a) > 2 or np.ndim(b) > 2:  # stacks: both blocks from one pass of the VJP
+        return dense_jacobian(PRODUCT, ans, (a, b), {})
+    return tuple(as_entries(_matmul_jacobian_operand(k, ans, a, b)) for k in (0, 1))
 
 
 def _matmul_shape(a_shape, b_shape):
@@ -103,13 +126,14 @@ def _matmul_count(ans_shape, a_shape, b_shape):
 PRODUCT = register(Primitive(
     name="matmul", arity=2, evaluate=np.matmul, vjp=_matmul_vjp, jvp=_matmul_jvp,
     shape=_matmul_shape, jacobian=_matmul_jacobian, template="{0} @ {1}",
-    multiply_adds=_matmul_count,
+    jacobian_operand=_matmul_jacobian_operand, multiply_adds=_matmul_count,
     vjp_operand=_matmul_vjp_operand, vjp_reads=("operands",),
     curvature=multilinear_curvature(_matmul_vjp_operand),
 ))
 register(Primitive(
     name="dot", arity=2, evaluate=np.dot, vjp=_matmul_vjp, jvp=_matmul_jvp,
-    shape=_dot_shape, jacobian=_matmul_jacobian, multiply_adds=_matmul_count,
+    shape=_dot_shape, jacobian=_matmul_jacobian, jacobian_operand=_matmul_jacobian_operand,
+    multiply_adds=_matmul_count,
     vjp_operand=_matmul_vjp_operand, vjp_reads=("operands",),
     curvature=multilinear_curvature(_matmul_vjp_operand),
 ))

@@ -26,6 +26,8 @@ Rules:
 ``multiply_adds(ans_shape, *shapes, **params) -> int``  nonzeros of the local Jacobian (all
                                                operands): the multiply-adds of one VJP or JVP
 ``vjp_operand(k, g, ans, *xs, **params)``     the k-th entry of ``vjp`` alone (optional)
+``jacobian_operand(k, ans, *xs, **params)``   the k-th entry of ``jacobian`` alone (optional;
+                                               see below)
 ``curvature(g, ts, ans, *xs, **params) -> tuple``   the second-order part of the VJP of the
                                                JVP (optional; see below)
 
@@ -43,6 +45,15 @@ terms only: ``curvature_k = sum_{j != k} vjp_k`` with operand j replaced by ``t_
 (`structure.multilinear_curvature`); elementwise rows are diagonal, built from their second
 partials (`structure.elementwise`). A row without the rule has ``curvature=None``, and
 second-order functions refuse it with `NoCurvatureRuleError`.
+
+Explicit blocks of some operands only: a caller that needs ``d ans / d x_k`` for a few
+operands (the columns of one cyclic block, not those of a constant factor) calls
+`Primitive.explicit_jacobian` with one ``wanted`` flag per operand, as ``vjp_operand`` serves
+a sweep that needs some cotangents. A row with a ``jacobian_operand`` rule then builds the
+wanted blocks alone; the others come back None. That rule may return, instead of a `Block`,
+the dense ``(ans.size, x_k.size)`` matrix itself when every entry of the block is in its
+pattern (``d (A @ h) / d h = A``): read-only, possibly a view of an operand, never written.
+`as_entries` turns either form into a `Block`.
 """
 
 from __future__ import annotations
@@ -102,6 +113,11 @@ class Primitive:
         ``vjp_operand(k, g, ans, *xs, **params)``: the cotangent of operand k alone, for
         primitives whose cotangents cost separately (products), so that a sweep needing only
         some of them skips the rest.
+    jacobian_operand : callable, optional
+        ``jacobian_operand(k, ans, *xs, **params)``: block k of ``jacobian`` alone, as a
+        `Block` or as a dense read-only matrix (see the module docstring), for primitives
+        whose blocks cost separately (products), so that `explicit_jacobian` asked for some
+        operands skips the rest.
     vjp_reads : tuple of str
         Which values the VJP rule reads: ``"ans"``, ``"operands"``, both (the default) or
         neither. Of the others it uses the shapes alone, so a gradient-only sweep need not
@@ -128,6 +144,7 @@ class Primitive:
     multiply_adds: Callable[..., int] | None = None
     partials: Callable[..., tuple] | None = None
     vjp_operand: Callable[..., np.ndarray] | None = None
+    jacobian_operand: Callable[..., object] | None = None
     vjp_reads: tuple[str, ...] = ("ans", "operands")
     compiled: bool = True
     curvature: Callable[..., tuple] | None = None
@@ -157,6 +174,25 @@ class Primitive:
             return int(self.multiply_adds(ans_shape, *shapes, **params))
         return _size(ans_shape) * sum(_size(s) for s in shapes)
 
+    def explicit_jacobian(self, ans, xs, params: Mapping, wanted=None) -> tuple:
+        """The explicit blocks ``d ans / d x_k``, one per operand, of the wanted operands.
+
+        ``wanted`` holds one flag per operand (all operands when None); an operand not wanted
+        gets None. Each block is a `Block` of entries or, from a ``jacobian_operand`` rule, a
+        dense read-only matrix (`as_entries` gives its entries). Rows without a ``jacobian``
+        rule assemble the blocks from the VJP rule, one output entry at a time.
+        """
+        wanted = [True] * len(xs) if wanted is None else list(wanted)
+        if self.jacobian_operand is not None:
+            return tuple(self.jacobian_operand(k, ans, *xs, **params) if w else None
+                         for k, w in enumerate(wanted))
+        if self.jacobian is not None:
+            blocks = self.jacobian(ans, *xs, **params)
+        else:
+            from .structure import dense_jacobian  # structure builds on this module
+            blocks = dense_jacobian(self, ans, xs, params)
+        return tuple(block if w else None for block, w in zip(blocks, wanted))
+
     def node_curvature(self, g, ts, ans, *xs, **params) -> tuple:
         """The curvature rule's contraction, or `NoCurvatureRuleError` naming this primitive."""
         if self.curvature is None:
@@ -171,6 +207,15 @@ class Primitive:
             return self.template.format(*operands, **params)
         shown = [f"{key}={params[key]!r}" for key in self.param_names if key in params]
         return f"{self.name}({', '.join(list(operands) + shown)})"
+
+
+def as_entries(block) -> Block:
+    """The explicit entries of a block: a `Block` as it is, a dense matrix all its entries."""
+    if isinstance(block, Block):
+        return block
+    matrix = np.asarray(block, np.float64)
+    rows, cols = np.indices(matrix.shape)
+    return Block(rows.ravel(), cols.ravel(), matrix.ravel())
 
 
 def _size(shape: tuple) -> int:

@@ -14,10 +14,13 @@ in the plain reverse sweep); a cyclic block is solved by the implicit function t
 feedback nodes (see `feedback`), where an equilibrium layer's block becomes the dense
 ``I - W^T D`` that LAPACK factors.
 
-The radius, iterations and residuals of every cyclic block are reported.
+The radius, iterations and residuals of every cyclic block are reported (`BlockStats`; the
+radius of a block solved by LU or GMRES is estimated when first read).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import scipy.sparse.linalg as spla
@@ -30,7 +33,7 @@ from ..program.program import Program
 from ..program.vectors import NodeVector
 from .cotangents import CotangentSweep
 from .feedback import FeedbackBlock
-from .inner import INNER, direct_solve, solve_block
+from .inner import INNER, BlockStats, direct_solve, solve_block
 
 __all__ = ["INNER", "condensation_sweep", "rules_condensation_sweep"]
 
@@ -183,13 +186,16 @@ def _solve_by_feedback(program: Program, nodes: list, starts: list, b: np.ndarra
         out = block.transposed_product(split(x))
         return np.concatenate([out[i] for i in nodes])
 
-    operator = spla.LinearOperator((size, size), matvec=transposed, dtype=np.float64)
-    radius = spectral_radius(operator, 20)
+    @functools.cache
+    def radius() -> float:  # of J_CC, not of the reduced map; estimated when read
+        operator = spla.LinearOperator((size, size), matvec=transposed, dtype=np.float64)
+        return spectral_radius(operator, 20)
+
     parts = split(b)
     system, rhs = block.reduce(parts)
-    x_feedback = direct_solve(system, rhs, where=where, radius=lambda: radius)
+    x_feedback = direct_solve(system, rhs, where=where, radius=radius, overwrite=True)
     solved = block.back_substitute(x_feedback, parts)
     x = np.concatenate([solved[i] for i in nodes])
-    return x, {"nodes": where, "size": size, "spectral_radius": radius, "inner": "direct",
-               "iterations": 1, "residuals": [float(np.linalg.norm(x - b - transposed(x)))],
-               "feedback_size": int(rhs.size), "nonzeros": block.nonzeros}
+    return x, BlockStats({"nodes": where, "size": size, "inner": "direct", "iterations": 1,
+                          "residuals": [float(np.linalg.norm(x - b - transposed(x)))],
+                          "feedback_size": int(rhs.size), "nonzeros": block.nonzeros}, radius)

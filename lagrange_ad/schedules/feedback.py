@@ -15,9 +15,12 @@ leaves a system on F alone:
 On an equilibrium layer ``h = tanh(W h + c)``, F is the tanh node and ``I - K^T`` is
 ``I - W^T D``, n x n, rather than the 4n x 4n block (n^2 + 3n nonzeros) of the whole cycle.
 
-Each node block comes from the primitive's ``jacobian`` rule (or its VJP rule, for
-primitives without one) and is kept dense when its entries fill at least `DENSE_FILL` of it,
-sparse otherwise; products keep whichever form their operands give.
+Each node block comes from the primitive's explicit Jacobian (`Primitive.explicit_jacobian`),
+asked for the operands inside C alone: the block of a constant factor (W above, n^2 entries)
+is never built, and a block the rule gives as a dense matrix (``d (W h) / d h = W``) is used
+as it is. A block given as entries is kept dense when they fill at least `DENSE_FILL` of it,
+sparse otherwise; products keep whichever form their operands give. Blocks are read-only
+here: they may be views of the program's values.
 """
 
 from __future__ import annotations
@@ -26,8 +29,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import NonFiniteError
-from ..primitives import dense_jacobian
+from ..primitives import Block
 from ..program.program import Program
+from ..program.vectors import all_finite
 
 DENSE_FILL = 0.1
 """The fraction of nonzero entries from which a block is stored and factored as dense."""
@@ -59,6 +63,11 @@ def _diagonal(matrix) -> np.ndarray | None:
     if not sp.issparse(matrix) or matrix.shape[0] != matrix.shape[1] \
             or matrix.nnz > matrix.shape[0]:
         return None
+    n = matrix.shape[0]
+    if matrix.format == "csr" and matrix.nnz == n \
+            and np.array_equal(matrix.indptr, np.arange(n + 1)):
+        # one entry per row: diagonal when each sits in its own row's column
+        return matrix.data if np.array_equal(matrix.indices, np.arange(n)) else None
     coo = matrix.tocoo()
     return matrix.diagonal() if np.array_equal(coo.row, coo.col) else None
 
@@ -80,7 +89,9 @@ def _product(a, b):
 
 
 def _block_matrix(block, shape: tuple[int, int]):
-    """The matrix of one `Block` of explicit entries (duplicates summed)."""
+    """The matrix of one block: a dense matrix as it is, a `Block`'s entries summed."""
+    if not isinstance(block, Block):
+        return np.asarray(block, np.float64).reshape(shape)
     m, n = shape
     rows = np.asarray(block.rows, np.int64)
     cols = np.asarray(block.cols, np.int64)
@@ -117,12 +128,11 @@ class FeedbackBlock:
             parents = graph.parents(i).tolist()
             xs = [values[j] for j in parents]
             with np.errstate(all="ignore"):
-                entries = (primitive.jacobian(values[i], *xs, **params)
-                           if primitive.jacobian is not None
-                           else dense_jacobian(primitive, values[i], xs, params))
+                entries = primitive.explicit_jacobian(values[i], xs, params,
+                                                      [j in inside for j in parents])
             row = self.blocks.setdefault(i, {})
             for j, block in zip(parents, entries):
-                if j in inside:
+                if block is not None:
                     matrix = _block_matrix(block, (self.size[i], self.size[j]))
                     row[j] = _sum(row.get(j), matrix)
         self._check_finite()
@@ -130,8 +140,7 @@ class FeedbackBlock:
     def _check_finite(self) -> None:
         for i, row in self.blocks.items():
             for j, matrix in row.items():
-                vals = matrix.data if sp.issparse(matrix) else matrix
-                if not np.all(np.isfinite(vals)):
+                if not all_finite(matrix.data if sp.issparse(matrix) else matrix):
                     raise NonFiniteError(
                         f"node {self.graph.describe(i)}: a local derivative of "
                         f"{self.graph.primitive(i).name} with respect to v{j} is not finite; "
@@ -177,23 +186,33 @@ class FeedbackBlock:
                     loop[a][k] = _sum(loop[a][k], term)
         rhs = []
         for f in feedback:
-            total = b[f].copy()
+            # a tangent passed on unchanged (through add, sub) serves several nodes of R:
+            # their parts of b are summed before the one product with it
+            weights: dict[int, tuple] = {}
             for r in self.rest:
                 through = tangent[r].get(f)
                 if through is not None:
-                    total += through.T @ b[r]
+                    _, weight = weights.get(id(through), (through, 0.0))
+                    weights[id(through)] = (through, weight + b[r])
+            total = b[f].copy()
+            for through, weight in weights.values():
+                total += through.T @ weight
             rhs.append(total)
         return self._system(loop), np.concatenate(rhs)
 
     def _system(self, loop: list[list]):
-        """``(I - K)^T`` from the node blocks of the loop map K."""
+        """``(I - K)^T`` from the node blocks of the loop map K (a new array when dense)."""
         sizes = [self.size[f] for f in self.feedback]
         dense = any(m is not None and not sp.issparse(m) for row in loop for m in row)
         blocks = [[sp.csr_array((sizes[a], sizes[k])) if m is None else m
                    for k, m in enumerate(row)] for a, row in enumerate(loop)]
         if dense:
-            matrix = np.block([[_dense(m) for m in row] for row in blocks])
-            system = -matrix.T
+            # -K^T, column-major as LAPACK wants it, in one new array
+            if len(blocks) == 1:
+                system = np.negative(_dense(blocks[0][0]).T)
+            else:
+                matrix = np.block([[_dense(m) for m in row] for row in blocks])
+                system = np.negative(matrix, out=matrix).T
             system[np.diag_indices_from(system)] += 1.0
             return system
         matrix = sp.block_array(blocks, format="csr")
