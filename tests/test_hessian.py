@@ -183,8 +183,8 @@ def test_rosenbrock_trust_ncg_with_our_gradient_and_hvp():
 
 
 def test_second_order_refusals_are_named():
-    with pytest.raises(NoCurvatureRuleError, match="'prod'"):
-        la.hessian(lambda x: la.prod(x))(np.array([1.0, 2.0]))
+    with pytest.raises(NoCurvatureRuleError, match="'det'"):
+        la.hessian(lambda x: la.linalg.det(x))(np.eye(2))
     with pytest.raises(CyclicGraphError, match="cycle"):
         example = la.examples.get("fixed_cos")
         la.hessian(example.graph)(*example.point)

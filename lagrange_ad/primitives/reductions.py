@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from .registry import Block, Primitive, register
+from .scans import exclusive_products
 from .structure import linear_curvature, size_of
 
 
@@ -144,8 +145,26 @@ reduction("max", lambda x, axis=None: np.max(x, axis=axis), _tie_weights, nonemp
           curvature=linear_curvature)
 reduction("min", lambda x, axis=None: np.min(x, axis=axis), _tie_weights, nonempty=True,
           curvature=linear_curvature)
+def _prod_curvature(g, ts, ans, x, axis=None):
+    """``g`` times the derivative of the product of the others along t, slice by slice."""
+    (t,) = ts
+    if t is None:
+        return (None,)
+    x = np.asarray(x, dtype=np.float64)
+    axes = normalize_axes(axis, x.ndim, "prod")
+    if x.size == 0:
+        return (np.zeros(x.shape),)
+    order = [a for a in range(x.ndim) if a not in axes] + list(axes)
+    moved = np.transpose(x, order)
+    kept = moved.shape[:x.ndim - len(axes)]
+    flat_x, flat_t = (np.reshape(np.transpose(v, order), kept + (-1,)) for v in (x, t))
+    _, derivative = exclusive_products(flat_x, flat_t)
+    back = np.transpose(derivative.reshape(moved.shape), np.argsort(order))
+    return (_expand(g, x, axis) * back,)
+
+
 reduction("prod", lambda x, axis=None: np.prod(x, axis=axis), _others_product,
-          reads=("operands",))
+          reads=("operands",), curvature=_prod_curvature)
 
 
 def _softmax(x, axis=-1):

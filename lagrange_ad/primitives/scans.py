@@ -14,6 +14,8 @@ obey first-order linear recurrences,
     vjp:  s_j = g_j + x_{j+1} s_{j+1},      ct_j = ans_{j-1} s_j,
 
 which `linear_recurrence` solves in ceil(log2 n) vectorized steps (a scan of affine maps).
+cumsum is linear (no curvature); cumprod's curvature differentiates the VJP's recurrence once
+more, and `exclusive_products` gives prod's.
 """
 
 from __future__ import annotations
@@ -104,6 +106,37 @@ def _cumprod_vjp(g, ans, x, axis):
     return (_shifted(ans, axis, 1.0) * s,)
 
 
+def _cumprod_curvature(g, ts, ans, x, axis):
+    """The derivative of ``vjp_j = ans_{j-1} s_j`` along t with g fixed:
+    ``d ans_{j-1} s_j + ans_{j-1} ds_j``, where ``ds_j = t_{j+1} s_{j+1} + x_{j+1} ds_{j+1}``
+    is the cotangent recurrence again, driven by ``t s``."""
+    (t,) = ts
+    if t is None:
+        return (None,)
+    axis = axis % np.ndim(x)
+    coefficients = _shifted(np.flip(x, axis), axis, 0.0)
+    s = np.flip(linear_recurrence(coefficients, np.flip(g, axis), axis), axis)
+    ds = np.flip(linear_recurrence(coefficients, _shifted(np.flip(t * s, axis), axis, 0.0),
+                                   axis), axis)
+    dans = _cumprod_jvp((t,), ans, x, axis)
+    return (_shifted(dans, axis, 0.0) * s + _shifted(ans, axis, 1.0) * ds,)
+
+
+def exclusive_products(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``prod_{c != a} x_c`` along the last axis, and its derivative along t (no division).
+
+    The product of the others is the exclusive product from the left times the one from the
+    right; each is a shifted cumprod, whose tangent is the cumprod's JVP shifted.
+    """
+    def left(v, dv):
+        c = np.cumprod(v, axis=-1)
+        return _shifted(c, -1, 1.0), _shifted(_cumprod_jvp((dv,), c, v, -1), -1, 0.0)
+
+    lo, dlo = left(x, t)
+    hi, dhi = (np.flip(a, -1) for a in left(np.flip(x, -1), np.flip(t, -1)))
+    return lo * hi, dlo * hi + lo * dhi
+
+
 def _cumprod_jacobian(ans, x, axis):
     x = np.asarray(x, dtype=np.float64)
     axis = axis % x.ndim
@@ -123,4 +156,4 @@ _scan("cumsum", lambda x, axis: np.cumsum(x, axis=axis), _cumsum_vjp,
       lambda ts, ans, x, axis: np.cumsum(ts[0], axis=axis), _cumsum_jacobian, reads=(),
       curvature=linear_curvature)
 _scan("cumprod", lambda x, axis: np.cumprod(x, axis=axis), _cumprod_vjp, _cumprod_jvp,
-      _cumprod_jacobian, reads=("ans", "operands"))
+      _cumprod_jacobian, reads=("ans", "operands"), curvature=_cumprod_curvature)
