@@ -25,8 +25,7 @@ from lagrange_ad.program.second_order import (
 RNG = np.random.default_rng(20261204)
 
 
-def lecture(x, y, z):
-    return z + la.sin(x ** 2 + y * la.exp(z))
+lecture = la.examples.lecture_function
 
 
 def lecture_hessian(x, y, z):

@@ -8,9 +8,7 @@ import lagrange_ad as la
 from lagrange_ad.primitives import PRIMITIVES
 from lagrange_ad.verify_second_order import second_order_checks
 
-
-def lecture(x, y, z):
-    return z + la.sin(x ** 2 + y * la.exp(z))
+lecture = la.examples.lecture_function
 
 
 def test_checks_pass_on_the_lecture_example_a_quadratic_and_the_mlp():
