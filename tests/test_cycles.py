@@ -1,5 +1,7 @@
 """Cyclic graphs: fixed points forward, implicit multipliers backward, and their diagnostics."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -8,6 +10,9 @@ from zoo import coupled_layers, dense_multipliers, random_cyclic_graph, singular
 
 import lagrange_ad as la
 from lagrange_ad.accel.costs import jacobian_is_sparse
+from lagrange_ad.primitives import PRIMITIVES, Block
+from lagrange_ad.primitives.registry import as_entries
+from lagrange_ad.program.assembly import assemble_jacobian
 
 CLOSED_FORMS = ["fixed_cos", "jacobi_solve", "pagerank"]
 INNER = ["fixed-point", "direct", "gmres"]
@@ -269,3 +274,105 @@ def test_singular_dense_block_is_reported_not_nan(n):
                                                      np.ones(n), x)), np.ones(n))
     with pytest.raises(la.SingularKKTError, match="singular on the cycle"):
         la.solve(la.Program(graph), "reverse", inner="direct")
+
+
+# ------------------------------------------------- explicit blocks of some operands alone
+
+
+def block_matrix(block, shape):
+    """A block of `Primitive.explicit_jacobian` (entries or a dense matrix) as a dense matrix."""
+    entries = as_entries(block)
+    matrix = np.zeros(shape)
+    np.add.at(matrix, (entries.rows, entries.cols), entries.vals)
+    return matrix
+
+
+RNG = np.random.default_rng(20261204)
+# operand shapes of every row with a per-operand rule: vectors, matrix times vector (a dense
+# block), vector times matrix (a dense block), matrix times matrix (entries), stacks
+OPERAND_SHAPES = {
+    "matmul": [((3,), (3,)), ((4, 3), (3,)), ((3,), (3, 5)), ((2, 3), (3, 4)),
+               ((2, 2, 3), (3, 2)), ((1, 3), (3, 1))],
+    "dot": [((3,), (3,)), ((4, 3), (3,)), ((3,), (3, 5)), ((2, 3), (3, 4))],
+}
+
+
+def selective_cases():
+    rows = sorted(name for name, p in PRIMITIVES.items() if p.jacobian_operand is not None)
+    # a new row with the rule fails here until it has shapes above
+    assert rows == sorted(OPERAND_SHAPES)
+    for name in rows:
+        for shapes in OPERAND_SHAPES[name]:
+            yield name, shapes
+
+
+@pytest.mark.parametrize("name, shapes", list(selective_cases()))
+def test_operand_selective_jacobian_equals_the_columns_of_the_whole(name, shapes):
+    primitive = PRIMITIVES[name]
+    xs = [RNG.standard_normal(shape) for shape in shapes]
+    ans = np.asarray(primitive.evaluate(*xs))
+    whole = primitive.jacobian(ans, *xs)
+    for k, x in enumerate(xs):
+        wanted = [j == k for j in range(len(xs))]
+        got = primitive.explicit_jacobian(ans, xs, {}, wanted)
+        assert all(block is None for j, block in enumerate(got) if j != k)
+        shape = (ans.size, x.size)
+        expected = block_matrix(whole[k], shape)
+        np.testing.assert_array_equal(block_matrix(got[k], shape), expected)
+        # and both against the product itself: column c is d ans / d x[c]
+        for c in range(x.size):
+            moved = [y.copy() for y in xs]
+            moved[k].flat[c] += 1.0
+            np.testing.assert_allclose(expected[:, c],
+                                       np.ravel(primitive.evaluate(*moved)) - ans.ravel(),
+                                       atol=1e-12)
+        if not isinstance(got[k], Block):  # a dense block is read-only
+            with pytest.raises(ValueError):
+                got[k][0, 0] = 1.0
+
+
+def test_explicit_jacobian_of_a_row_without_rules_of_its_own():
+    # without jacobian_operand the whole rule runs and the unwanted blocks are dropped;
+    # without a jacobian rule the blocks come from the VJP rule
+    mul = PRIMITIVES["mul"]
+    x, y = RNG.standard_normal(4), RNG.standard_normal(4)
+    first, second = mul.explicit_jacobian(x * y, [x, y], {}, [False, True])
+    assert first is None
+    np.testing.assert_array_equal(block_matrix(second, (4, 4)), np.diag(x))
+    no_rule = dataclasses.replace(PRIMITIVES["sin"], jacobian=None)
+    (block,) = no_rule.explicit_jacobian(np.sin(x), [x], {})
+    np.testing.assert_allclose(block_matrix(block, (4, 4)), np.diag(np.cos(x)), rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["equilibrium", "pagerank", "fixed_cos"])
+def test_assembly_of_some_columns_equals_those_of_the_whole_j(name):
+    program = la.examples.get(name).program()
+    graph = program.graph
+    whole = assemble_jacobian(program.values).toarray()
+    component = next(c for c in graph.strongly_connected_components()
+                     if c.size > 1 or c[0] in graph.parents(c[0]))
+    part = assemble_jacobian(program.values, component, columns=component).toarray()
+    rows = np.concatenate([np.arange(graph.offsets[i], graph.offsets[i + 1])
+                           for i in component.tolist()])
+    expected = np.zeros_like(whole)
+    expected[np.ix_(rows, rows)] = whole[np.ix_(rows, rows)]
+    np.testing.assert_array_equal(part, expected)
+    assert np.count_nonzero(part) < np.count_nonzero(whole)
+
+
+def test_the_radius_of_a_direct_solve_is_estimated_when_read():
+    # the equilibrium layer's cycle has four nodes, so J_CC's radius is rho(W^T D) ** (1/4)
+    example = la.examples.equilibrium(n=8)
+    program = example.program()
+    (block,) = la.solve(program, "reverse", inner="direct").stats.extra["cycles"]
+    assert "estimated when read" in repr(block)
+    assert list(block) == ["nodes", "size", "inner", "iterations", "residuals",
+                           "feedback_size", "nonzeros", "spectral_radius"]
+    x, W, U, b = example.point
+    h = np.zeros(8)
+    for _ in range(2000):
+        h = np.tanh(W @ h + U @ x + b)
+    exact = np.max(np.abs(np.linalg.eigvals(W.T * (1 - h * h)))) ** 0.25
+    assert block["spectral_radius"] == pytest.approx(exact, rel=0.05)
+    assert "estimated when read" not in repr(block)
+    assert dict(block)["spectral_radius"] == block["spectral_radius"]

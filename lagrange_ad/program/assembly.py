@@ -4,7 +4,7 @@ Row block i of J holds ``d p_i / d v_Pa(i)``. Scalar nodes of an elementwise pri
 1 x 1 block per operand, so all nodes of one primitive (and one parameter set) get their
 partials from a single vectorized call of the primitive's ``partials`` rule. Every other node
 contributes the explicit entries of its ``jacobian`` rule (or, without one, entries assembled
-from its VJP rule).
+from its VJP rule), asked for the wanted operands alone (`Primitive.explicit_jacobian`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import NonFiniteError
-from ..primitives import dense_jacobian
+from ..primitives.registry import as_entries
 from .analysis import scalar_elementwise
 from .vectors import all_finite
 
@@ -66,12 +66,15 @@ def scalar_partials(values, nodes: np.ndarray) -> list[ScalarGroup]:
     return groups
 
 
-def assemble_jacobian(values, nodes: np.ndarray | None = None) -> sp.csr_array:
+def assemble_jacobian(values, nodes: np.ndarray | None = None,
+                      columns: np.ndarray | None = None) -> sp.csr_array:
     """J at the given values (a `NodeVector`), as CSR with duplicates summed.
 
-    Only the rows of ``nodes`` are filled when given (all nodes by default).
+    Only the rows of ``nodes`` are filled when given (all nodes by default), and only the
+    columns of ``columns`` (a block with respect to another operand is not built).
     """
     graph, offsets = values.graph, values.graph.offsets
+    keep = None if columns is None else np.isin(np.arange(len(graph)), columns)
     wanted = np.ones(len(graph), bool) if nodes is None else np.isin(np.arange(len(graph)), nodes)
     wanted &= ~graph.is_source
     rows, cols, vals = [], [], []
@@ -79,19 +82,19 @@ def assemble_jacobian(values, nodes: np.ndarray | None = None) -> sp.csr_array:
     fast = fast[wanted[fast]]
     for group in scalar_partials(values, fast):
         for k, d in enumerate(group.partials):
-            rows.append(offsets[group.nodes])
-            cols.append(offsets[group.parents[:, k]])
-            vals.append(d)
+            take = slice(None) if keep is None else keep[group.parents[:, k]]
+            rows.append(offsets[group.nodes[take]])
+            cols.append(offsets[group.parents[take, k]])
+            vals.append(d[take])
     wanted[fast] = False
     for i in np.flatnonzero(wanted).tolist():
         primitive, params = graph.primitive(i), graph.params(i)
-        xs = [values[j] for j in graph.parents(i).tolist()]
+        parents = graph.parents(i).tolist()
+        xs = [values[j] for j in parents]
         with np.errstate(all="ignore"):
-            if primitive.jacobian is not None:
-                blocks = primitive.jacobian(values[i], *xs, **params)
-            else:
-                blocks = dense_jacobian(primitive, values[i], xs, params)
-        for j, block in zip(graph.parents(i).tolist(), blocks):
+            blocks = primitive.explicit_jacobian(values[i], xs, params,
+                                                 None if keep is None else keep[parents])
+        for j, block in ((j, as_entries(b)) for j, b in zip(parents, blocks) if b is not None):
             rows.append(np.asarray(block.rows, np.int64) + offsets[i])
             cols.append(np.asarray(block.cols, np.int64) + offsets[j])
             vals.append(np.asarray(block.vals, np.float64))

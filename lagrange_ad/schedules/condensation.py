@@ -33,7 +33,7 @@ from ..program.program import Program
 from ..program.vectors import NodeVector
 from .cotangents import CotangentSweep
 from .feedback import FeedbackBlock
-from .inner import INNER, BlockStats, direct_solve, solve_block
+from .inner import INNER, RADIUS_STEPS, BlockStats, direct_solve, solve_block
 
 __all__ = ["INNER", "condensation_sweep", "rules_condensation_sweep"]
 
@@ -189,7 +189,7 @@ def _solve_by_feedback(program: Program, nodes: list, starts: list, b: np.ndarra
     @functools.cache
     def radius() -> float:  # of J_CC, not of the reduced map; estimated when read
         operator = spla.LinearOperator((size, size), matvec=transposed, dtype=np.float64)
-        return spectral_radius(operator, 20)
+        return spectral_radius(operator, RADIUS_STEPS)
 
     parts = split(b)
     system, rhs = block.reduce(parts)

@@ -40,6 +40,8 @@ from ..program.cycles import error_bound, observed_rate, spectral_radius
 from .feedback import is_dense
 
 INNER = ("fixed-point", "direct", "gmres")
+RADIUS_STEPS = 50
+"""Power-iteration steps of the spectral radius reported for a block solved by LU or GMRES."""
 
 
 class BlockStats(Mapping):
@@ -123,14 +125,13 @@ def solve_block(transposed, b: np.ndarray, *, inner: str, tol: float, maxiter: i
     operator with ``@`` and ``shape`` (a `LinearOperator` applying VJP rules).
     """
     n = b.size
-    # the fixed-point iteration measures the radius as it goes; for the solvers a short power
-    # iteration (shorter still when each step is a sweep of VJP rules) is run when the radius
-    # is read, and a failure runs a longer one for its message
+    # the fixed-point iteration measures the radius as it goes; for the solvers a power
+    # iteration of RADIUS_STEPS products runs when the radius is read (or a solve fails)
     stats = {"nodes": where, "size": n, "inner": inner}
 
     @functools.cache
     def radius() -> float:
-        return spectral_radius(transposed, 50 if sp.issparse(transposed) else 20)
+        return spectral_radius(transposed, RADIUS_STEPS)
 
     if inner == "direct":
         x = direct_solve(sp.eye_array(n, format="csr") - transposed, b, where=where,
@@ -150,7 +151,7 @@ def solve_block(transposed, b: np.ndarray, *, inner: str, tol: float, maxiter: i
             raise ConvergenceError(
                 f"GMRES on the cycle through {where} stopped with residual {residual:.3g} "
                 f"after {len(history)} iterations (estimated spectral radius of J there "
-                f"{spectral_radius(transposed, 50):.4g})", history, len(history))
+                f"{spectral_radius(transposed, RADIUS_STEPS):.4g})", history, len(history))
         return x, BlockStats(stats, radius)
     return _fixed_point(transposed, b, tol=tol, maxiter=maxiter, stats=stats, where=where)
 
@@ -168,7 +169,7 @@ def _fixed_point(transposed, b, *, tol, maxiter, stats, where):
             rate = observed_rate(residuals)
             stats.update(iterations=k, residuals=residuals)
             return x, BlockStats(stats, rate if np.isfinite(rate) else
-                                 lambda: spectral_radius(transposed, 50))
+                                 lambda: spectral_radius(transposed, RADIUS_STEPS))
         if not np.isfinite(residuals[-1]) or (k > 20 and residuals[-1] > 1e8 * residuals[0]):
             break
     why = ("it diverges" if not residuals or residuals[-1] > residuals[0]
