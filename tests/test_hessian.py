@@ -16,11 +16,7 @@ from lagrange_ad.errors import (
     NoCurvatureRuleError,
     ShapeError,
 )
-from lagrange_ad.program.second_order import (
-    lagrangian_hessian,
-    lagrangian_hessian_matrix,
-    second_adjoints,
-)
+from lagrange_ad.program.second_order import second_adjoints
 
 RNG = np.random.default_rng(20261204)
 
@@ -134,8 +130,8 @@ def test_w_operator_and_matrix_give_t_transpose_w_t():
     example = la.examples.get("lecture")
     program = la.Program(example.graph)
     lam = la.solve(program, "reverse")
-    w_op = lagrangian_hessian(program, lam)
-    w = lagrangian_hessian_matrix(program, lam)
+    w_op = program.lagrangian_hessian(lam)
+    w = program.lagrangian_hessian(lam, sparse=True)
     assert sp.issparse(w)
     n = program.graph.total_size
     dense = w.toarray()
@@ -203,3 +199,24 @@ def test_the_two_forms_give_the_same_second_adjoints(name):
     by_partials = second_adjoints(program, lam, direction, "partials").flat
     np.testing.assert_allclose(by_partials, by_rules, rtol=1e-10,
                                atol=1e-12 * max(1.0, np.abs(by_rules).max()))
+
+
+@pytest.mark.parametrize("name", ["logistic", "mlp", "crf"])
+def test_w_matrix_equals_the_operator_on_array_programs(name):
+    program = la.examples.get(name).program()
+    lam = la.solve(program, "reverse")
+    w = program.lagrangian_hessian(lam, sparse=True)
+    n = program.graph.total_size
+    probe = RNG.standard_normal((n, 3))
+    np.testing.assert_allclose(w @ probe, program.lagrangian_hessian(lam) @ probe,
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_w_matrix_above_its_limits_is_refused(monkeypatch):
+    from lagrange_ad.errors import BudgetError
+    from lagrange_ad.program import second_order
+
+    program = la.examples.get("mlp").program()
+    monkeypatch.setattr(second_order, "MATRIX_PROBES", 10)
+    with pytest.raises(BudgetError, match="matrix-free operator"):
+        program.lagrangian_hessian(la.solve(program, "reverse"), sparse=True)

@@ -342,6 +342,18 @@ class Program:
             rmatvec=lambda y: np.ravel(y) - self.apply_jacobian_transpose(np.ravel(y)),
         )
 
+    def lagrangian_hessian(self, multipliers, sparse: bool = False):
+        """``W = sum_i lam_i Hess(p_i)``, the Hessian of the Lagrangian in v at ``multipliers``.
+
+        A `LinearOperator`; with ``sparse=True`` a scipy.sparse matrix, for programs within
+        the limits of `second_order.lagrangian_hessian_matrix`.
+        """
+        from . import second_order  # which imports this module
+
+        if sparse:
+            return second_order.lagrangian_hessian_matrix(self, multipliers)
+        return second_order.lagrangian_hessian(self, multipliers)
+
 
 def _as_flat(graph: Graph, vector) -> np.ndarray:
     """A flat vector over all entries from a NodeVector, a Solution, an array or a mapping."""
