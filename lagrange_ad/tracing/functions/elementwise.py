@@ -23,8 +23,10 @@ LN10 = math.log(10.0)
 
 def _unary(name: str, doc: str):
     """The ``la.`` function of the one-operand primitive ``name``."""
+    traced = TRACED_TYPES  # a closure cell reads faster than a module global
+
     def function(x):
-        if type(x) in TRACED_TYPES:
+        if type(x) in traced:
             return x.apply(name)
         return call(name, x)
     function.__name__ = function.__qualname__ = name
