@@ -35,8 +35,9 @@ class SecondOrder:
     Parameters
     ----------
     program : Program
-        An acyclic program with a scalar output and curvature rules on every node that
-        depends on an input.
+        A program with a scalar output and curvature rules on every node that depends on an
+        input; on a graph with cycles its values are the fixed point and A must be
+        nonsingular there.
     method : str
         The schedule that solves the first adjoint system (its solution must converge) and
         the second one; only ``"reverse"`` solves the second so far.
@@ -47,7 +48,7 @@ class SecondOrder:
     -----
     The products run in the form (`lagrange_ad.program.second_order.FORMS`) that the reverse
     sweep would choose for this program (`sweep_form`): over the assembled A when its local
-    Jacobian is sparse and the nodes are numbered in a topological order, else by rules.
+    Jacobian is sparse, else by rules; on a graph with cycles always over the assembled A.
     """
 
     def __init__(self, program: Program, method: str = "reverse", **options):
@@ -65,8 +66,9 @@ class SecondOrder:
                                      "the multipliers of the Hessian")
         self.program = program
         self.multipliers = solution.multipliers
-        self.form = "partials" if partials_apply(program) and \
-            sweep_form(program) == "partials" else "rules"
+        # on a cyclic graph only the assembled A gives the tangents (no topological order)
+        self.form = "partials" if partials_apply(program) and (
+            not program.graph.is_acyclic or sweep_form(program) == "partials") else "rules"
 
     def hvp(self, direction: Sequence) -> tuple[np.ndarray, ...]:
         """``H d``, one array per input shaped like it, for ``d`` with one array per input."""

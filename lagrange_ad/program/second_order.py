@@ -24,13 +24,16 @@ derivative of that node's adjoint.
 
 Two forms compute the same products. ``"rules"`` runs every step node by node through the
 rules (`Program.node_jvp`, the curvature rules, the reverse sweep by VJP rules).
-``"partials"`` works on the assembled ``A = I - J`` (`Program.kkt_matrix`) of a graph whose
-nodes are numbered in a topological order, so that A is unit lower triangular: the tangent
-and second adjoint systems are sparse triangular solves, and the curvature rules of the
-scalar elementwise nodes run once per primitive on all of them at a time.
+``"partials"`` works on the assembled ``A = I - J`` (`Program.kkt_matrix`): when the nodes are
+numbered in a topological order A is unit lower triangular and the tangent and second adjoint
+systems are sparse triangular solves; otherwise (a graph with cycles, whose values are a fixed
+point) one sparse LU factorization of A serves both, ``A t = E d`` and ``A^T mu = w``. The
+curvature rules of the scalar elementwise nodes run once per primitive on all of them.
 
-Cyclic graphs (fixed points) are refused for now; a row without a curvature rule is refused
-by name (`NoCurvatureRuleError`) before anything is computed.
+The derivation holds on cyclic graphs too: at a fixed point ``v = p(v)`` the constraints are
+satisfied and, A being nonsingular, differentiating the KKT system gives the same three
+systems; there the ``"partials"`` form is the one that applies. A row without a curvature rule
+is refused by name (`NoCurvatureRuleError`) before anything is computed.
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import LinearOperator, spsolve_triangular
+from scipy.sparse.linalg import LinearOperator, splu, spsolve_triangular
 
-from ..errors import BudgetError, CyclicGraphError, NoCurvatureRuleError
+from ..errors import BudgetError, CyclicGraphError, NoCurvatureRuleError, SingularKKTError
 from ..primitives.structure import linear_curvature
 from .analysis import scalar_elementwise
 from .assembly import _grouped
@@ -60,14 +63,10 @@ MATRIX_ENTRIES = 10_000_000
 def require_second_order(program: Program) -> None:
     """Refuse a program whose second derivatives this module cannot form, saying why.
 
-    Raises `CyclicGraphError` for a graph with a cycle and `NoCurvatureRuleError` naming the
-    first node, depending on an input, whose primitive has no curvature rule.
+    Raises `NoCurvatureRuleError` naming the first node, depending on an input, whose
+    primitive has no curvature rule.
     """
     graph = program.graph
-    if not graph.is_acyclic:
-        raise CyclicGraphError(
-            "second derivatives through a cycle (a fixed point) are not available yet: the "
-            "tangent solve needs a topological order; differentiate an unrolled graph instead")
     lacking = [code for code, p in enumerate(graph.primitives) if p.curvature is None]
     refused = np.isin(graph.op, lacking) & program.depends_on_input & ~graph.is_source
     for i in np.flatnonzero(refused)[:1].tolist():
@@ -137,6 +136,9 @@ def second_adjoints(program: Program, multipliers, direction: Sequence,
         NodeVector.from_blocks(program.graph, multipliers)
     if form == "partials":
         return _second_adjoints_by_partials(program, lam, direction)
+    if not program.graph.is_acyclic:
+        raise CyclicGraphError("the rules form sweeps in a topological order, which a graph "
+                               "with a cycle lacks; use the 'partials' form (every value kept)")
     from ..schedules.reverse import sweep_by_rules  # schedules import this layer
 
     w = curvature_products(program, lam.blocks(), tangents(program, direction))
@@ -145,22 +147,33 @@ def second_adjoints(program: Program, multipliers, direction: Sequence,
 
 
 def partials_apply(program: Program) -> bool:
-    """Whether the ``"partials"`` form applies: every value kept, nodes in topological order."""
-    return program.values.complete and program.graph.parents_precede_children
+    """Whether the ``"partials"`` form applies: every value was kept."""
+    return program.values.complete
 
 
 def _second_adjoints_by_partials(program: Program, lam: NodeVector,
                                  direction: Sequence) -> NodeVector:
-    """`second_adjoints` on the assembled A, unit lower triangular in the node order."""
+    """`second_adjoints` on the assembled A: triangular solves in a topological numbering,
+    else one sparse LU factorization for both systems."""
     graph = program.graph
     a = program.kkt_matrix()
     n_in = int(graph.offsets[graph.n_inputs])
     seed = np.zeros(graph.total_size)
     seed[:n_in] = np.concatenate([np.ravel(np.asarray(d, np.float64)) for d in direction]
                                  or [np.zeros(0)])
-    t = spsolve_triangular(a, seed, lower=True, unit_diagonal=True)
-    w = _curvature_flat(program, lam, t)
-    mu = spsolve_triangular(a.T.tocsr(), w, lower=False, unit_diagonal=True)
+    if graph.parents_precede_children:
+        t = spsolve_triangular(a, seed, lower=True, unit_diagonal=True)
+        w = _curvature_flat(program, lam, t)
+        mu = spsolve_triangular(a.T.tocsr(), w, lower=False, unit_diagonal=True)
+    else:
+        try:
+            lu = splu(sp.csc_matrix(a))
+        except RuntimeError as exc:  # SuperLU's "matrix is exactly singular"
+            raise SingularKKTError(f"A = I - J is singular at this point ({exc}): the fixed "
+                                   f"point has no unique derivatives") from None
+        t = lu.solve(seed)
+        w = _curvature_flat(program, lam, t)
+        mu = lu.solve(w, trans="T")
     return NodeVector(graph, mu, copy=False)
 
 
