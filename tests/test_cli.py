@@ -359,3 +359,17 @@ def test_at_forms_for_an_example(capsys):
     status, _, err = run(capsys, "compare", "hmm", "--at", f"[[1,2,3]],{trans},[{flat_emit}]")
     assert status == 2 and "(1, 3)" in err
 
+
+
+def test_budget_and_time_limit_reach_the_schedules(capsys):
+    status, out, _ = run(capsys, "compare", "--methods", "reverse,gmres", "--budget", "1e3",
+                         "--format", "json", "--no-memory")
+    rows = {row["label"]: row for row in json.loads(out)["rows"]}
+    assert status == 0 and rows["reverse"]["status"] == "solved"
+    assert rows["gmres"]["status"] == "over budget" and "multiply-adds" in rows["gmres"]["note"]
+    status, out, _ = run(capsys, "compare", "--methods", "gmres", "--budget", "inf",
+                         "--time-limit", "60", "--format", "json", "--no-memory")
+    data = json.loads(out)
+    assert status == 0 and data["rows"][0]["status"] == "solved" and data["budget"] is None
+    status, _, err = run(capsys, "verify", "--budget", "0")
+    assert status == 2 and "expected a number > 0" in err and len(err.splitlines()) == 1

@@ -284,3 +284,15 @@ def test_parallel_edges_are_drawn_apart():
     cycle, _ = drawing.graph_layout(la.examples.get("fixed_cos").graph)
     (ahead,), (back,) = routes_of(cycle, 1, 2), routes_of(cycle, 2, 1)
     assert not np.allclose(ahead.points, back.points[::-1])
+
+
+def test_schedules_left_out_by_default_are_listed_with_why():
+    comparison = la.compare(la.examples.lecture().program(), track_memory=False)
+    assert "unrolled" in dict(comparison.left_out)
+    text = str(comparison).splitlines()
+    assert text[-2] == "not run (they refuse this program):"
+    assert text[-1].startswith("  unrolled: the graph has no cycle")
+    assert comparison.to_markdown().splitlines()[-1].startswith("- unrolled: ")
+    data = json.loads(comparison.to_json())
+    assert {"method": "unrolled", "reason": dict(comparison.left_out)["unrolled"]} \
+        in data["left_out"]

@@ -113,7 +113,16 @@ def text(comparison: Comparison) -> str:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(lines + left_out_lines(comparison))
+
+
+def left_out_lines(comparison: Comparison, bullet: str = "  ") -> list[str]:
+    """The schedules a default comparison did not run, each with why (none when all ran)."""
+    left_out = getattr(comparison, "left_out", ())
+    if not left_out:
+        return []
+    return ["", "not run (they refuse this program):"] + \
+        [f"{bullet}{name}: {' '.join(reason.split())}" for name, reason in left_out]
 
 
 def markdown(comparison: Comparison) -> str:
@@ -122,7 +131,7 @@ def markdown(comparison: Comparison) -> str:
               "|" + "|".join("---" for _ in HEADERS) + "|"]
     for row in comparison.rows:
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells(row)) + " |")
-    return "\n".join(lines)
+    return "\n".join(lines + left_out_lines(comparison, bullet="- "))
 
 
 def as_dict(comparison: Comparison, multipliers: bool = False) -> dict:
@@ -153,6 +162,8 @@ def as_dict(comparison: Comparison, multipliers: bool = False) -> dict:
             [plain(solution.multipliers[i]) for i in range(len(solution.multipliers.graph))]
     data["rows"] = [{key: plain(item) for key, item in asdict(row).items()}
                     for row in comparison.rows]
+    data["left_out"] = [{"method": name, "reason": reason}
+                        for name, reason in getattr(comparison, "left_out", ())]
     return data
 
 
