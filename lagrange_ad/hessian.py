@@ -20,7 +20,12 @@ from .errors import MethodNotApplicableError, ShapeError
 from .grad import program_builder
 from .graph.graph import Graph
 from .program.program import Program
-from .program.second_order import partials_apply, require_second_order, second_adjoints
+from .program.second_order import (
+    kkt_solves,
+    partials_apply,
+    require_second_order,
+    second_adjoints,
+)
 from .program.values import Reads
 from .schedules import get_schedule, solve
 from .schedules.registry import require_converged
@@ -69,6 +74,7 @@ class SecondOrder:
         # on a cyclic graph only the assembled A gives the tangents (no topological order)
         self.form = "partials" if partials_apply(program) and (
             not program.graph.is_acyclic or sweep_form(program) == "partials") else "rules"
+        self._solves = kkt_solves(program) if self.form == "partials" else None
 
     def hvp(self, direction: Sequence) -> tuple[np.ndarray, ...]:
         """``H d``, one array per input shaped like it, for ``d`` with one array per input."""
@@ -80,7 +86,8 @@ class SecondOrder:
             if np.shape(d) != graph.shape(i):
                 raise ShapeError(f"the tangent of input {graph.name(i)} has shape "
                                  f"{np.shape(d)}; expected {graph.shape(i)}")
-        mu = second_adjoints(self.program, self.multipliers, direction, self.form)
+        mu = second_adjoints(self.program, self.multipliers, direction, self.form,
+                             self._solves)
         return tuple(np.asarray(mu[i]) for i in range(graph.n_inputs))
 
     def matrix(self) -> np.ndarray:

@@ -110,9 +110,13 @@ DAG_EXAMPLES = [name for name in la.examples.EXAMPLES
 def test_zoo_hessians_are_symmetric_and_match_differences_of_the_gradient(name):
     example = la.examples.get(name)
     graph, point = example.graph, example.point
-    h = flat_hessian(la.hessian(graph)(*point), point)
-    np.testing.assert_allclose(h, h.T, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(h).max()))
+    # the whole Hessian where it is small; products in random directions everywhere
+    h = flat_hessian(la.hessian(graph)(*point), point) if \
+        sum(np.size(x) for x in point) <= 40 else None
+    if h is not None:
+        np.testing.assert_allclose(h, h.T, rtol=1e-10, atol=1e-10 * max(1.0, np.abs(h).max()))
     grad = la.grad(graph)
+    products = []
     for _ in range(2):
         direction = [RNG.standard_normal(np.shape(x)) for x in point]
         eps = 1e-5
@@ -120,9 +124,14 @@ def test_zoo_hessians_are_symmetric_and_match_differences_of_the_gradient(name):
         minus = grad(*[x - eps * d for x, d in zip(point, direction)])
         fd = np.concatenate([np.ravel((p - m) / (2 * eps)) for p, m in zip(plus, minus)])
         ours = np.concatenate([np.ravel(v) for v in la.hvp(graph)(point, direction)])
-        np.testing.assert_allclose(ours, h @ np.concatenate([np.ravel(d) for d in direction]),
-                                   rtol=1e-10, atol=1e-10 * max(1.0, np.abs(h).max()))
+        flat_direction = np.concatenate([np.ravel(d) for d in direction])
+        if h is not None:
+            np.testing.assert_allclose(ours, h @ flat_direction, rtol=1e-10,
+                                       atol=1e-10 * max(1.0, np.abs(h).max()))
         np.testing.assert_allclose(ours, fd, rtol=1e-5, atol=1e-6 * max(1.0, np.abs(fd).max()))
+        products.append((flat_direction, ours))
+    (u, hu), (v, hv) = products
+    assert u @ hv == pytest.approx(v @ hu, rel=1e-10, abs=1e-12)
 
 
 def test_w_operator_and_matrix_give_t_transpose_w_t():

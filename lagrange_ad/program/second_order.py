@@ -123,19 +123,21 @@ def curvature_products(program: Program, multipliers: list, t: list) -> list:
 
 
 def second_adjoints(program: Program, multipliers, direction: Sequence,
-                    form: str = "rules") -> NodeVector:
+                    form: str = "rules", solves: tuple | None = None) -> NodeVector:
     """``mu`` solving ``A^T mu = W A^{-1} E d``: the derivatives of every adjoint along d.
 
     The right-hand side comes from the tangent solve and the curvature contractions; the
     system is solved by the reverse sweep by VJP rules started from it (the same sweep that
     solves ``A^T lam = e_N``), or, in the ``"partials"`` form, by a sparse triangular solve
     with the assembled ``A^T``. ``mu`` at the inputs is the Hessian-vector product ``H d``.
-    ``multipliers`` is the first adjoint lam, a `NodeVector` or a list of node blocks.
+    ``multipliers`` is the first adjoint lam, a `NodeVector` or a list of node blocks;
+    ``solves`` the pair of `kkt_solves` of the program, when several products share them.
     """
     lam = multipliers if isinstance(multipliers, NodeVector) else \
         NodeVector.from_blocks(program.graph, multipliers)
     if form == "partials":
-        return _second_adjoints_by_partials(program, lam, direction)
+        return _second_adjoints_by_partials(program, lam, direction,
+                                            solves or kkt_solves(program))
     if not program.graph.is_acyclic:
         raise CyclicGraphError("the rules form sweeps in a topological order, which a graph "
                                "with a cycle lacks; use the 'partials' form (every value kept)")
@@ -151,29 +153,33 @@ def partials_apply(program: Program) -> bool:
     return program.values.complete
 
 
-def _second_adjoints_by_partials(program: Program, lam: NodeVector,
-                                 direction: Sequence) -> NodeVector:
-    """`second_adjoints` on the assembled A: triangular solves in a topological numbering,
-    else one sparse LU factorization for both systems."""
-    graph = program.graph
+def kkt_solves(program: Program) -> tuple:
+    """``(x -> A^{-1} x, y -> A^{-T} y)`` on the assembled A: triangular solves when the nodes
+    are numbered in a topological order, else one sparse LU factorization serving both."""
     a = program.kkt_matrix()
+    if program.graph.parents_precede_children:
+        at = a.T.tocsr()
+        return (lambda x: spsolve_triangular(a, x, lower=True, unit_diagonal=True),
+                lambda y: spsolve_triangular(at, y, lower=False, unit_diagonal=True))
+    try:
+        lu = splu(sp.csc_matrix(a))
+    except RuntimeError as exc:  # SuperLU's "matrix is exactly singular"
+        raise SingularKKTError(f"A = I - J is singular at this point ({exc}): the fixed "
+                               f"point has no unique derivatives") from None
+    return lu.solve, lambda y: lu.solve(y, trans="T")
+
+
+def _second_adjoints_by_partials(program: Program, lam: NodeVector, direction: Sequence,
+                                 solves: tuple) -> NodeVector:
+    """`second_adjoints` on the assembled A (see `kkt_solves`)."""
+    graph = program.graph
     n_in = int(graph.offsets[graph.n_inputs])
     seed = np.zeros(graph.total_size)
     seed[:n_in] = np.concatenate([np.ravel(np.asarray(d, np.float64)) for d in direction]
                                  or [np.zeros(0)])
-    if graph.parents_precede_children:
-        t = spsolve_triangular(a, seed, lower=True, unit_diagonal=True)
-        w = _curvature_flat(program, lam, t)
-        mu = spsolve_triangular(a.T.tocsr(), w, lower=False, unit_diagonal=True)
-    else:
-        try:
-            lu = splu(sp.csc_matrix(a))
-        except RuntimeError as exc:  # SuperLU's "matrix is exactly singular"
-            raise SingularKKTError(f"A = I - J is singular at this point ({exc}): the fixed "
-                                   f"point has no unique derivatives") from None
-        t = lu.solve(seed)
-        w = _curvature_flat(program, lam, t)
-        mu = lu.solve(w, trans="T")
+    solve, solve_transpose = solves
+    t = solve(seed)
+    mu = solve_transpose(_curvature_flat(program, lam, t))
     return NodeVector(graph, mu, copy=False)
 
 
