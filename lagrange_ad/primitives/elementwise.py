@@ -11,6 +11,10 @@ jumps included: the convention of autograd and JAX. ``mod`` is numpy's remainder
 ``x - floor(x / y) y``; between its jumps ``d/dx = 1`` and ``d/dy = -floor(x / y)``, and on
 the jumps (x / y an integer, a set of measure zero) the rule takes the piece that numpy's
 quotient selects, as autograd and JAX do.
+
+``second(ans, *xs)`` gives the second partials for the curvature rule (``(d11,)``, or
+``(d11, d12, d22)`` for two operands); ``linear=True`` marks rows whose second derivatives
+vanish away from their kinks (add, sub, neg, maximum, minimum, relu, abs, mod).
 """
 
 from __future__ import annotations
