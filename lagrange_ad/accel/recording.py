@@ -94,8 +94,9 @@ def _binary(name: str, reflected: bool, reference):
 
 def _apply(self, name):
     tape = self.tape
-    kind = tape.fast.get(name)
-    if kind is None:
+    try:
+        kind = tape.fast[name]
+    except KeyError:  # the first node of its kind, or a trace that is not scalar
         return Tracer.apply(self, name)
     kinds = tape.kinds
     node = len(kinds)
