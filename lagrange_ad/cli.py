@@ -121,6 +121,11 @@ def _cmd_verify(args) -> int:
         data = tables.verification_dict(report)
         data["value"] = tables.plain(value)
         data["gradient"] = {name: tables.plain(g) for name, g in zip(names, gradient)}
+        if args.multipliers:
+            from .schedules import solve
+
+            lam = solve(program, "reverse").multipliers
+            data["multipliers"] = [tables.plain(lam[i]) for i in range(len(program.graph))]
         print(tables.dumps(data))
     else:
         print("\n".join(tables.answer_lines(value, gradient, names)))
@@ -229,6 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", nargs="?", default="lecture", help=TARGET_HELP)
     p.add_argument("--at", help=AT_HELP)
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--multipliers", action="store_true",
+                   help="with --format json: also the multipliers of every node")
     _add_limits(p)
     p.set_defaults(run=_cmd_verify)
 

@@ -341,6 +341,10 @@ def test_text_output_starts_with_the_value_and_gradient(capsys):
     assert lines[3].startswith("  trans: (3, 3) [") and lines[3].endswith(", ...]")
     status, out, _ = run(capsys, "verify", "lecture")
     assert out.splitlines()[:2] == ["f = 0.14112", "gradient: x -3.95997, y -0.989992, z 1.98999"]
+    status, out, _ = run(capsys, "verify", "lecture", "--format", "json", "--multipliers")
+    data = json.loads(out)
+    assert status == 0 and data["ok"] and data["value"] == pytest.approx(np.sin(3.0))
+    assert data["multipliers"][7] == pytest.approx(1.0) and len(data["checks"]) >= 3
 
 
 def test_at_forms_for_an_example(capsys):
