@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import lagrange_ad as la
-from lagrange_ad.report import drawing, formatting, layout, plots, style, tables
+from lagrange_ad.report import clearance, drawing, formatting, layout, plots, style, tables
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -117,7 +117,7 @@ def distance_to_segment(point, p, q):
 def test_lecture_edges_pass_no_node_and_v3_to_v6_stays_clear_of_v5():
     graph = la.examples.lecture().graph
     placed, _ = drawing.graph_layout(graph)
-    assert layout.blocked_segments(placed) == []
+    assert clearance.blocked_segments(placed) == []
     (route,) = routes_of(placed, 3, 6)
     center, size = placed.centers[5], placed.sizes[5]
     radius = float(np.hypot(*size)) / 2  # v5's box fits in this circle
@@ -135,7 +135,7 @@ def test_lecture_edges_pass_no_node_and_v3_to_v6_stays_clear_of_v5():
 def test_examples_are_drawn_without_an_edge_through_a_node(name):
     graph = la.examples.get(name).graph
     placed, _ = drawing.graph_layout(graph)
-    assert layout.blocked_segments(placed) == []
+    assert clearance.blocked_segments(placed) == []
     # boxes do not overlap
     low, high = placed.centers - placed.sizes / 2, placed.centers + placed.sizes / 2
     overlap = (low[:, None, :] < high[None, :, :]) & (low[None, :, :] < high[:, None, :])
@@ -148,7 +148,7 @@ def test_examples_are_drawn_without_an_edge_through_a_node(name):
 def test_random_dags_are_drawn_without_an_edge_through_a_node(seed):
     graph = la.examples.random_dag(n=45, seed=seed).graph
     placed, _ = drawing.graph_layout(graph)
-    assert layout.blocked_segments(placed) == []
+    assert clearance.blocked_segments(placed) == []
 
 
 def test_the_check_finds_an_edge_through_a_node():
@@ -157,14 +157,14 @@ def test_the_check_finds_an_edge_through_a_node():
     through = layout.Route(0, 2, np.array([placed.centers[0], placed.centers[2]]), False)
     broken = layout.Layout(placed.centers, placed.sizes, placed.levels,
                            placed.routes + (through,), placed.extent, "LR")
-    assert layout.blocked_segments(broken) == [(2, 1)]
+    assert clearance.blocked_segments(broken) == [(2, 1)]
 
 
 def test_a_cycle_edge_is_drawn_back_to_its_head():
     graph = la.examples.get("fixed_cos").graph
     placed, _ = drawing.graph_layout(graph)
     back = [r for r in placed.routes if r.back]
-    assert len(back) == 1 and layout.blocked_segments(placed) == []
+    assert len(back) == 1 and clearance.blocked_segments(placed) == []
     # drawn from v2 = cos(v1) back to v1 = v0 * v2: it ends on v1's box, where the arrow is
     assert (back[0].parent, back[0].child) == (2, 1)
     end = back[0].points[-1]

@@ -21,8 +21,8 @@ The steps are Sugiyama's (Sugiyama, Tagawa and Toda 1981), each in its simplest 
 6. *Routes.* An edge leaves its tail sideways at a port, runs straight to the edge of the
    tail's column, crosses the gap between columns diagonally, runs along each lane through
    the columns it passes, and enters its head the same way. Inside a column it stays at the
-   height of its own node or lane, so it cannot meet another node's box; `blocked_segments`
-   checks exactly that.
+   height of its own node or lane, so it cannot meet another node's box;
+   `lagrange_ad.report.clearance.blocked_segments` checks exactly that.
 
 All lengths are in typographic points. ``direction`` ``"LR"`` puts levels left to right,
 ``"TB"`` top to bottom.
@@ -361,38 +361,3 @@ def _drop_repeats(points: np.ndarray) -> np.ndarray:
     keep = np.ones(len(points), dtype=bool)
     keep[1:] = np.any(np.abs(np.diff(points, axis=0)) > 1e-9, axis=1)
     return points[keep]
-
-
-def blocked_segments(layout: Layout, margin: float = 0.5) -> list[tuple[int, int]]:
-    """``(route index, node)`` for every edge segment that enters a box other than its ends.
-
-    A box is shrunk by ``margin`` points first, so a segment that only touches an edge of a
-    box does not count. Segments are tested by clipping them to the box (Liang-Barsky).
-    """
-    low = layout.centers - layout.sizes / 2 + margin
-    high = layout.centers + layout.sizes / 2 - margin
-    blocked = []
-    for r, route in enumerate(layout.routes):
-        for p, q in zip(route.points[:-1], route.points[1:]):
-            hit = _segment_hits_boxes(p, q, low, high)
-            for node in np.flatnonzero(hit).tolist():
-                if node not in (route.parent, route.child):
-                    blocked.append((r, node))
-    return blocked
-
-
-def _segment_hits_boxes(p: np.ndarray, q: np.ndarray, low: np.ndarray,
-                        high: np.ndarray) -> np.ndarray:
-    """Whether the segment p-q meets each open box ``low < xy < high``."""
-    d = q - p
-    t0, t1 = np.zeros(len(low)), np.ones(len(low))
-    inside = np.ones(len(low), dtype=bool)
-    for axis in range(2):
-        if abs(d[axis]) < 1e-12:
-            inside &= (p[axis] > low[:, axis]) & (p[axis] < high[:, axis])
-            continue
-        a = (low[:, axis] - p[axis]) / d[axis]
-        b = (high[:, axis] - p[axis]) / d[axis]
-        t0 = np.maximum(t0, np.minimum(a, b))
-        t1 = np.minimum(t1, np.maximum(a, b))
-    return inside & (t0 < t1)
