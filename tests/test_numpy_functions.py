@@ -149,6 +149,11 @@ CASES = [
     ("vecdot matvec vecmat", lambda xp, s, x, y: np.vecdot(x, y) + np.matvec(x, y)
      + np.vecmat(y, x), (normal(3, 3), normal(3))),
     ("degrees radians", lambda xp, s, x: np.degrees(x) * np.radians(x), (normal(3, 4),)),
+    ("quantile", lambda xp, s, x: np.quantile(x, [0.2, 0.7], axis=1), (normal(3, 5),)),
+    ("percentile", lambda xp, s, x: np.percentile(x, 35, keepdims=True), (normal(3, 5),)),
+    ("cov corrcoef", lambda xp, s, x: np.cov(x) + np.corrcoef(x, rowvar=True), (normal(3, 6),)),
+    ("cov of two", lambda xp, s, x, y: np.cov(x, y, bias=True), (normal(6), normal(6))),
+    ("compress", lambda xp, s, x: np.compress([True, False, True], x, axis=0), (normal(3, 4),)),
 ]
 # autograd has no rule for these (or none for these shapes); finite differences check them
 NO_AUTOGRAD = {"softmax", "log_softmax", "xlogy", "xlog1py", "log_expit", "norm",
@@ -158,7 +163,8 @@ NO_AUTOGRAD = {"softmax", "log_softmax", "xlogy", "xlog1py", "log_expit", "norm"
                "fix", "trapezoid", "trapezoid x", "median", "median odd", "cumulative_sum",
                "vsplit unstack", "rollaxis matrix_transpose", "take_along_axis",
                "ediff1d diagflat", "nan reductions", "vecdot matvec vecmat",
-               "degrees radians"}
+               "degrees radians", "quantile", "percentile", "cov corrcoef", "cov of two",
+               "compress"}
 
 
 def traced_gradient(f, args):

@@ -129,11 +129,15 @@ ARRAY_FUNCTIONS = {getattr(np, name): getattr(la, name) for name in (
     "atleast_3d", "append", "diff", "kron", "cross", "select", "sinc", "nan_to_num", "round",
     "around", "broadcast_to", "vsplit", "hsplit", "dsplit", "unstack", "rollaxis",
     "matrix_transpose", "take_along_axis", "ediff1d", "diagflat", "cumulative_sum",
-    "cumulative_prod", "median", "fix", "trapezoid",
+    "cumulative_prod", "median", "fix", "trapezoid", "quantile", "percentile", "cov",
+    "corrcoef",
 )}
 # traced values are never NaN: numpy's nan-ignoring reductions are the plain ones
 ARRAY_FUNCTIONS.update({getattr(np, "nan" + name): getattr(la, name) for name in (
-    "sum", "mean", "max", "min", "prod", "var", "std", "cumsum", "cumprod", "median")})
+    "sum", "mean", "max", "min", "prod", "var", "std", "cumsum", "cumprod", "median",
+    "quantile", "percentile")})
+ARRAY_FUNCTIONS[np.compress] = lambda condition, a, axis=None, out=None: la.take(
+    a, np.flatnonzero(np.asarray(value_of(condition))), axis=axis, out=out)
 ARRAY_FUNCTIONS.update({
     np.shape: lambda a: tuple(np.shape(value_of(a))) if not isinstance(a, Traced) else a.shape,
     np.ndim: lambda a: len(a.shape) if isinstance(a, Traced) else np.ndim(value_of(a)),

@@ -152,3 +152,37 @@ def vecmat(x1, x2, /):
     shape = shape_of(x1)
     return call("getitem", call("matmul", call("reshape", x1, shape=shape[:-1] + (1, shape[-1])),
                                 x2), index=(Ellipsis, 0, slice(None)))
+
+
+def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *,
+        dtype=None):
+    """The covariance matrix ``Xc Xc^T / (N - ddof)`` of the variables (rows when rowvar)."""
+    from .reductions import mean
+
+    if fweights is not None or aweights is not None:
+        refuse("cov", "fweights/aweights", "weights", "weigh the observations yourself")
+    x = lift(m)
+    x = reshape(x, (1, -1)) if ndim_of(x) == 1 else (x if rowvar else transpose(x))
+    if y is not None:
+        y = lift(y)
+        y = reshape(y, (1, -1)) if ndim_of(y) == 1 else (y if rowvar else transpose(y))
+        x = call("concatenate", x, y, axis=0)
+    n = shape_of(x)[1]
+    ddof = (0 if bias else 1) if ddof is None else ddof
+    if n - ddof <= 0:
+        raise ShapeError(f"cov: {n} observations with ddof={ddof} leave no degree of freedom")
+    centred = subtract(x, mean(x, axis=1, keepdims=True))
+    c = multiply(call("matmul", centred, transpose(centred)), 1.0 / (n - ddof))
+    return reshape(c, ()) if shape_of(c) == (1, 1) else c
+
+
+def corrcoef(x, y=None, rowvar=True, *, dtype=None):
+    """Pearson correlation coefficients ``C_ij / sqrt(C_ii C_jj)`` of `cov`."""
+    from .elementwise import divide, sqrt
+    from .selections import diagonal
+
+    c = cov(x, y, rowvar)
+    if ndim_of(c) == 0:
+        return divide(c, c)
+    d = sqrt(diagonal(c))
+    return divide(c, outer(d, d))

@@ -243,3 +243,59 @@ def median(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     lead = (slice(None),) * along
     middle = call("getitem", ordered, index=lead + (slice((n - 1) // 2, n // 2 + 1),))
     return keep(mean(middle, axis=along), shape, axes, keepdims)
+
+
+def quantile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+             keepdims=False):
+    """The q-th quantiles along ``axis`` (numpy's default "linear" method) from `sort`.
+
+    With ``n`` entries, quantile q lies at position ``q (n - 1)`` of the sorted entries; the
+    result interpolates linearly between its two neighbours (q is a constant).
+    """
+    check_out("quantile", out)
+    if method != "linear":
+        refuse("quantile", "method", method, "use the default 'linear'")
+    q = np.asarray(q, dtype=np.float64)
+    if np.any((q < 0) | (q > 1)):
+        raise DomainError(f"quantile: q must lie in [0, 1]; got {q!r}")
+    a = lift(a)
+    shape = shape_of(a)
+    if axis is None:
+        a, axes, along = call("reshape", a, shape=(-1,)), tuple(range(len(shape))), 0
+    else:
+        axes = axes_of(axis, len(shape), "quantile")
+        if len(axes) != 1:
+            refuse("quantile", "axis", axis, "give one axis or None")
+        along = axes[0]
+    ordered = _last(sort(a, axis=along), along)
+    n = shape_of(ordered)[-1]
+    position = q * (n - 1)
+    low = np.floor(position).astype(np.intp)
+    high = np.minimum(low + 1, n - 1)
+    weight = position - low
+    lower = call("getitem", ordered, index=(Ellipsis, low))
+    upper = call("getitem", ordered, index=(Ellipsis, high))
+    result = call("add", call("mul", lower, 1.0 - weight), call("mul", upper, weight))
+    if q.ndim:  # numpy puts the quantiles first
+        result = call("transpose", result,
+                      axes=(len(shape_of(result)) - 1,) + tuple(range(len(shape_of(result)) - 1)))
+    if keepdims:
+        kept = tuple(1 if k in axes else m for k, m in enumerate(shape))
+        result = call("reshape", result, shape=q.shape + kept)
+    return result
+
+
+def _last(x, axis):
+    """``x`` with ``axis`` moved to the end (a transpose node when needed)."""
+    n = len(shape_of(x))
+    if axis == n - 1:
+        return x
+    order = tuple(k for k in range(n) if k != axis) + (axis,)
+    return call("transpose", x, axes=order)
+
+
+def percentile(a, q, axis=None, out=None, overwrite_input=False, method="linear",
+               keepdims=False):
+    """`quantile` with q in percent."""
+    return quantile(a, np.asarray(q, dtype=np.float64) / 100.0, axis, out, overwrite_input,
+                    method, keepdims)
