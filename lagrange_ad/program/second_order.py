@@ -46,7 +46,7 @@ from scipy.sparse.linalg import LinearOperator, splu, spsolve_triangular
 
 from ..errors import BudgetError, CyclicGraphError, NoCurvatureRuleError, SingularKKTError
 from ..primitives.structure import linear_curvature
-from .analysis import scalar_elementwise
+from .analysis import per_graph, scalar_elementwise
 from .assembly import _grouped
 from .program import Program, _as_flat
 from .vectors import NodeVector
@@ -183,21 +183,30 @@ def _second_adjoints_by_partials(program: Program, lam: NodeVector, direction: S
     return NodeVector(graph, mu, copy=False)
 
 
+@per_graph
+def curvature_groups(graph) -> tuple:
+    """The scalar elementwise nodes with curvature, by primitive and parameters: a tuple of
+    ``(nodes, parents)``, parents one column per operand (computed once per graph)."""
+    scalar = scalar_elementwise(graph)
+    groups = []
+    for group in _grouped(graph, scalar) if scalar.size else []:
+        if graph.primitive(int(group[0])).curvature is linear_curvature:
+            continue
+        first = graph.parent_ptr[group]
+        arity = int(graph.parent_ptr[group[0] + 1] - first[0])
+        groups.append((group, graph.parent_idx[first[:, None] + np.arange(arity)]))
+    return tuple(groups)
+
+
 def _curvature_flat(program: Program, multipliers: NodeVector, t: np.ndarray) -> np.ndarray:
     """``W t`` over flat vectors: scalar elementwise nodes one primitive at a time, the rest
     node by node (`curvature_products`)."""
     graph, offsets, v = program.graph, program.graph.offsets, program.values.flat
     lam = multipliers.flat
     w = np.zeros(graph.total_size)
-    scalar = scalar_elementwise(graph)
-    for group in _grouped(graph, scalar) if scalar.size else []:
+    for group, parents in curvature_groups(graph):
         primitive = graph.primitive(int(group[0]))
-        if primitive.curvature is linear_curvature:
-            continue
-        first = graph.parent_ptr[group]
-        arity = int(graph.parent_ptr[group[0] + 1] - first[0])
-        parents = graph.parent_idx[first[:, None] + np.arange(arity)]
-        rows = [offsets[parents[:, k]] for k in range(arity)]
+        rows = [offsets[parents[:, k]] for k in range(parents.shape[1])]
         out = primitive.node_curvature(lam[offsets[group]], tuple(t[r] for r in rows),
                                        v[offsets[group]], *[v[r] for r in rows],
                                        **graph.params(int(group[0])))
@@ -205,7 +214,7 @@ def _curvature_flat(program: Program, multipliers: NodeVector, t: np.ndarray) ->
             if c is not None:
                 np.add.at(w, r, np.broadcast_to(c, r.shape))
     rest = np.ones(len(graph), bool)
-    rest[scalar] = False
+    rest[scalar_elementwise(graph)] = False
     rest &= ~graph.is_source
     if rest.any():
         tangent, kept = NodeVector(graph, t, copy=False), [None] * len(graph)
