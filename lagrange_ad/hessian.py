@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from .errors import MethodNotApplicableError, ShapeError
+from .errors import MethodNotApplicableError, NonFiniteError, ShapeError
 from .grad import program_builder
 from .graph.graph import Graph
 from .program.program import Program
@@ -86,8 +86,15 @@ class SecondOrder:
             if np.shape(d) != graph.shape(i):
                 raise ShapeError(f"the tangent of input {graph.name(i)} has shape "
                                  f"{np.shape(d)}; expected {graph.shape(i)}")
-        mu = second_adjoints(self.program, self.multipliers, direction, self.form,
-                             self._solves)
+        with np.errstate(all="ignore"):  # a NaN or infinity is named below
+            mu = second_adjoints(self.program, self.multipliers, direction, self.form,
+                                 self._solves)
+        bad = mu.first_nonfinite()
+        if bad is not None:
+            raise NonFiniteError(
+                f"the second adjoint of node {graph.describe(bad)} is not finite: a second "
+                f"derivative does not exist at this point (or overflows); try a point inside "
+                f"the domain of every primitive's second derivative")
         return tuple(np.asarray(mu[i]) for i in range(graph.n_inputs))
 
     def matrix(self) -> np.ndarray:

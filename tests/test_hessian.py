@@ -190,6 +190,9 @@ def test_second_order_refusals_are_named():
         la.hessian(lambda x: la.linalg.det(x))(np.eye(2))
     with pytest.raises(MethodNotApplicableError, match="second adjoint"):
         la.hvp(lecture, method="jacobi")((1.0, 1.0, 1.0), (1.0, 0.0, 0.0))
+    with pytest.raises(la.NonFiniteError, match="second derivative"):
+        # x ** 1.5 has a gradient at 0 but no second derivative
+        la.hessian(lambda x: la.sum(x ** 1.5))(np.array([0.0, 1.0]))
     with pytest.raises(ShapeError, match="shape"):
         la.hvp(lambda x: la.sum(x * x))((np.ones(3),), (np.ones(2),))
 
