@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import scipy.optimize
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from zoo import LagrangeOps, random_function, random_point
 
 import lagrange_ad as la
@@ -92,6 +94,15 @@ def test_hessian_matches_autograd_on_random_functions(seed, array):
             block = theirs[sizes[a]:sizes[a + 1], sizes[b]:sizes[b + 1]]
             np.testing.assert_allclose(np.reshape(ours[a][b], block.shape), block,
                                        rtol=1e-9, atol=1e-11)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.booleans(), st.integers(3, 14))
+def test_hessian_matches_autograd_on_generated_graphs(seed, array, n_nodes):
+    recipe, point = random_function(seed, n_nodes, array), random_point(seed, array)
+    theirs, sizes = autograd_hessian_blocks(recipe, point)
+    ours = la.hessian(lambda x, y, z: recipe(LagrangeOps, x, y, z))(*point)
+    np.testing.assert_allclose(flat_hessian(ours, point), theirs, rtol=1e-9, atol=1e-11)
 
 
 def flat_hessian(blocks, point):
