@@ -140,6 +140,10 @@ def build(steps):
                 values.append(UNARY[name](o, o.np.atleast_1d(u)))
             elif kind == "binary":
                 w = values[(pick // 7) % len(values)]
+                try:
+                    np.broadcast_shapes(o.np.shape(u), o.np.shape(w))
+                except ValueError:
+                    w = o.np.sum(w)  # shapes that do not broadcast: combine with a total
                 values.append(BINARY[name](o, u, w))
             else:
                 ndim = o.np.ndim(u)
