@@ -21,9 +21,11 @@ from .grad import program_builder
 from .graph.graph import Graph
 from .program.program import Program
 from .program.second_order import (
+    SecondSystem,
     kkt_solves,
     partials_apply,
     require_second_order,
+    right_hand_sides,
     second_adjoints,
 )
 from .program.values import Reads
@@ -31,7 +33,19 @@ from .schedules import get_schedule, solve
 from .schedules.registry import require_converged
 from .schedules.reverse import sweep_form
 
-SECOND_ADJOINT_METHODS = ("reverse",)
+# schedules that solve A^T x = rhs for the right-hand side their program gives, so that
+# they solve the second adjoint system handed a `SecondSystem` (checked against the reverse
+# sweep by the tests); the others build e_N into what they compute
+SECOND_ADJOINT_METHODS = ("reverse", "gauss-seidel", "jacobi", "spsolve", "gmres", "bicgstab",
+                          "lsqr", "nlp", "dual-descent")
+REFUSALS = {
+    "forward": "its tangent sweeps read the multipliers off the output's tangent, which "
+               "computes e_N^T A^{-1} alone",
+    "paths": "its sum over paths ends every path at the output node N (the right-hand side "
+             "e_N)",
+    "cvxpy": "its convex program maximizes v_N, with e_N built into the objective",
+    "unrolled": "it unrolls the iteration for the right-hand side e_N alone",
+}
 
 
 class SecondOrder:
@@ -44,10 +58,11 @@ class SecondOrder:
         input; on a graph with cycles its values are the fixed point and A must be
         nonsingular there.
     method : str
-        The schedule that solves the first adjoint system (its solution must converge) and
-        the second one; only ``"reverse"`` solves the second so far.
+        The schedule that solves both adjoint systems (each solution must converge): one of
+        `SECOND_ADJOINT_METHODS`. The reverse sweep starts from w itself; the other schedules
+        solve the program with w in place of ``e_N`` (`SecondSystem`).
     **options
-        Passed to the schedule for the first system.
+        Passed to the schedule, for both systems.
 
     Notes
     -----
@@ -59,9 +74,10 @@ class SecondOrder:
     def __init__(self, program: Program, method: str = "reverse", **options):
         schedule = get_schedule(method)
         if schedule.name not in SECOND_ADJOINT_METHODS:
+            why = REFUSALS.get(schedule.name, "it is not known to take a general right-hand side")
             raise MethodNotApplicableError(
-                f"the second adjoint system A^T mu = W t runs on the schedules "
-                f"{', '.join(SECOND_ADJOINT_METHODS)} so far, not {schedule.name!r}")
+                f"method {schedule.name!r} cannot solve the second adjoint system "
+                f"A^T mu = W t: {why}; use one of {', '.join(SECOND_ADJOINT_METHODS)}")
         program.require_scalar_output()
         require_second_order(program)
         # every multiplier is read (W weighs each node's curvature by its own)
@@ -69,7 +85,7 @@ class SecondOrder:
                    **options}
         solution = require_converged(solve(program, schedule, **options),
                                      "the multipliers of the Hessian")
-        self.program = program
+        self.program, self.schedule, self.options = program, schedule, options
         self.multipliers = solution.multipliers
         # on a cyclic graph only the assembled A gives the tangents (no topological order)
         self.form = "partials" if partials_apply(program) and (
@@ -87,8 +103,7 @@ class SecondOrder:
                 raise ShapeError(f"the tangent of input {graph.name(i)} has shape "
                                  f"{np.shape(d)}; expected {graph.shape(i)}")
         with np.errstate(all="ignore"):  # a NaN or infinity is named below
-            mu = second_adjoints(self.program, self.multipliers, direction, self.form,
-                                 self._solves)
+            mu = self._second_adjoints(direction)
         bad = mu.first_nonfinite()
         if bad is not None:
             raise NonFiniteError(
@@ -96,6 +111,14 @@ class SecondOrder:
                 f"derivative does not exist at this point (or overflows); try a point inside "
                 f"the domain of every primitive's second derivative")
         return tuple(np.asarray(mu[i]) for i in range(graph.n_inputs))
+
+    def _second_adjoints(self, direction: Sequence):
+        if self.schedule.name == "reverse":
+            return second_adjoints(self.program, self.multipliers, direction, self.form,
+                                   self._solves)
+        w = right_hand_sides(self.program, self.multipliers, direction, self.form, self._solves)
+        solution = solve(SecondSystem(self.program, w), self.schedule, **self.options)
+        return require_converged(solution, "the second adjoints").multipliers
 
     def matrix(self) -> np.ndarray:
         """H over the flattened input entries, one product per entry (columns of H)."""
@@ -126,7 +149,7 @@ def hvp(f: Callable | Graph, method: str = "reverse",
     f : callable or Graph
         As for `la.grad`: a function traced anew at each point, or a graph from `la.trace`.
     method : str
-        The schedule of the adjoint systems (``"reverse"``).
+        The schedule of both adjoint systems (see `SecondOrder`).
     **options
         Passed to the schedule of the first adjoint system.
 

@@ -84,6 +84,9 @@ def tangents(program: Program, direction: Sequence) -> list:
     node no input direction reaches has the tangent None (zero).
     """
     graph = program.graph
+    if not graph.is_acyclic:
+        raise CyclicGraphError("the rules form sweeps in a topological order, which a graph "
+                               "with a cycle lacks; use the 'partials' form (every value kept)")
     t: list = [None] * len(graph)
     for i in range(graph.n_inputs):
         t[i] = np.reshape(np.asarray(direction[i], dtype=np.float64), graph.shape(i))
@@ -133,19 +136,54 @@ def second_adjoints(program: Program, multipliers, direction: Sequence,
     ``multipliers`` is the first adjoint lam, a `NodeVector` or a list of node blocks;
     ``solves`` the pair of `kkt_solves` of the program, when several products share them.
     """
-    lam = multipliers if isinstance(multipliers, NodeVector) else \
-        NodeVector.from_blocks(program.graph, multipliers)
+    graph = program.graph
     if form == "partials":
-        return _second_adjoints_by_partials(program, lam, direction,
-                                            solves or kkt_solves(program))
-    if not program.graph.is_acyclic:
-        raise CyclicGraphError("the rules form sweeps in a topological order, which a graph "
-                               "with a cycle lacks; use the 'partials' form (every value kept)")
+        solves = solves or kkt_solves(program)
+        w = right_hand_sides(program, multipliers, direction, form, solves)
+        return NodeVector(graph, solves[1](w), copy=False)
     from ..schedules.reverse import sweep_by_rules  # schedules import this layer
 
-    w = curvature_products(program, lam.blocks(), tangents(program, direction))
-    mu, _ = sweep_by_rules(program, rhs=w)
+    w = right_hand_sides(program, multipliers, direction, form)
+    mu, _ = sweep_by_rules(program, rhs=NodeVector(graph, w, copy=False).blocks())
     return mu
+
+
+def right_hand_sides(program: Program, multipliers, direction: Sequence,
+                     form: str = "rules", solves: tuple | None = None) -> np.ndarray:
+    """``w = W A^{-1} E d`` as a flat vector: the right-hand side of the second system."""
+    lam = multipliers if isinstance(multipliers, NodeVector) else \
+        NodeVector.from_blocks(program.graph, multipliers)
+    graph = program.graph
+    if form == "partials":
+        solve, _ = solves or kkt_solves(program)
+        seed = np.zeros(graph.total_size)
+        seed[:int(graph.offsets[graph.n_inputs])] = np.concatenate(
+            [np.ravel(np.asarray(d, np.float64)) for d in direction] or [np.zeros(0)])
+        return _curvature_flat(program, lam, solve(seed))
+    w = curvature_products(program, lam.blocks(), tangents(program, direction))
+    return NodeVector.from_blocks(
+        graph, [np.zeros(graph.shape(j)) if b is None else b for j, b in enumerate(w)]).flat
+
+
+class SecondSystem(Program):
+    """The program with ``w`` in place of ``e_N`` as the right-hand side of ``A^T x = rhs``.
+
+    A schedule that solves ``A^T lam = program.rhs()`` for whatever the right-hand side is
+    solves the second adjoint system ``A^T mu = w`` when handed this program; its residual
+    (`kkt_residual`) is then that of the second system.
+    """
+
+    # what the program's state shares with it: the point, the values and J at them; caches a
+    # schedule built from the right-hand side (sweep plans) are left behind
+    SHARED = ("graph", "point", "values", "fixed_points", "_jacobian_of_forward", "_jacobian")
+
+    def __init__(self, program: Program, w: np.ndarray):
+        self.__dict__.update({k: v for k, v in program.__dict__.items() if k in self.SHARED})
+        self._second_rhs = np.asarray(w, dtype=np.float64)
+
+    def rhs(self) -> np.ndarray:
+        """``w``, the curvature contractions along the tangents."""
+        return self._second_rhs.copy()
 
 
 def partials_apply(program: Program) -> bool:
@@ -167,20 +205,6 @@ def kkt_solves(program: Program) -> tuple:
         raise SingularKKTError(f"A = I - J is singular at this point ({exc}): the fixed "
                                f"point has no unique derivatives") from None
     return lu.solve, lambda y: lu.solve(y, trans="T")
-
-
-def _second_adjoints_by_partials(program: Program, lam: NodeVector, direction: Sequence,
-                                 solves: tuple) -> NodeVector:
-    """`second_adjoints` on the assembled A (see `kkt_solves`)."""
-    graph = program.graph
-    n_in = int(graph.offsets[graph.n_inputs])
-    seed = np.zeros(graph.total_size)
-    seed[:n_in] = np.concatenate([np.ravel(np.asarray(d, np.float64)) for d in direction]
-                                 or [np.zeros(0)])
-    solve, solve_transpose = solves
-    t = solve(seed)
-    mu = solve_transpose(_curvature_flat(program, lam, t))
-    return NodeVector(graph, mu, copy=False)
 
 
 @per_graph
