@@ -20,6 +20,13 @@ returns the same multipliers, with the same count of multiply-adds. `reverse_swe
     the level sweep as one flat compiled loop over the partials of ``J^T`` in visiting
     order (`schedules.plans.level_plan`).
 
+One accelerator of the task ``"back-substitution"`` serves
+`schedules.substitution.back_substitute` (the acyclic stretches of the condensation sweep, the
+Jacobian by adjoints): ``run(order, offsets, jac, lam) -> multiply_adds``.
+
+``compiled substitution`` (when numba is installed)
+    the loop over J's CSR arrays along the given order compiled (`kernels.back_substitute`).
+
 One accelerator of the task ``"plan sweep"`` serves `schedules.plans.run_sweep`, the core of
 Gauss-Seidel, Jacobi and the level sweep: ``run(plan, cur, out, omega, acc) -> (||out||^2,
 ||res||^2)``.
@@ -95,6 +102,20 @@ def level_sweep(program: Program, form: str, gradient_only: bool) -> tuple[NodeV
     sweep(plan, lam)
     return NodeVector(program.graph, lam, copy=False), plan.nnz
 
+
+def compiled_substitution(order: np.ndarray, offsets: np.ndarray, jac, lam: np.ndarray) -> int:
+    """`substitution.substitute_in_order`, compiled (`kernels.back_substitute`)."""
+    order = np.ascontiguousarray(order, dtype=np.int64)
+    return int(kernels.back_substitute(order, offsets, jac.indptr, jac.indices, jac.data, lam))
+
+
+COMPILED_SUBSTITUTION = register_accelerator(Accelerator(
+    name="compiled substitution",
+    task="back-substitution",
+    serves=lambda jac: COMPILED,
+    run=compiled_substitution,
+    doc="back-substitution over J along a given order of nodes, compiled by numba",
+))
 
 COMPILED_PLAN_SWEEP = register_accelerator(Accelerator(
     name="compiled plan sweep",

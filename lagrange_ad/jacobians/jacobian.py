@@ -26,11 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..accel.kernels import back_substitute
 from ..errors import EliminationOrderError, LagrangeADError, UnknownMethodError
 from ..program.program import Program
 from ..schedules.forward import BLOCK_ENTRIES, tangent_sweep
 from ..schedules.plans import node_entries
+from ..schedules.substitution import back_substitute
 from .elimination import eliminate, output_nodes
 
 MODES = ("reverse", "forward", "elimination")
@@ -153,8 +153,7 @@ def _by_adjoints(program: Program, rows: np.ndarray, cols: np.ndarray) -> tuple[
     for k, entry in enumerate(rows.tolist()):
         lam = np.zeros(graph.total_size)
         lam[entry] = 1.0
-        spent += int(back_substitute(order, graph.offsets, jac.indptr, jac.indices, jac.data,
-                                     lam))
+        spent += back_substitute(order, graph.offsets, jac, lam)
         out[k] = lam[cols]
     return out, spent
 

@@ -26,7 +26,6 @@ import numpy as np
 import scipy.sparse.linalg as spla
 
 from ..accel.costs import jacobian_is_sparse
-from ..accel.kernels import back_substitute
 from ..errors import LagrangeADError
 from ..program.cycles import spectral_radius
 from ..program.program import Program
@@ -34,6 +33,7 @@ from ..program.vectors import NodeVector
 from .cotangents import CotangentSweep
 from .feedback import FeedbackBlock
 from .inner import INNER, RADIUS_STEPS, BlockStats, direct_solve, solve_block
+from .substitution import back_substitute
 
 __all__ = ["INNER", "condensation_sweep", "rules_condensation_sweep"]
 
@@ -66,13 +66,12 @@ def condensation_sweep(program: Program, *, inner: str = "fixed-point", tol: flo
     lam = program.rhs()
     spent = 0
     blocks = []
-    pending: list[int] = []  # a run of acyclic single nodes, swept by the compiled loop
+    pending: list[int] = []  # a run of acyclic single nodes, swept in one back-substitution
 
     def flush():
         nonlocal spent
         if pending:
-            spent += int(back_substitute(np.array(pending, np.int64), graph.offsets, jac.indptr,
-                                         jac.indices, jac.data, lam))
+            spent += back_substitute(np.array(pending, np.int64), graph.offsets, jac, lam)
             pending.clear()
 
     for component in reversed(graph.strongly_connected_components()):

@@ -37,6 +37,7 @@ from ..accel.dispatch import accelerator_for
 from ..program.program import Program
 from ..program.vectors import NodeVector
 from .levels import sweep_by_levels
+from .substitution import substitute_in_order
 
 FORMS = ("partials", "rules", "levels")
 VIAS = ("auto", "jacobian", "rules")
@@ -50,17 +51,9 @@ def sweep_by_partials(program: Program) -> tuple[np.ndarray, int]:
     ``lam_c`` for every stored partial of the rows of node i.
     """
     graph = program.graph
-    jac = program.local_jacobian()
-    indptr, indices, data = jac.indptr, jac.indices, jac.data
     lam = program.rhs()
-    spent = 0
-    for i in graph.topological_order()[::-1].tolist():
-        for r in range(graph.offsets[i], graph.offsets[i + 1]):
-            first, last = indptr[r], indptr[r + 1]
-            if lam[r] != 0.0 and last > first:
-                # add.at, not +=: a row may name one column twice
-                np.add.at(lam, indices[first:last], lam[r] * data[first:last])
-                spent += int(last - first)
+    spent = substitute_in_order(graph.topological_order()[::-1], graph.offsets,
+                                program.local_jacobian(), lam)
     return lam, spent
 
 
