@@ -30,10 +30,10 @@ def validate_scalar_graph(graph: Graph) -> None:
     rest = slice(graph.n_inputs, None)
     op, param_id = graph.op[rest], graph.param_id[rest]
     arity = np.diff(graph.parent_ptr)[rest]
-    for code, param in distinct_rows(op, param_id):
+    for code, param in distinct_rows(graph.op, graph.param_id):
         refusal = graph.primitives[code].params_problem(graph.param_table[param])
         if refusal:
-            i = graph.n_inputs + int(np.flatnonzero((op == code) & (param_id == param))[0])
+            i = int(np.flatnonzero((graph.op == code) & (graph.param_id == param))[0])
             raise GraphError(f"node v{i}: primitive {graph.op_names[code]!r} {refusal}")
     for code, param, k in distinct_rows(op, param_id, arity):
         name, params = graph.op_names[code], graph.param_table[param]
