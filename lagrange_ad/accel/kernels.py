@@ -20,6 +20,18 @@ def _compiled(function):
 
 
 @_compiled
+def _send_row(r, indptr, indices, data, lam):  # pragma: no cover
+    """``lam[c] += lam[r] J[r, c]`` for the stored partials of row r; their count (0 if
+    ``lam[r]`` is zero, when nothing is sent)."""
+    g = lam[r]
+    if g == 0.0:
+        return 0
+    for e in range(indptr[r], indptr[r + 1]):
+        lam[indices[e]] += g * data[e]
+    return indptr[r + 1] - indptr[r]
+
+
+@_compiled
 def back_substitute(node_order, offsets, indptr, indices, data, lam):  # pragma: no cover
     """In place: for node i in ``node_order``, ``lam[Pa(i)] += J[i, Pa(i)]^T lam_i``.
 
@@ -30,11 +42,7 @@ def back_substitute(node_order, offsets, indptr, indices, data, lam):  # pragma:
     for k in range(node_order.shape[0]):
         i = node_order[k]
         for r in range(offsets[i], offsets[i + 1]):
-            g = lam[r]
-            if g != 0.0:
-                for e in range(indptr[r], indptr[r + 1]):
-                    lam[indices[e]] += g * data[e]
-                spent += indptr[r + 1] - indptr[r]
+            spent += _send_row(r, indptr, indices, data, lam)
     return spent
 
 
@@ -47,11 +55,7 @@ def back_substitute_rows(indptr, indices, data, lam):  # pragma: no cover
     """
     spent = 0
     for i in range(lam.shape[0] - 1, -1, -1):
-        g = lam[i]
-        if g != 0.0:
-            for e in range(indptr[i], indptr[i + 1]):
-                lam[indices[e]] += g * data[e]
-            spent += indptr[i + 1] - indptr[i]
+        spent += _send_row(i, indptr, indices, data, lam)
     return spent
 
 

@@ -109,21 +109,19 @@ def compiled_substitution(order: np.ndarray, offsets: np.ndarray, jac, lam: np.n
     return int(kernels.back_substitute(order, offsets, jac.indptr, jac.indices, jac.data, lam))
 
 
-COMPILED_SUBSTITUTION = register_accelerator(Accelerator(
-    name="compiled substitution",
-    task="back-substitution",
-    serves=lambda jac: COMPILED,
-    run=compiled_substitution,
-    doc="back-substitution over J along a given order of nodes, compiled by numba",
-))
+def _compiled_accelerator(name: str, task: str, run, doc: str) -> Accelerator:
+    """Register an accelerator of ``task`` that serves every subject when numba is installed."""
+    return register_accelerator(Accelerator(name=name, task=task, run=run, doc=doc,
+                                            serves=lambda *subject: COMPILED))
 
-COMPILED_PLAN_SWEEP = register_accelerator(Accelerator(
-    name="compiled plan sweep",
-    task="plan sweep",
-    serves=lambda plan: COMPILED,
-    run=compiled_plan_sweep,
-    doc="one Gauss-Seidel, Jacobi or level sweep over a plan's partials, compiled by numba",
-))
+
+COMPILED_SUBSTITUTION = _compiled_accelerator(
+    "compiled substitution", "back-substitution", compiled_substitution,
+    "back-substitution over J along a given order of nodes, compiled by numba")
+COMPILED_PLAN_SWEEP = _compiled_accelerator(
+    "compiled plan sweep", "plan sweep", compiled_plan_sweep,
+    "one Gauss-Seidel, Jacobi or level sweep over a plan's partials, compiled by numba")
+
 
 def _sweep_accelerator(name: str, form: str, run, compiled: bool, doc: str) -> Accelerator:
     """Register an accelerator of the reverse sweep in ``form`` (when numba is installed,
