@@ -71,6 +71,19 @@ def per_iteration(iterations: int, work: float, what: str, unit: str = "iteratio
     return Cost(float(iterations) * float(work), f"{iterations:,} {unit} x {what}")
 
 
+def size_limit(default: int, what: str, advice: str):
+    """A ``refuses(program, options)`` rule: the program's scalar entries over the option
+    ``max_size`` (``default`` when not given), with ``what`` the variables are and ``advice``
+    on what to do instead."""
+    def refuses(program: Program, options: dict) -> str | None:
+        max_size, size = options.get("max_size", default), program.graph.total_size
+        if size <= max_size:
+            return None
+        return (f"{what} has {size} scalar variables, more than max_size={max_size}; "
+                f"{advice}")
+    return refuses
+
+
 def check_budget(budget) -> float:
     """``budget`` as a float, or `OptionError` when it is not a number > 0 (inf allowed)."""
     if isinstance(budget, bool) or not isinstance(budget, (int, float)) or math.isnan(budget) \

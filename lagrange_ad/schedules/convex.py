@@ -42,6 +42,7 @@ import numpy as np
 
 from ..errors import LagrangeADError
 from ..program.program import Program
+from .budget import size_limit
 from .options import integer, real, value
 from .registry import Outcome, Schedule, register_schedule
 
@@ -104,19 +105,12 @@ def _solver_problem(program: Program, solver) -> str | None:
     return None
 
 
-def _refuses(program: Program, options: dict) -> str | None:
-    max_size = options.get("max_size", 20_000)
-    if program.graph.total_size > max_size:
-        return (f"the linearized program has {program.graph.total_size} scalar variables, more "
-                f"than max_size={max_size}; pass a larger max_size or use 'spsolve'")
-    return None
-
-
 CVXPY = register_schedule(Schedule(
     name="cvxpy",
     run=_run,
     summary="the linearized program max e_N^T v s.t. A v = b in cvxpy; duals are lam",
-    refuses=_refuses,
+    refuses=size_limit(20_000, "the linearized program",
+                       "pass a larger max_size or use 'spsolve'"),
     accepts=(
         value("solver", None, "a cvxpy solver name; None: the first installed of CLARABEL, "
               "ECOS, SCS, OSQP", _solver_problem, none=True),

@@ -39,6 +39,7 @@ import scipy.sparse as sp
 from ..program.assembly import assemble_jacobian
 from ..program.program import Program
 from ..program.vectors import NodeVector
+from .budget import size_limit
 from .options import choice, integer, real
 from .registry import Outcome, Schedule, register_schedule
 
@@ -112,20 +113,12 @@ def _perturbed_only(program: Program, options: dict) -> str | None:
     return None
 
 
-def _refuses(program: Program, options: dict) -> str | None:
-    max_size = options.get("max_size", 200)
-    if program.graph.total_size > max_size:
-        return (f"the program has {program.graph.total_size} scalar variables, more than "
-                f"max_size={max_size} (trust-constr factorizes dense-ish systems each "
-                f"iteration); pass a larger max_size or use 'spsolve' or 'cvxpy'")
-    return None
-
-
 NLP = register_schedule(Schedule(
     name="nlp",
     run=_run,
     summary="the nonlinear program min -v_N s.t. c(v) = 0 in scipy's trust-constr",
-    refuses=_refuses,
+    refuses=size_limit(200, "the program", "trust-constr factorizes dense-ish systems each "
+                       "iteration; pass a larger max_size or use 'spsolve' or 'cvxpy'"),
     accepts=(
         choice("start", "forward", STARTS, "start at the forward values or perturbed from them"),
         real("perturbation", 1e-3, "relative size of the perturbed start", low=0, low_open=True,
