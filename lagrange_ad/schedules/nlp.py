@@ -40,7 +40,7 @@ from ..program.assembly import assemble_jacobian
 from ..program.program import Program
 from ..program.vectors import NodeVector
 from .budget import size_limit
-from .options import choice, integer, real
+from .options import choice, integer, only_with, real
 from .registry import Outcome, Schedule, register_schedule
 
 STARTS = ("forward", "perturbed")
@@ -107,10 +107,8 @@ def _run(program: Program, *, start: str = "forward", perturbation: float = 1e-3
                           "distance_to_forward_values": float(np.max(np.abs(result.x - v_star)))})
 
 
-def _perturbed_only(program: Program, options: dict) -> str | None:
-    if options.get("start", "forward") != "perturbed":
-        return "it shapes the perturbed start alone; pass start='perturbed'"
-    return None
+_perturbed_only = only_with("start", "perturbed", "forward",
+                            "it shapes the perturbed start alone; pass start='perturbed'")
 
 
 NLP = register_schedule(Schedule(

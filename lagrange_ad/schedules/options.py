@@ -142,6 +142,15 @@ def value(name: str, default, doc: str, check: Check, *, none: bool = False,
     return Option(name, default, doc, "any", none=none, check=check, applies=applies)
 
 
+def only_with(option: str, wanted: str, default: str, reason: str) -> Applies:
+    """``applies`` of an option read only when ``option`` (``default`` when not given) is the
+    name ``wanted``; otherwise the option is refused for ``reason``."""
+    def applies(program, options: dict) -> str | None:
+        given = options.get(option, default)
+        return None if isinstance(given, str) and given == wanted else reason
+    return applies
+
+
 def _has_kind(kind: str, value) -> bool:
     if kind == "bool":
         return isinstance(value, (bool, np.bool_))

@@ -69,7 +69,7 @@ import numpy as np
 
 from ..program.program import Program
 from .budget import Cost, per_iteration
-from .options import choice, integer, real
+from .options import choice, integer, only_with, real
 from .plans import SweepPlan, default_maxiter, iterate_sweeps, jacobi_plan, node_plan
 from .registry import Outcome, Schedule, choice_problem, register_schedule
 
@@ -176,10 +176,7 @@ TOL = real("tol", 1e-12, "stop at the first sweep with ||e_N - A^T lam|| <= tol 
 MAXITER = integer("maxiter", None, "sweep cap; None is max(nodes + 1, 1000)", low=1, none=True)
 
 
-def _seed_applies(program: Program, options: dict) -> str | None:
-    if options.get("order", "forward") != "random":
-        return "seed only seeds order='random'"
-    return None
+_seed_applies = only_with("order", "random", "forward", "seed only seeds order='random'")
 
 
 GAUSS_SEIDEL = register_schedule(Schedule(
