@@ -30,8 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..program.program import Program
-from .checkpointing import checkpointed_sweep
-from .condensation import INNER, condensation_sweep
+from .budget import Cost, one_sweep
+from .checkpointing import checkpointed_sweep, checkpointing_cost
+from .condensation import INNER, condensation_cost, condensation_sweep
 from .options import choice, flag, integer, real
 from .registry import Outcome, Schedule, register_schedule
 from .reverse import VIAS, reverse_sweep, sweep_form
@@ -163,10 +164,23 @@ ACCEPTS = (
          "left out; needs check=False)", applies=_gradient_only_applies),
 )
 
+def _cost(program: Program, options: dict) -> Cost:
+    """The chosen plan's cost: one sweep, or with checkpoints the recomputations of the
+    binomial schedule, or on a graph with cycles the inner iterations up to their cap."""
+    plan = choose_plan(program, options)
+    if plan.name == "checkpoints":
+        return checkpointing_cost(program, options.get("checkpoints"))
+    if plan.name == "condensation":
+        return condensation_cost(program, options.get("inner", "fixed-point"),
+                                 options.get("maxiter", 10_000))
+    return one_sweep(program)
+
+
 REVERSE = register_schedule(Schedule(
     name="reverse",
     run=_run,
     summary="backpropagation: one block sweep in reverse topological order",
     refuses=_refuses,
     accepts=ACCEPTS,
+    cost=_cost,
 ))

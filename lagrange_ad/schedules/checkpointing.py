@@ -38,6 +38,7 @@ import numpy as np
 
 from ..errors import CheckpointError
 from ..program.program import Program
+from .budget import Cost, check_time
 from .registry import Outcome
 
 ACTIONS = ("advance", "takeshot", "restore", "firsturn", "youturn")
@@ -230,6 +231,27 @@ class _Sequence:
         self.sources = {i: program.values[i] for i in range(len(graph)) if program.is_source[i]}
 
 
+def default_checkpoints(steps: int) -> int:
+    """``ceil(log2(T + 1))`` stored states for T steps (at least one): logarithmic memory,
+    each step evaluated only a few times."""
+    return max(1, math.ceil(math.log2(steps + 1)))
+
+
+def checkpointing_cost(program: Program, checkpoints: int | None) -> Cost:
+    """The estimated multiply-adds of `checkpointed_sweep`: one reverse sweep, plus the
+    ``T + t(T, s)`` evaluations of steps (one per reverse step and the binomial optimum of
+    recomputations), each charged the mean multiply-adds of a step."""
+    graph, sweep = program.graph, program.total_multiply_adds
+    steps = len(graph) - int(graph.is_source.sum())
+    if checkpoints is None:
+        checkpoints = default_checkpoints(steps)
+    evaluations = steps + _binomial_cost(steps, checkpoints + 1)
+    per_step = sweep / max(1, steps)
+    return Cost(sweep + evaluations * per_step,
+                f"one sweep of {sweep:,} partials + {evaluations:,} evaluations of steps "
+                f"({steps:,} steps, {checkpoints} checkpoints) x {per_step:.3g} each")
+
+
 def checkpointed_sweep(program: Program, *, checkpoints: int | None = None,
                        check: bool = True) -> Outcome:
     """The reverse sweep with ``checkpoints`` stored states, recomputing the other values.
@@ -265,8 +287,7 @@ def checkpointed_sweep(program: Program, *, checkpoints: int | None = None,
     graph = program.graph
     seq = _Sequence(program)
     if checkpoints is None:
-        # logarithmic memory: each step is then evaluated only a few times
-        checkpoints = max(1, math.ceil(math.log2(len(seq.nodes) + 1)))
+        checkpoints = default_checkpoints(len(seq.nodes))
     plan = revolve_schedule(len(seq.nodes), checkpoints)
     offsets, cost = graph.offsets, program.multiply_adds
     primitives, op = graph.primitives, graph.op
@@ -290,7 +311,8 @@ def checkpointed_sweep(program: Program, *, checkpoints: int | None = None,
         return len(held) + sum(1 for j in working if j not in held) + extra
 
     lam = program.rhs()
-    for action in plan.actions:
+    for done, action in enumerate(plan.actions):
+        check_time(done, unit="actions of the checkpointing plan")
         if action.kind == "advance":
             for t in range(current + 1, action.step + 1):
                 n, _, ans = evaluate(t)

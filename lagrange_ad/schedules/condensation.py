@@ -30,6 +30,7 @@ from ..errors import LagrangeADError
 from ..program.cycles import spectral_radius
 from ..program.program import Program
 from ..program.vectors import NodeVector
+from .budget import Cost, check_time
 from .cotangents import CotangentSweep
 from .feedback import FeedbackBlock
 from .inner import INNER, RADIUS_STEPS, BlockStats, direct_solve, solve_block
@@ -46,6 +47,26 @@ def _entries(graph, nodes: np.ndarray) -> np.ndarray:
 def _describe(graph, nodes) -> str:
     shown = ", ".join(f"v{i}" for i in nodes[:6])
     return shown + ("" if len(nodes) <= 6 else f" (+{len(nodes) - 6} more)")
+
+
+def cyclic_blocks(graph) -> list[np.ndarray]:
+    """The strongly connected components that hold a cycle (several nodes, or a self-loop)."""
+    return [c for c in graph.strongly_connected_components()
+            if c.size > 1 or int(c[0]) in graph.parents(int(c[0]))]
+
+
+def condensation_cost(program: Program, inner: str = "fixed-point",
+                      maxiter: int = 10_000) -> Cost:
+    """The estimated multiply-adds of `condensation_sweep`: one sweep over every partial,
+    plus, for each cyclic block, ``maxiter`` products with ``J_CC^T`` (the block's
+    multiply-adds) for an iterative ``inner`` solve (an upper bound: the cap), or one for
+    ``"direct"`` (charged as a pass over the block's partials)."""
+    sweep = program.total_multiply_adds
+    block_work = sum(int(program.multiply_adds[c].sum()) for c in cyclic_blocks(program.graph))
+    iterations = 1 if inner == "direct" else maxiter
+    return Cost(float(sweep) + float(iterations) * block_work,
+                f"one sweep of {sweep:,} partials + {iterations:,} inner iterations x "
+                f"{block_work:,} partials of the cyclic blocks")
 
 
 def condensation_sweep(program: Program, *, inner: str = "fixed-point", tol: float = 1e-13,
@@ -91,6 +112,7 @@ def condensation_sweep(program: Program, *, inner: str = "fixed-point", tol: flo
         lam += outward
         spent += int(rows.nnz) * max(1, int(stats["iterations"]))
         blocks.append(stats)
+        check_time(len(blocks), unit="cyclic blocks solved")
     flush()
     return lam, spent, blocks
 
@@ -132,6 +154,7 @@ def rules_condensation_sweep(program: Program, *, inner: str, tol: float, maxite
                     sweep.send(i, lam[i], [needed[j] and j not in inside
                                            for j in sweep.parents(i)])
             blocks.append(stats)
+            check_time(len(blocks), unit="cyclic blocks solved")
     missing = ("it depends on no input, and the sweep was asked for the gradient only "
                "(gradient_only=True)")
     kept = [j for j in range(len(graph)) if needed[j]]

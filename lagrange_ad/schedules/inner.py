@@ -37,6 +37,7 @@ import scipy.sparse.linalg as spla
 
 from ..errors import ConvergenceError, SingularKKTError
 from ..program.cycles import error_bound, observed_rate, spectral_radius
+from .budget import check_time
 from .feedback import is_dense
 
 INNER = ("fixed-point", "direct", "gmres")
@@ -143,7 +144,8 @@ def solve_block(transposed, b: np.ndarray, *, inner: str, tol: float, maxiter: i
         operator = spla.LinearOperator((n, n), matvec=lambda v: v - transposed @ v,
                                        dtype=np.float64)
         x, info = spla.gmres(operator, b, rtol=tol, atol=0.0, maxiter=maxiter,
-                             callback=lambda r: history.append(float(r)),
+                             callback=lambda r: (history.append(float(r)),
+                                                 check_time(len(history), history[-1])),
                              callback_type="pr_norm")
         residual = float(np.linalg.norm(operator @ x - b))
         stats.update(iterations=len(history), residuals=history + [residual])
@@ -165,6 +167,7 @@ def _fixed_point(transposed, b, *, tol, maxiter, stats, where):
         new = b + transposed @ x
         residuals.append(float(np.max(np.abs(new - x), initial=0.0)) / scale)
         x = new
+        check_time(k, residuals[-1])
         if max(residuals[-1], error_bound(residuals)) <= tol or error_bound(residuals) == 0:
             rate = observed_rate(residuals)
             stats.update(iterations=k, residuals=residuals)
