@@ -143,8 +143,7 @@ def second_adjoints(program: Program, multipliers, direction: Sequence,
         return NodeVector(graph, solves[1](w), copy=False)
     from ..schedules.reverse import sweep_by_rules  # schedules import this layer
 
-    w = right_hand_sides(program, multipliers, direction, form)
-    mu, _ = sweep_by_rules(program, rhs=NodeVector(graph, w, copy=False).blocks())
+    mu, _ = sweep_by_rules(program, rhs=_rule_right_hand_sides(program, multipliers, direction))
     return mu
 
 
@@ -160,9 +159,16 @@ def right_hand_sides(program: Program, multipliers, direction: Sequence,
         seed[:int(graph.offsets[graph.n_inputs])] = np.concatenate(
             [np.ravel(np.asarray(d, np.float64)) for d in direction] or [np.zeros(0)])
         return _curvature_flat(program, lam, solve(seed))
-    w = curvature_products(program, lam.blocks(), tangents(program, direction))
+    w = _rule_right_hand_sides(program, lam, direction)
     return NodeVector.from_blocks(
         graph, [np.zeros(graph.shape(j)) if b is None else b for j, b in enumerate(w)]).flat
+
+
+def _rule_right_hand_sides(program: Program, multipliers, direction: Sequence) -> list:
+    """``w`` node by node (None for zero blocks), by the rules form."""
+    lam = multipliers if isinstance(multipliers, NodeVector) else \
+        NodeVector.from_blocks(program.graph, multipliers)
+    return curvature_products(program, lam.blocks(), tangents(program, direction))
 
 
 class SecondSystem(Program):
