@@ -62,17 +62,29 @@ def test_the_plain_sweep_is_charged_one_sweep():
     assert cost.multiply_adds == program.total_multiply_adds
 
 
-def test_inner_iterations_are_charged_up_to_their_cap():
-    program = la.Program(random_cyclic_graph(0))
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("inner", ["fixed-point", "gmres"])
+def test_inner_iterations_are_charged_from_the_forward_rate(seed, inner):
+    program = la.Program(random_cyclic_graph(seed))
     sweep = program.total_multiply_adds
     direct = condensation_cost(program, "direct").multiply_adds
-    capped = condensation_cost(program, "gmres", 1000).multiply_adds
-    assert sweep < direct < capped
-    assert capped - sweep == pytest.approx(1000 * (direct - sweep))
+    charged = condensation_cost(program, inner, 1e-13, 10**9).multiply_adds
+    assert sweep < direct < charged < sweep + 10**4 * (direct - sweep)
+    # the estimate bounds what the run spends
+    solution = la.solve(program, "reverse", inner=inner, maxiter=10**9)
+    assert solution.converged and solution.stats.multiply_adds <= charged
+    assert condensation_cost(program, inner, 1e-13, 5).multiply_adds == \
+        pytest.approx(sweep + 5 * (direct - sweep))
+
+
+def test_inner_iterations_without_a_forward_rate_are_charged_the_cap():
+    program = slow_cycle()  # solved forward by Newton: no contraction rate seen
+    sweep = program.total_multiply_adds
+    direct = condensation_cost(program, "direct").multiply_adds
+    assert condensation_cost(program, "fixed-point", 1e-13, 1000).multiply_adds == \
+        pytest.approx(sweep + 1000 * (direct - sweep))
     with pytest.raises(BudgetError, match="inner iterations"):
         la.solve(program, "reverse", inner="fixed-point", maxiter=10**9)
-    # the same program with a cap it can afford runs and converges
-    assert la.solve(program, "reverse", inner="fixed-point", maxiter=1000).converged
 
 
 def test_the_time_limit_stops_a_long_inner_iteration():

@@ -166,13 +166,13 @@ ACCEPTS = (
 
 def _cost(program: Program, options: dict) -> Cost:
     """The chosen plan's cost: one sweep, or with checkpoints the recomputations of the
-    binomial schedule, or on a graph with cycles the inner iterations up to their cap."""
+    binomial schedule, or on a graph with cycles the inner iterations (`condensation_cost`)."""
     plan = choose_plan(program, options)
     if plan.name == "checkpoints":
         return checkpointing_cost(program, options.get("checkpoints"))
     if plan.name == "condensation":
         return condensation_cost(program, options.get("inner", "fixed-point"),
-                                 options.get("maxiter", 10_000))
+                                 options.get("tol", 1e-13), options.get("maxiter", 10_000))
     return one_sweep(program)
 
 

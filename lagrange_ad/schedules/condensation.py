@@ -21,13 +21,14 @@ radius of a block solved by LU or GMRES is estimated when first read).
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 import scipy.sparse.linalg as spla
 
 from ..accel.costs import jacobian_is_sparse
 from ..errors import LagrangeADError
-from ..program.cycles import spectral_radius
+from ..program.cycles import observed_rate, spectral_radius
 from ..program.program import Program
 from ..program.vectors import NodeVector
 from .budget import Cost, check_time
@@ -55,18 +56,44 @@ def cyclic_blocks(graph) -> list[np.ndarray]:
             if c.size > 1 or int(c[0]) in graph.parents(int(c[0]))]
 
 
-def condensation_cost(program: Program, inner: str = "fixed-point",
+def condensation_cost(program: Program, inner: str = "fixed-point", tol: float = 1e-13,
                       maxiter: int = 10_000) -> Cost:
     """The estimated multiply-adds of `condensation_sweep`: one sweep over every partial,
-    plus, for each cyclic block, ``maxiter`` products with ``J_CC^T`` (the block's
-    multiply-adds) for an iterative ``inner`` solve (an upper bound: the cap), or one for
-    ``"direct"`` (charged as a pass over the block's partials)."""
+    plus for each cyclic block its inner iterations times its multiply-adds (one product with
+    ``J_CC^T`` each; a ``"direct"`` solve is charged one).
+
+    An iterative inner solve is charged ``min(maxiter, k)``, with ``k`` the iterations that
+    reach ``tol`` at the rate ``rho = q ** (1 / m)``: ``q`` is the contraction per sweep that
+    the block's forward Picard iteration showed, a Gauss-Seidel sweep over its m nodes, which
+    on a loop of m nodes settles what m products with ``J_CC`` (whose spectral radius
+    ``J_CC^T`` shares) would; ``k = log(tol (1 - rho)) / log rho`` plus 10. Without such a
+    rate (another forward method, or too few iterations to show one) it is charged the cap
+    ``maxiter``, an upper bound.
+    """
     sweep = program.total_multiply_adds
-    block_work = sum(int(program.multiply_adds[c].sum()) for c in cyclic_blocks(program.graph))
-    iterations = 1 if inner == "direct" else maxiter
-    return Cost(float(sweep) + float(iterations) * block_work,
-                f"one sweep of {sweep:,} partials + {iterations:,} inner iterations x "
-                f"{block_work:,} partials of the cyclic blocks")
+    reports = {node: report for report in program.fixed_points for node in report.nodes}
+    extra, iterations = 0.0, []
+    for block in cyclic_blocks(program.graph):
+        count = 1 if inner == "direct" else _inner_iterations(reports.get(int(block[0])),
+                                                               block.size, tol, maxiter)
+        extra += float(count) * int(program.multiply_adds[block].sum())
+        iterations.append(count)
+    return Cost(float(sweep) + extra,
+                f"one sweep of {sweep:,} partials + {extra:,.0f} in the inner solves of "
+                f"{len(iterations)} cyclic block(s) ({max(iterations, default=0):,} "
+                f"inner iterations at most)")
+
+
+def _inner_iterations(report, nodes: int, tol: float, maxiter: int) -> int:
+    """The inner iterations charged to a block of ``nodes`` nodes whose forward solve is
+    ``report`` (see `condensation_cost`)."""
+    per_sweep = observed_rate(list(report.residuals)) \
+        if report is not None and report.method == "picard" else math.nan
+    if not 0.0 < per_sweep < 1.0:
+        return maxiter
+    rate = per_sweep ** (1.0 / nodes)
+    needed = math.log(max(tol, 1e-300) * (1.0 - rate)) / math.log(rate)
+    return int(min(maxiter, math.ceil(max(needed, 0.0)) + 10))
 
 
 def condensation_sweep(program: Program, *, inner: str = "fixed-point", tol: float = 1e-13,
