@@ -37,9 +37,10 @@ from .program.program import Program
 from .progress import Progress, progress_for
 from .report import plots, tables
 from .report.formatting import duration as _time
-from .schedules import SCHEDULES, Schedule, get_schedule, solve
+from .schedules import Schedule, solve
 from .schedules.budget import DEFAULT_BUDGET
 from .schedules.solution import Solution
+from .variants import Method, check_options, method_variants
 
 SOLVED, NOT_CONVERGED, REFUSED, FAILED = "solved", "not converged", "refused", "failed"
 OVER_BUDGET = "over budget"
@@ -49,9 +50,6 @@ STATUSES = (SOLVED, NOT_CONVERGED, REFUSED, OVER_BUDGET, FAILED)
 MEMORY_TRACKING_LIMIT = 10_000
 MEMORY_TRACKING_SECONDS = 0.25
 NORMALIZATION = "max_i |lam_i - lam_ref_i| / max(1, ||lam_ref||_inf)"
-
-Method = str | Schedule | tuple[str, str | Schedule, Mapping[str, object]]
-
 
 @dataclass(frozen=True)
 class ComparisonRow:
@@ -280,8 +278,8 @@ def compare(program: Program, methods: Sequence[Method] | None = None,
         raise LagrangeADError(f"compare needs a Program; got {type(program).__name__} "
                               f"(wrap a graph as la.Program(graph))")
     program.require_scalar_output()
-    options = _check_options(options)
-    variants, left_out = _variants(program, methods, options)
+    options = check_options(options)
+    variants, left_out = method_variants(program, methods, options)
     report = progress_for("compare", len(variants), progress)  # its clock starts here
     traced_within, memory_note = _memory_tracking(program, track_memory)
     limits = {"budget": budget, "time_limit": time_limit}
@@ -340,69 +338,6 @@ def _status_line(outcome: Attempt) -> str:
     if outcome.solution is None:
         return outcome.status
     return f"{outcome.status} in {_time(outcome.solution.stats.wall_time)}"
-
-
-def _check_options(options) -> dict[str, dict]:
-    if options is None:
-        return {}
-    if not isinstance(options, Mapping):
-        raise LagrangeADError(f"options must map method names to dicts of options; got "
-                              f"{type(options).__name__}")
-    checked = {}
-    for name, opts in options.items():
-        get_schedule(name)  # an unknown name is a typo: say so now
-        if not isinstance(opts, Mapping):
-            raise LagrangeADError(f"options[{name!r}] must be a dict of options; got {opts!r}")
-        checked[name] = dict(opts)
-    return checked
-
-
-def _variants(program: Program, methods, options) -> tuple[list[tuple[str, Schedule, dict]],
-                                                            tuple[tuple[str, str], ...]]:
-    """``(label, schedule, options)`` for every method to run, and ``(name, reason)`` for every
-    schedule left out by default because it refuses the program.
-
-    Every method's options are checked first: a typo is an error now, not a row later.
-    """
-    if methods is None:
-        variants, left_out = [], []
-        for name, schedule in SCHEDULES.items():
-            opts = options.get(name, {})
-            schedule.check_options(program, opts)
-            reason = schedule.refuses(program, opts) if schedule.refuses is not None else None
-            if reason:
-                left_out.append((name, reason))
-            else:
-                variants.append((name, schedule, opts))
-        return variants, tuple(left_out)
-    variants = _listed_variants(methods, options)
-    for _, schedule, opts in variants:
-        schedule.check_options(program, opts)
-    return variants, ()
-
-
-def _listed_variants(methods, options) -> list[tuple[str, Schedule, dict]]:
-    """The variants of an explicit list of methods, labels checked to be distinct."""
-    if isinstance(methods, (str, Schedule)):
-        methods = [methods]
-    variants, seen = [], set()
-    for k, entry in enumerate(methods):
-        if isinstance(entry, (str, Schedule)):
-            schedule = get_schedule(entry)
-            label, opts = schedule.name, options.get(schedule.name, {})
-        elif isinstance(entry, tuple) and len(entry) == 3 and isinstance(entry[0], str) \
-                and isinstance(entry[2], Mapping):
-            label, schedule = entry[0], get_schedule(entry[1])
-            opts = {**options.get(schedule.name, {}), **entry[2]}
-        else:
-            raise LagrangeADError(f"methods[{k}] must be a schedule name, a Schedule or a "
-                                  f"(label, name, options) tuple; got {entry!r}")
-        if label in seen:
-            raise LagrangeADError(f"methods[{k}]: the label {label!r} is used twice; give "
-                                  f"variants distinct labels")
-        seen.add(label)
-        variants.append((label, schedule, opts))
-    return variants
 
 
 def _row(program: Program, label: str, name: str, outcome: Attempt,
