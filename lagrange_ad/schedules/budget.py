@@ -102,8 +102,7 @@ def over_budget(method: str, cost: Cost, program: Program, budget: float) -> str
     needed = float(f"{cost.multiply_adds:.2g}") * 1.1
     return (f"method {method!r} would cost about {cost.multiply_adds:.3g} multiply-adds "
             f"({cost.how}), over its budget of {budget:.3g} (and over {SWEEPS_ALLOWED} sweeps "
-            f"of {sweep:,}); pass budget={needed:.2g} to run it anyway, or use 'reverse' "
-            f"(one sweep)")
+            f"of {sweep:,}); pass budget={needed:.2g} to run it anyway, or {_instead(method)}")
 
 
 def check_time_limit(seconds) -> float | None:
@@ -141,5 +140,13 @@ def check_time(iterations: int, residual: float | None = None,
         return
     at = "" if residual is None else f" (KKT residual {residual:.3g})"
     raise BudgetError(f"method {limit[2]!r} stopped at its time limit of {limit[1]:g} s after "
-                      f"{iterations:,} {unit}{at}; pass a larger time_limit, or use "
-                      f"'reverse' (one sweep)")
+                      f"{iterations:,} {unit}{at}; pass a larger time_limit, or "
+                      f"{_instead(limit[2])}")
+
+
+def _instead(method: str) -> str:
+    """What to do instead of a run of ``method`` that costs too much."""
+    if method == "reverse":
+        return ("use more checkpoints, inner='direct' on a graph with cycles, or a smaller "
+                "maxiter")
+    return "use 'reverse' (one sweep)"
