@@ -5,7 +5,7 @@ traced value (`lagrange_ad.tracing.numpy_api`). Families: `elementwise` (ufuncs 
 scipy.special functions), `reductions`, `shapes` (moving entries), `products`.
 """
 
-from .core import call
+from .core import call  # noqa: F401  (for the linalg functions; not an la. name)
 from .elementwise import (
     abs,
     add,
@@ -170,7 +170,7 @@ from .shapes import (
 __all__ = [
     "abs", "add", "amax", "amin", "append", "arccos", "arccosh", "arcsin", "arcsinh", "arctan",
     "arctan2", "arctanh", "around", "array_split", "atleast_1d", "atleast_2d", "atleast_3d",
-    "broadcast_to", "call", "ceil", "clip", "column_stack", "concatenate", "corrcoef", "cos",
+    "broadcast_to", "ceil", "clip", "column_stack", "concatenate", "corrcoef", "cos",
     "cosh", "cov", "cross", "cumprod", "cumsum", "cumulative_prod", "cumulative_sum", "deg2rad",
     "degrees", "diag", "diagflat", "diagonal", "diff", "digamma", "divide", "dot", "dsplit",
     "dstack", "ediff1d", "einsum", "erf", "erfc", "exp", "exp2", "expand_dims", "expit", "expm1",
