@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..program.program import Program
-from .budget import Cost, one_sweep
+from .budget import Cost
 from .checkpointing import checkpointed_sweep, checkpointing_cost
 from .condensation import INNER, condensation_cost, condensation_sweep
 from .options import choice, flag, integer, real
@@ -164,16 +164,17 @@ ACCEPTS = (
          "left out; needs check=False)", applies=_gradient_only_applies),
 )
 
-def _cost(program: Program, options: dict) -> Cost:
-    """The chosen plan's cost: one sweep, or with checkpoints the recomputations of the
-    binomial schedule, or on a graph with cycles the inner iterations (`condensation_cost`)."""
+def _cost(program: Program, options: dict) -> Cost | None:
+    """The chosen plan's cost: with checkpoints the recomputations of the binomial schedule,
+    on a graph with cycles the inner iterations (`condensation_cost`); None for one sweep
+    (the sweep and level plans), which is always within the budget and is not counted."""
     plan = choose_plan(program, options)
     if plan.name == "checkpoints":
         return checkpointing_cost(program, options.get("checkpoints"))
     if plan.name == "condensation":
         return condensation_cost(program, options.get("inner", "fixed-point"),
                                  options.get("tol", 1e-13), options.get("maxiter", 10_000))
-    return one_sweep(program)
+    return None
 
 
 REVERSE = register_schedule(Schedule(

@@ -102,9 +102,9 @@ class Schedule:
         Its declared options, in the order of ``run``'s keyword parameters, with the same
         defaults (see `lagrange_ad.schedules.options`).
     cost : callable, optional
-        ``cost(program, options) -> Cost``: the multiply-adds it will spend, estimated before
-        it starts (an upper bound where only an iteration cap is known); one sweep when
-        omitted.
+        ``cost(program, options) -> Cost | None``: the multiply-adds it will spend, estimated
+        before it starts (an upper bound where only an iteration cap is known); one sweep when
+        omitted or when it answers None.
     """
 
     name: str
@@ -112,7 +112,7 @@ class Schedule:
     summary: str
     refuses: Callable[[Program, dict], str | None] | None = None
     accepts: tuple[Option, ...] | None = None
-    cost: Callable[[Program, dict], Cost] | None = None
+    cost: Callable[[Program, dict], Cost | None] | None = None
 
     def __post_init__(self):
         if self.accepts is not None:
@@ -148,7 +148,8 @@ class Schedule:
 
     def estimate(self, program: Program, options: dict) -> Cost:
         """The multiply-adds a run with ``options`` will spend (one sweep without a rule)."""
-        return (self.cost or one_sweep)(program, options)
+        cost = self.cost(program, options) if self.cost is not None else None
+        return cost if cost is not None else one_sweep(program, options)
 
 
 def _keywords(run: Callable) -> dict[str, object]:
@@ -264,9 +265,10 @@ def solve(program: Program, method: str | Schedule = "reverse", *, track_memory:
         if reason:
             raise MethodNotApplicableError(f"method {schedule.name!r} cannot solve this "
                                            f"program: {reason}")
-    # one sweep, the charge of a schedule without a cost rule, is always within the budget
-    reason = schedule.cost and over_budget(schedule.name, schedule.cost(program, options),
-                                           program, budget)
+    # one sweep, the charge of a schedule without a cost rule (or whose rule answers None),
+    # is always within the budget: it is not even counted
+    cost = schedule.cost(program, options) if schedule.cost is not None else None
+    reason = cost is not None and over_budget(schedule.name, cost, program, budget)
     if reason:
         raise BudgetError(reason)
     # a caller that is already tracing keeps its trace; only the peak is reset
