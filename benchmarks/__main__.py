@@ -7,9 +7,9 @@ Options: ``--size smoke|small|full`` (smoke takes seconds; full uses 10^5 and 10
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from collections.abc import Sequence
+
+from lagrange_ad.progress import Progress
 
 from .harness import machine_info
 from .peers import PEERS
@@ -44,14 +44,15 @@ def main(argv: Sequence[str] | None = None) -> str:
     parts = [f"# lagrange_ad benchmarks (size {args.size}, {ctx.repeat} timed runs after a "
              f"warm-up; median and min)", "", machine_info(PEERS).markdown()]
     print("\n".join(parts), flush=True)
+    # one line per workload on stderr when it is a terminal (silent in pipes and tests)
+    progress = Progress("benchmarks", len(args.workloads))
     for name in args.workloads:
-        start = time.perf_counter()
+        progress.start(name)
         for table in WORKLOADS[name](ctx):
             text = table.markdown()
             parts.append(text)
             print(text, flush=True)
-        print(f"<!-- {name}: {time.perf_counter() - start:.1f} s -->\n", file=sys.stderr,
-              flush=True)
+        progress.done(name)
     report = "\n".join(parts)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:

@@ -43,6 +43,7 @@ from lagrange_ad.compare import (  # noqa: E402
     ComparisonRow,
     max_relative_difference,
 )
+from lagrange_ad.progress import Progress  # noqa: E402
 from lagrange_ad.report.plots import legend_outside  # noqa: E402
 from lagrange_ad.report.style import STYLES, styles  # noqa: E402
 
@@ -607,12 +608,14 @@ def main(argv: list[str] | None = None) -> int:
              ("marginals", lambda: marginals_table(art)),
              ("verification", lambda: verification_table(art, size)))
     start = time.perf_counter()
+    # one line per step on stderr when it is a terminal (silent in pipes and tests)
+    progress = Progress("artifacts", len(steps))
     for name, step in steps:
-        began = time.perf_counter()
+        progress.start(name)
         result = step()
         if name == "schedules":
             convergence_figure(art, result)
-        print(f"{name}: {time.perf_counter() - began:.1f} s", file=sys.stderr)
+        progress.done(name)
     art.number("Size", args.size, math_mode=False)
     art.write_numbers()
     print(f"wrote {len(list(args.out.iterdir()))} files to {args.out} in "
