@@ -59,6 +59,7 @@ class Check:
     Attributes
     ----------
     name : str
+        What was checked (``"kkt residual"``, ``"agrees with gmres"``, ``"finite differences"``).
     ok : bool
         Whether it passed (a skipped check does not fail the report).
     error, tolerance : float or None

@@ -19,6 +19,7 @@ class Example:
     Attributes
     ----------
     name : str
+        The key in ``EXAMPLES``, and the name the command line takes.
     summary : str
     graph : Graph
         The graph; its recorded point is the example's point.

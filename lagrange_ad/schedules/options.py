@@ -51,6 +51,7 @@ class Option:
     Attributes
     ----------
     name : str
+        The keyword, as ``run`` spells it.
     default : object
         The value ``run`` uses when the option is not given.
     doc : str

@@ -92,6 +92,7 @@ class Schedule:
     Parameters
     ----------
     name : str
+        The key in ``la.SCHEDULES`` and the ``method=`` that selects it.
     run : callable
         ``run(program, **options) -> Outcome``.
     summary : str
