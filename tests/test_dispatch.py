@@ -1,6 +1,9 @@
 """The dispatcher: the documented rule for choosing an accelerator, and the reference switch."""
 
 import dataclasses
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +28,7 @@ def scratch_registry(monkeypatch):
     """An empty registry for the duration of one test (the real one is restored after)."""
     monkeypatch.setattr(dispatch, "_REGISTRY", [])
     monkeypatch.setattr(dispatch, "_LOADED", [True])
-    monkeypatch.delenv(dispatch.ENVIRONMENT_VARIABLE, raising=False)
+    monkeypatch.setattr(dispatch, "ENVIRONMENT_FORCES_REFERENCE", False)
 
 
 def make(name, task, serves):
@@ -76,12 +79,23 @@ def test_use_reference_is_restored_after_an_exception(scratch_registry):
 
 def test_environment_variable_forces_the_reference_path(scratch_registry, monkeypatch):
     register_accelerator(make("all", "forward", lambda n: True))
-    monkeypatch.setenv(dispatch.ENVIRONMENT_VARIABLE, "1")
+    monkeypatch.setattr(dispatch, "ENVIRONMENT_FORCES_REFERENCE", True)
     assert reference_only()
     assert accelerator_for("forward", 1) is None
-    monkeypatch.setenv(dispatch.ENVIRONMENT_VARIABLE, "0")
+    monkeypatch.setattr(dispatch, "ENVIRONMENT_FORCES_REFERENCE", False)
     assert not reference_only()
     assert accelerator_for("forward", 1) is not None
+
+
+@pytest.mark.parametrize("value, forced", [("1", True), ("0", False), ("", False)])
+def test_the_environment_variable_is_read_when_the_library_is_imported(value, forced):
+    code = ("import lagrange_ad as la; from lagrange_ad.accel.dispatch import reference_only, "
+            "accelerator_for; print(reference_only(), "
+            "accelerator_for('sweep', la.examples.lecture().program(), 'partials', False) is None)")
+    env = {**os.environ, dispatch.ENVIRONMENT_VARIABLE: value}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == [str(forced), str(forced)]
 
 
 def test_accelerator_is_frozen():

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from zoo import LagrangeOps, central_difference, random_function, random_point, traced
 
 import lagrange_ad as la
+from lagrange_ad.accel import dispatch
 from lagrange_ad.accel.dispatch import accelerator_for, accelerators, use_reference
 from lagrange_ad.accel.sweeps import COMPILED
 from lagrange_ad.errors import OptionError
@@ -364,7 +365,7 @@ def test_the_environment_switch_forces_the_reference_sweep(monkeypatch):
     accelerated = la.solve(program, gradient_only=True, check=False)
     with pytest.raises(la.LagrangeADError, match="not computed"):
         _ = accelerated.multipliers.flat  # the accelerator formed the gradient alone
-    monkeypatch.setenv("LAGRANGE_AD_REFERENCE", "1")
+    monkeypatch.setattr(dispatch, "ENVIRONMENT_FORCES_REFERENCE", True)  # as if set at import
     assert accelerator_for("sweep", program, "rules", True) is None
     reference = la.solve(program, gradient_only=True, check=False)
     assert reference.multipliers.complete  # the plain loop forms every multiplier

@@ -8,6 +8,7 @@ import scipy.special
 from zoo import LagrangeOps, random_function
 
 import lagrange_ad as la
+from lagrange_ad.accel import dispatch
 from lagrange_ad.accel.dispatch import use_reference
 from lagrange_ad.accel.recording import ScalarTape
 from lagrange_ad.errors import (
@@ -495,7 +496,7 @@ def mixed_scalar_function(x, y):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_the_fast_path_records_the_same_graph_as_the_checked_path(seed, monkeypatch):
-    monkeypatch.delenv("LAGRANGE_AD_REFERENCE", raising=False)
+    monkeypatch.setattr(dispatch, "ENVIRONMENT_FORCES_REFERENCE", False)
     recipes = [mixed_scalar_function] + [
         (lambda s: lambda x, y: random_function(s, 30)(LagrangeOps, x, y, x * y))(seed)
         for seed in range(5)]
@@ -512,7 +513,8 @@ def test_the_fast_path_records_the_same_graph_as_the_checked_path(seed, monkeypa
 
 
 def test_the_fast_path_takes_repeated_scalar_kinds(monkeypatch):
-    monkeypatch.delenv("LAGRANGE_AD_REFERENCE", raising=False)  # this tests the accelerator
+    # this tests the accelerator
+    monkeypatch.setattr(dispatch, "ENVIRONMENT_FORCES_REFERENCE", False)
     checked = []
 
     def counting(tape, name, operands, params):
@@ -600,7 +602,7 @@ def test_a_large_array_used_again_is_one_constant_until_it_changes():
 
 
 def test_the_dispatcher_chooses_the_recording_tape(monkeypatch):
-    monkeypatch.delenv("LAGRANGE_AD_REFERENCE", raising=False)
+    monkeypatch.setattr(dispatch, "ENVIRONMENT_FORCES_REFERENCE", False)
     scalar, vector = [np.zeros(())], [np.zeros(3)]
     assert type(new_tape(scalar)) is ScalarTape
     assert type(new_tape(vector)) is Tape

@@ -13,7 +13,8 @@ The rule for choosing
 ``accelerator_for(task, *subject)`` returns
 
 1. ``None`` when the reference path is forced: the environment variable
-   ``LAGRANGE_AD_REFERENCE`` is ``"1"``, or the call happens inside ``with use_reference():``;
+   ``LAGRANGE_AD_REFERENCE`` was ``"1"`` when the library was imported, or the call happens
+   inside ``with use_reference():``;
 2. otherwise the first accelerator of that task, in registration order, whose
    ``serves(*subject)`` is true;
 3. otherwise ``None`` (no accelerator serves the subject: the reference loop runs).
@@ -45,6 +46,9 @@ __all__ = [
 ]
 
 ENVIRONMENT_VARIABLE = "LAGRANGE_AD_REFERENCE"
+# read once, when the library is imported (a dictionary look-up of os.environ per call cost
+# as much as the rest of the choice)
+ENVIRONMENT_FORCES_REFERENCE = os.environ.get(ENVIRONMENT_VARIABLE, "") == "1"
 
 # the modules that register accelerators, in priority order, imported on the first query
 MODULES: tuple[str, ...] = (
@@ -126,9 +130,7 @@ def accelerators(task: str | None = None) -> tuple[Accelerator, ...]:
 
 def reference_only() -> bool:
     """True when the reference path is forced (environment variable or :func:`use_reference`)."""
-    if getattr(_FORCED, "depth", 0) > 0:
-        return True
-    return os.environ.get(ENVIRONMENT_VARIABLE, "") == "1"
+    return ENVIRONMENT_FORCES_REFERENCE or getattr(_FORCED, "depth", 0) > 0
 
 
 @contextlib.contextmanager
