@@ -17,7 +17,14 @@ import sys
 
 import numpy as np
 
-from .cli_input import PLOT_FORMATS, UsageError, load_program, writable_file
+from .cli_input import (
+    PLOT_FORMATS,
+    UsageError,
+    direction_for,
+    load_program,
+    second_order_option,
+    writable_file,
+)
 from .errors import LagrangeADError
 from .report import formatting, tables
 from .report.optional import require_module
@@ -59,22 +66,30 @@ def _cmd_compare(args) -> int:
         if unknown:
             raise UsageError(f"unknown method {unknown[0]!r}; methods are: "
                              f"{', '.join(SCHEDULES)}")
+    order = second_order_option(args.order)
+    direction = None
+    if args.direction is not None:
+        if order != 2:
+            raise UsageError("--direction needs --order 2")
+        direction = direction_for(program, args.direction)
     comparison = compare(program, methods=methods, track_memory=False if args.no_memory else None,
-                         **_limits(args))
+                         order=order, direction=direction, **_limits(args))
     value, gradient, names = _answer(program, comparison)
+    label = "H d" if order == 2 else "gradient"
     if args.format == "json":
         data = comparison.to_dict(multipliers=args.multipliers)
         data["value"] = tables.plain(value)
-        data["gradient"] = {name: tables.plain(g) for name, g in zip(names, gradient)}
+        data[label if order == 1 else "hvp"] = {
+            name: tables.plain(g) for name, g in zip(names, gradient)}
         print(tables.dumps(data))
     elif args.format == "markdown":
         # the answer as a list above the table
-        lines = tables.answer_lines(value, gradient, names)
+        lines = tables.answer_lines(value, gradient, names, label=label)
         print("\n".join(("  - " if line.startswith("  ") else "- ") + line.strip()
                         for line in lines) + "\n")
         print(comparison.to_markdown())
     else:
-        print("\n".join(tables.answer_lines(value, gradient, names)))
+        print("\n".join(tables.answer_lines(value, gradient, names, label=label)))
         print(comparison)
     if args.plot:
         _save_plot(comparison, args.plot)
@@ -223,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the KKT residual per iteration (needs the plot extra: "
                         "pip install \"lagrange_ad[plot]\")")
     p.add_argument("--at", help=AT_HELP)
+    p.add_argument("--order", default="1",
+                   help="1: the multipliers (A^T lam = e_N); 2: the second adjoint system "
+                        "A^T mu = W t along --direction")
+    p.add_argument("--direction",
+                   help="with --order 2: the direction d, written like --at (default: "
+                        "standard normal entries from a generator seeded with 0)")
     _add_limits(p)
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.set_defaults(run=_cmd_compare)

@@ -243,3 +243,18 @@ def writable_file(text: str, formats: tuple[str, ...], what: str) -> Path:
     if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise UsageError(f"cannot write {text}: permission denied")
     return path
+
+
+def second_order_option(text: str) -> int:
+    """``--order``: 1 or 2, else `UsageError`."""
+    if text.strip() not in ("1", "2"):
+        raise UsageError(f"--order must be 1 or 2; got {text!r}")
+    return int(text)
+
+
+def direction_for(program: Program, text: str) -> list[np.ndarray]:
+    """``--direction``: one value per input (or every entry in order), shaped as the inputs."""
+    graph = program.graph
+    names = [graph.names.get(int(i), f"v{i}") for i in graph.inputs]
+    shapes = [graph.shape(int(i)) for i in graph.inputs]
+    return fit_to_inputs(parse_point(text, names), shapes, "--direction")

@@ -32,12 +32,21 @@ from types import MappingProxyType
 import numpy as np
 
 from .accel.kernels import warm_up
-from .errors import BudgetError, ConvergenceError, LagrangeADError, MethodNotApplicableError
+from .errors import (
+    BudgetError,
+    ConvergenceError,
+    LagrangeADError,
+    MethodNotApplicableError,
+    OrderError,
+    ShapeError,
+)
+from .hessian import REFUSALS, SECOND_ADJOINT_METHODS, SecondOrder
 from .program.program import Program
+from .program.second_order import SecondSystem, right_hand_sides
 from .progress import Progress, progress_for
 from .report import plots, tables
 from .report.formatting import duration as _time
-from .schedules import Schedule, solve
+from .schedules import Schedule, get_schedule, solve
 from .schedules.budget import DEFAULT_BUDGET
 from .schedules.solution import Solution
 from .variants import Method, check_options, method_variants
@@ -115,8 +124,9 @@ class Comparison:
     value : float or None
         The output ``v_N`` of the program at its point.
     gradient : tuple of ndarray or None
-        The reference's gradient (the input multipliers); None when the reference did not
-        solve.
+        The reference's gradient (the input multipliers); with ``order=2`` its second-order
+        multipliers at the inputs, the Hessian-vector product ``H d``. None when the reference
+        did not solve.
     memory_note : str
         Whether peak memory was tracked, and if not why (for the table's header).
     budget : float
@@ -124,6 +134,10 @@ class Comparison:
     left_out : tuple of (str, str)
         With the default methods, each registered schedule that was not run because it
         refuses the program, and why (a cycle it cannot handle, a size above its limit).
+    order : int
+        1: the rows solve ``A^T lam = e_N``; 2: the second adjoint system ``A^T mu = W t``.
+    direction : tuple of ndarray or None
+        With ``order=2``, the direction ``d`` of ``A t = E d`` (one array per input).
     """
 
     rows: tuple[ComparisonRow, ...]
@@ -136,6 +150,8 @@ class Comparison:
     memory_note: str = ""
     budget: float = DEFAULT_BUDGET
     left_out: tuple[tuple[str, str], ...] = ()
+    order: int = 1
+    direction: tuple[np.ndarray, ...] | None = field(default=None, repr=False, compare=False)
 
     def __getitem__(self, label: str) -> ComparisonRow:
         for row in self.rows:
@@ -212,7 +228,8 @@ def compare(program: Program, methods: Sequence[Method] | None = None,
             options: Mapping[str, Mapping[str, object]] | None = None,
             progress: bool | Callable[[int, int, str], object] | Progress | None = None,
             track_memory: bool | None = None, reference: str = "reverse", *,
-            budget: float = DEFAULT_BUDGET, time_limit: float | None = None) -> Comparison:
+            budget: float = DEFAULT_BUDGET, time_limit: float | None = None,
+            order: int = 1, direction: Sequence | None = None) -> Comparison:
     """Solve ``A^T lam = e_N`` with several schedules and tabulate costs, residuals and agreement.
 
     Parameters
@@ -243,6 +260,20 @@ def compare(program: Program, methods: Sequence[Method] | None = None,
         above it is not run and its row says ``"over budget"`` with the estimate.
     time_limit : float, optional
         Seconds after which an iterating schedule stops; its row says ``"over budget"``.
+    order : {1, 2}
+        1 (default): the first adjoint system ``A^T lam = e_N``. 2: every row solves the
+        second adjoint system of the program along ``direction``,
+
+            A t = E d,    w = W t,    A^T mu = w,    W = sum_i lam_i Hess p_i,
+
+        with ``lam`` from the reference; its solutions hold ``mu`` at every node (the
+        multipliers of a `SecondSystem`), the residual is ``||w - A^T mu||_2``, the
+        difference is measured against the reference's ``mu`` and ``gradient`` is ``H d``.
+        Schedules that cannot take the right-hand side ``w`` are refused rows with the reason.
+    direction : sequence of ndarray, optional
+        With ``order=2``, ``d``: one array per input shaped like it. By default a random
+        direction, standard normal entries from ``numpy.random.default_rng(0)``, so that
+        the table is reproducible.
 
     Returns
     -------
@@ -256,6 +287,10 @@ def compare(program: Program, methods: Sequence[Method] | None = None,
         For a method name that is not registered.
     OptionError
         For an option that its schedule does not accept.
+    OrderError
+        For an order other than 1 or 2.
+    ShapeError
+        For a direction that does not match the inputs.
     LagrangeADError
         For a malformed method entry or a repeated label.
 
@@ -278,28 +313,38 @@ def compare(program: Program, methods: Sequence[Method] | None = None,
         raise LagrangeADError(f"compare needs a Program; got {type(program).__name__} "
                               f"(wrap a graph as la.Program(graph))")
     program.require_scalar_output()
+    order = _check_order(order)
     options = check_options(options)
     variants, left_out = method_variants(program, methods, options)
+    if order == 2:
+        system, direction = second_system(program, direction, reference)
+    else:
+        system, direction = program, None
     report = progress_for("compare", len(variants), progress)  # its clock starts here
     traced_within, memory_note = _memory_tracking(program, track_memory)
     limits = {"budget": budget, "time_limit": time_limit}
     # solved first and untimed: it also fills the program's caches, so that the first row's
     # time is not charged for them
     warm_up()  # compiled sweeps load once here, not inside the first timed method
-    ref = attempt(program, reference, {}, **limits)
+    ref = attempt(system, reference, _second_options(reference, {}, order), **limits)
     lam_ref = None if ref.solution is None else ref.solution.multipliers.flat
     rows, solutions = [], {}
     for label, schedule, opts in variants:
         report.start(label)
-        outcome, peak = attempt(program, schedule, opts, **limits), None
+        if order == 2 and schedule.name not in SECOND_ADJOINT_METHODS:
+            outcome, peak = Attempt(REFUSED, None, _second_refusal(schedule.name)), None
+        else:
+            opts = _second_options(schedule, opts, order)
+            outcome, peak = attempt(system, schedule, opts, **limits), None
         if outcome.solution is not None:
             solutions[label] = outcome.solution
             if outcome.solution.stats.wall_time <= traced_within:
                 # a second, traced run: tracemalloc slows Python code unevenly (1.5x to 20x
                 # here), so the times come from the untraced run
-                traced = attempt(program, schedule, opts, track_memory=True, **limits).solution
+                traced = attempt(system, schedule, opts, track_memory=True,
+                                 **limits).solution
                 peak = traced.stats.peak_memory if traced is not None else None
-        rows.append(_row(program, label, schedule.name, outcome, lam_ref, peak))
+        rows.append(_row(system, label, schedule.name, outcome, lam_ref, peak))
         report.done(label, _status_line(outcome))
     return Comparison(
         rows=tuple(rows),
@@ -314,7 +359,61 @@ def compare(program: Program, methods: Sequence[Method] | None = None,
         memory_note=memory_note,
         budget=float(budget),
         left_out=left_out,
+        order=order,
+        direction=direction,
     )
+
+
+def _check_order(order) -> int:
+    """``order`` as 1 or 2, else `OrderError`."""
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order not in (1, 2):
+        raise OrderError(f"order must be 1 (A^T lam = e_N) or 2 (the second adjoint system "
+                         f"A^T mu = W t); got {order!r}")
+    return int(order)
+
+
+def default_direction(program: Program) -> tuple[np.ndarray, ...]:
+    """A reproducible direction: standard normal entries from ``default_rng(0)``, per input."""
+    rng = np.random.default_rng(0)
+    graph = program.graph
+    return tuple(rng.standard_normal(graph.shape(i)) for i in range(graph.n_inputs))
+
+
+def second_system(program: Program, direction: Sequence | None = None,
+                  method: str = "reverse") -> tuple[SecondSystem, tuple[np.ndarray, ...]]:
+    """The second adjoint system of ``program`` along ``direction`` and the direction used.
+
+    ``lam`` comes from ``method`` (it must converge); then ``A t = E d`` and ``w = W t`` as in
+    `lagrange_ad.hessian.SecondOrder`, and the `SecondSystem` has ``w`` as its right-hand side.
+    """
+    direction = default_direction(program) if direction is None else tuple(
+        np.asarray(d, dtype=np.float64) for d in direction)
+    graph = program.graph
+    if len(direction) != graph.n_inputs:
+        raise ShapeError(f"a direction needs one array per input ({graph.n_inputs}); got "
+                         f"{len(direction)}")
+    for i, d in enumerate(direction):
+        if d.shape != graph.shape(i):
+            raise ShapeError(f"the direction of input {graph.name(i)} has shape {d.shape}; "
+                             f"expected {graph.shape(i)}")
+    first = SecondOrder(program, method)
+    w = right_hand_sides(program, first.multipliers, direction, first.form, first._solves)
+    return SecondSystem(program, w), direction
+
+
+def _second_options(method, options: Mapping[str, object], order: int) -> dict:
+    """With order 2, the schedule reads the right-hand side w: no gradient-only plan and no
+    first-order check, unless the options say otherwise."""
+    if order == 1:
+        return dict(options)
+    schedule = get_schedule(method)
+    return {**{k: False for k in ("check", "gradient_only") if k in schedule.options},
+            **options}
+
+
+def _second_refusal(name: str) -> str:
+    why = REFUSALS.get(name, "it is not known to take a general right-hand side")
+    return f"{name!r} cannot solve the second adjoint system A^T mu = W t: {why}"
 
 
 def _memory_tracking(program: Program, track_memory: bool | None) -> tuple[float, str]:

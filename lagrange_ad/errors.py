@@ -100,6 +100,10 @@ class NoCurvatureRuleError(LagrangeADError, NotImplementedError):
     """A second derivative through a primitive whose registry row has no curvature rule."""
 
 
+class OrderError(LagrangeADError, ValueError):
+    """A derivative order that is not offered (`compare` takes order 1 or 2)."""
+
+
 class TracingError(LagrangeADError):
     """An operation on a traced value that cannot be recorded in the graph (reading it as a
     Python number, writing it into a numpy buffer, an unsupported argument); the message says

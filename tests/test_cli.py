@@ -377,3 +377,24 @@ def test_budget_and_time_limit_reach_the_schedules(capsys):
     assert status == 0 and data["rows"][0]["status"] == "solved" and data["budget"] is None
     status, _, err = run(capsys, "verify", "--budget", "0")
     assert status == 2 and "expected a number > 0" in err and len(err.splitlines()) == 1
+
+
+def test_compare_second_order(capsys):
+    status, out, err = run(capsys, "compare", "--order", "2", "--direction=1,0,0",
+                           "--methods", "reverse,forward,gmres", "--no-memory")
+    assert status == 0, err
+    assert "H d: x" in out and "refused" in out and "second adjoint system" in out
+    status, out, err = run(capsys, "compare", "--order", "2", "--methods", "reverse",
+                           "--format", "json", "--no-memory")
+    assert status == 0, err
+    data = json.loads(out)
+    assert data["order"] == 2 and set(data["hvp"]) == {"x", "y", "z"}
+
+
+@pytest.mark.parametrize("argv", [["--order", "3"], ["--order", "x"], ["--order", "0"],
+                                  ["--direction", "1,2,3"],
+                                  ["--order", "2", "--direction", "1,2"]])
+def test_compare_second_order_failures_are_one_line(capsys, argv):
+    status, out, err = run(capsys, "compare", "--methods", "reverse", "--no-memory", *argv)
+    assert status == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and err.startswith("lagrange-ad: error:")

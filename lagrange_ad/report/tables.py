@@ -82,8 +82,10 @@ def input_names(graph, n_inputs: int) -> list[str]:
 
 
 def answer_lines(value, gradient: Sequence, names: Sequence[str],
-                 threshold: int = 6) -> list[str]:
+                 threshold: int = 6, label: str = "gradient") -> list[str]:
     """``f = ...`` and the gradient, one line for scalar inputs, one line per array input.
+
+    ``label`` names the second part (``"H d"`` for the second-order multipliers).
 
     Arrays with more than ``threshold`` entries are abbreviated (``la.compare(...).solutions``
     and ``--format json`` hold them whole).
@@ -91,9 +93,9 @@ def answer_lines(value, gradient: Sequence, names: Sequence[str],
     lines = [] if value is None else [f"f = {fmt.array(value, threshold)}"]
     if all(np.ndim(g) == 0 for g in gradient):
         parts = ", ".join(f"{name} {fmt.array(g)}" for name, g in zip(names, gradient))
-        lines.append(f"gradient: {parts}")
+        lines.append(f"{label}: {parts}")
     else:
-        lines.append("gradient:")
+        lines.append(f"{label}:")
         lines += [f"  {name}: {fmt.array(g, threshold)}" for name, g in zip(names, gradient)]
     return lines
 
@@ -152,10 +154,17 @@ def as_dict(comparison: Comparison, multipliers: bool = False) -> dict:
             "budget": plain(getattr(comparison, "budget", None)),
             "memory_note": getattr(comparison, "memory_note", ""),
             "value": None, "gradient": None}
+    order = getattr(comparison, "order", 1)
+    key = "gradient" if order == 1 else "hvp"  # order 2: the reference's mu at the inputs, H d
+    if order == 2:
+        data["order"] = 2
+        data["hvp"] = None
     if found is not None:
         value, gradient, names = found
         data["value"] = plain(value)
-        data["gradient"] = {name: plain(g) for name, g in zip(names, gradient)}
+        data[key] = {name: plain(g) for name, g in zip(names, gradient)}
+        if order == 2:
+            data["direction"] = {name: plain(d) for name, d in zip(names, comparison.direction)}
     if multipliers:
         solution = comparison.solutions.get(comparison.reference)
         data["multipliers"] = None if solution is None else \

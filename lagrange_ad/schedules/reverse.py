@@ -125,6 +125,11 @@ def reverse_sweep(program: Program, form: str | None = None,
     returns the same multipliers.
     """
     form = sweep_form(program) if form is None else form
+    if form == "rules" and type(program).rhs is not Program.rhs:
+        # a general right-hand side (a `SecondSystem`): the rules sweep started from it; the
+        # accelerated sweeps seed e_N
+        rhs = NodeVector(program.graph, program.rhs(), copy=False).blocks()
+        return sweep_by_rules(program, rhs=rhs)
     accelerator = accelerator_for("sweep", program, form, gradient_only)
     if accelerator is not None:
         return accelerator.run(program, form, gradient_only)
