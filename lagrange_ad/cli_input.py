@@ -204,7 +204,7 @@ def _load_arrays(item: str, names: list[str] | None) -> list[np.ndarray]:
 
 
 def fit_to_inputs(values: list[np.ndarray], shapes: list[tuple[int, ...]],
-                  what: str) -> list[np.ndarray]:
+                  what: str, option: str = "--at") -> list[np.ndarray]:
     """``values`` shaped as the inputs: one value per input, or every entry flattened in order."""
     sizes = [int(np.prod(s, dtype=np.int64)) for s in shapes]
     # one value per input: its own shape, or flat with the right number of entries
@@ -213,13 +213,13 @@ def fit_to_inputs(values: list[np.ndarray], shapes: list[tuple[int, ...]],
         return [np.reshape(v, s) for v, s in zip(values, shapes)]
     if all(v.ndim == 0 for v in values):
         if len(values) != sum(sizes):
-            raise UsageError(f"--at gives {len(values)} number(s) but {what} has {sum(sizes)} "
+            raise UsageError(f"{option} gives {len(values)} number(s) but {what} has {sum(sizes)} "
                              f"input entries (inputs of shapes {shapes})")
         cuts = np.cumsum([0] + sizes)
         flat = np.array(values, dtype=np.float64)
         return [np.reshape(flat[a:b], s) for a, b, s in zip(cuts, cuts[1:], shapes)]
     given = [tuple(v.shape) for v in values]
-    raise UsageError(f"--at gives values of shapes {given} but {what} has inputs of shapes "
+    raise UsageError(f"{option} gives values of shapes {given} but {what} has inputs of shapes "
                      f"{shapes}")
 
 
@@ -257,4 +257,4 @@ def direction_for(program: Program, text: str) -> list[np.ndarray]:
     graph = program.graph
     names = [graph.names.get(int(i), f"v{i}") for i in graph.inputs]
     shapes = [graph.shape(int(i)) for i in graph.inputs]
-    return fit_to_inputs(parse_point(text, names), shapes, "--direction")
+    return fit_to_inputs(parse_point(text, names), shapes, "the program", "--direction")

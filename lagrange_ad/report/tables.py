@@ -44,6 +44,9 @@ def caption(comparison: Comparison) -> str:
     else:
         text = (f"{comparison.program_summary}; max rel diff = {NORMALIZATION}, lam_ref from "
                 f"{comparison.reference!r}")
+    if getattr(comparison, "order", 1) == 2:
+        text = ("second adjoint system A^T mu = W t along a direction d (lam read as mu, e_N as "
+                "W t); " + text)
     budget = getattr(comparison, "budget", None)
     if budget is not None:
         text += f"; budget {fmt.count(int(budget)) if math.isfinite(budget) else 'none'} " \
