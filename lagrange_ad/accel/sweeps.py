@@ -135,9 +135,11 @@ def _sweep_accelerator(name: str, form: str, run, compiled: bool, doc: str) -> A
 COMPILED_BACK_SUBSTITUTION = _sweep_accelerator(
     "compiled back-substitution", "partials", back_substitution, True,
     "the reverse sweep over J compiled by numba (any acyclic program swept over J)")
-COTANGENT_SWEEP = _sweep_accelerator(
-    "cotangent sweep", "rules", cotangent_sweep, False,
-    "the reverse sweep by VJP rules over plain lists; gradient_only frees multipliers")
+COTANGENT_SWEEP = register_accelerator(Accelerator(
+    name="cotangent sweep", task="sweep", run=cotangent_sweep,
+    # it seeds the output's block: programs whose right-hand side is e_N
+    serves=lambda program, asked, gradient_only: asked == "rules" and program.seeds_output,
+    doc="the reverse sweep by VJP rules over plain lists; gradient_only frees multipliers"))
 COMPILED_LEVEL_SWEEP = _sweep_accelerator(
     "compiled level sweep", "levels", level_sweep, True,
     "the reverse sweep by levels as one flat compiled loop over the partials of J^T")

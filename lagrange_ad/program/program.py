@@ -129,6 +129,9 @@ class Program:
         """The values of node i's parents, in operand order."""
         return [self.values[int(j)] for j in self.graph.parents(i)]
 
+    # the right-hand side of A^T lam = rhs is e_N: a sweep may seed the output's block alone
+    seeds_output: bool = True
+
     def rhs(self) -> np.ndarray:
         """``e_N``: the gradient of the objective v_N (requires a scalar output)."""
         e = np.zeros(self.graph.total_size)

@@ -182,6 +182,7 @@ class SecondSystem(Program):
     # what the program's state shares with it: the point, the values and J at them; caches a
     # schedule built from the right-hand side (sweep plans) are left behind
     SHARED = ("graph", "point", "values", "fixed_points", "_jacobian_of_forward", "_jacobian")
+    seeds_output = False  # the right-hand side is w, not e_N
 
     def __init__(self, program: Program, w: np.ndarray):
         self.__dict__.update({k: v for k, v in program.__dict__.items() if k in self.SHARED})

@@ -63,9 +63,12 @@ def sweep_by_rules(program: Program, rhs: list | None = None) -> tuple[NodeVecto
     ``lam_i`` starts as None (no cotangent received) and becomes the sum of the cotangents
     ``lam_c^T d p_c / d v_i`` its children c send; a node that receives none has ``lam_i = 0``.
     A rule's cost is its node's count of local partials (`Program.multiply_adds`). ``rhs``
-    (one block per node, None for zero) solves ``A^T lam = rhs`` instead of ``e_N``.
+    (one block per node, None for zero) solves ``A^T lam = rhs``; by default the right-hand
+    side is the program's own (``e_N``, seeded at the output alone, or a `SecondSystem`'s w).
     """
     graph = program.graph
+    if rhs is None and not program.seeds_output:
+        rhs = NodeVector(graph, program.rhs(), copy=False).blocks()
     lam: list = [None] * len(graph) if rhs is None else list(rhs)
     if rhs is None:
         lam[graph.output] = np.ones(graph.shape(graph.output))
@@ -125,11 +128,6 @@ def reverse_sweep(program: Program, form: str | None = None,
     returns the same multipliers.
     """
     form = sweep_form(program) if form is None else form
-    if form == "rules" and type(program).rhs is not Program.rhs:
-        # a general right-hand side (a `SecondSystem`): the rules sweep started from it; the
-        # accelerated sweeps seed e_N
-        rhs = NodeVector(program.graph, program.rhs(), copy=False).blocks()
-        return sweep_by_rules(program, rhs=rhs)
     accelerator = accelerator_for("sweep", program, form, gradient_only)
     if accelerator is not None:
         return accelerator.run(program, form, gradient_only)
