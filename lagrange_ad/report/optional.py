@@ -7,7 +7,8 @@ import importlib
 from ..errors import LagrangeADError
 
 # the package extra that provides each optional module
-EXTRAS = {"matplotlib": "plot", "networkx": "plot", "pandas": "notebooks"}
+EXTRAS = {"matplotlib": "plot", "networkx": "plot", "pandas": "notebooks", "torch": "torch",
+          "jax": "jax"}
 
 
 def require_module(name: str, purpose: str, package: str | None = None):
