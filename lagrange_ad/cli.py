@@ -289,12 +289,17 @@ def _add_limits(p: argparse.ArgumentParser) -> None:
                    help="report each method as it runs (the default when stderr is a terminal)")
 
 
+# the options whose value is a point and may start with a minus sign
+_POINT_OPTIONS = ("--at", "--direction")
+
+
 def _join_negative_points(argv: list[str]) -> list[str]:
-    """``--at -1,2`` as ``--at=-1,2``: argparse reads a leading minus as an option."""
+    """``--at -1,2`` as ``--at=-1,2`` (also ``--direction``): argparse reads a leading minus as
+    an option."""
     joined, k = [], 0
     while k < len(argv):
-        if argv[k] == "--at" and k + 1 < len(argv) and _NEGATIVE.match(argv[k + 1]):
-            joined.append(f"--at={argv[k + 1]}")
+        if argv[k] in _POINT_OPTIONS and k + 1 < len(argv) and _NEGATIVE.match(argv[k + 1]):
+            joined.append(f"{argv[k]}={argv[k + 1]}")
             k += 2
         else:
             joined.append(argv[k])

@@ -391,6 +391,14 @@ def test_compare_second_order(capsys):
     assert data["order"] == 2 and set(data["hvp"]) == {"x", "y", "z"}
 
 
+def test_compare_second_order_direction_may_start_with_a_minus(capsys):
+    joined, spaced = (run(capsys, "compare", "--order", "2", *direction, "--methods", "reverse",
+                          "--format", "json", "--no-memory")
+                      for direction in (["--direction=-1,0,2"], ["--direction", "-1,0,2"]))
+    assert joined[0] == spaced[0] == 0, spaced[2]
+    assert json.loads(joined[1])["hvp"] == json.loads(spaced[1])["hvp"]
+
+
 @pytest.mark.parametrize("argv", [["--order", "3"], ["--order", "x"], ["--order", "0"],
                                   ["--direction", "1,2,3"],
                                   ["--order", "2", "--direction", "1,2"]])
