@@ -117,8 +117,10 @@ class SecondOrder:
             return second_adjoints(self.program, self.multipliers, direction, self.form,
                                    self._solves)
         w = right_hand_sides(self.program, self.multipliers, direction, self.form, self._solves)
-        solution = solve(SecondSystem(self.program, w), self.schedule, **self.options)
-        return require_converged(solution, "the second adjoints").multipliers
+        system = SecondSystem(self.program, w)
+        solution = solve(system, self.schedule, **self.options)
+        return require_converged(solution, "the second adjoints",
+                                 system.residual_name).multipliers
 
     def matrix(self) -> np.ndarray:
         """H over the flattened input entries, one product per entry (columns of H)."""

@@ -292,3 +292,16 @@ def test_every_schedule_of_the_second_system_agrees_with_the_reverse_sweep(name)
                                    err_msg=method)
         agreed.append(method)
     assert {"spsolve", "gmres", "jacobi"} <= set(agreed)
+
+
+
+def test_an_unconverged_second_system_names_its_own_residual():
+    from lagrange_ad.program.second_order import SecondSystem
+    from lagrange_ad.schedules.registry import require_converged
+
+    program = la.Program(la.trace(lambda x: la.sum(la.sin(la.sin(x)) ** 2), np.ones(3)))
+    system = SecondSystem(program, np.ones(program.graph.total_size))
+    solution = la.solve(system, "jacobi", maxiter=1)
+    assert not solution.converged and "||w - A^T mu||" in solution.message
+    with pytest.raises(la.ConvergenceError, match=r"residual \|\|w - A\^T mu\|\|"):
+        require_converged(solution, "the second adjoints", system.residual_name)

@@ -131,6 +131,8 @@ class Program:
 
     # the right-hand side of A^T lam = rhs is e_N: a sweep may seed the output's block alone
     seeds_output: bool = True
+    # how messages name the residual of this system
+    residual_name: str = "||e_N - A^T lam||"
 
     def rhs(self) -> np.ndarray:
         """``e_N``: the gradient of the objective v_N (requires a scalar output)."""

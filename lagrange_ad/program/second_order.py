@@ -183,6 +183,7 @@ class SecondSystem(Program):
     # schedule built from the right-hand side (sweep plans) are left behind
     SHARED = ("graph", "point", "values", "fixed_points", "_jacobian_of_forward", "_jacobian")
     seeds_output = False  # the right-hand side is w, not e_N
+    residual_name = "||w - A^T mu||"
 
     def __init__(self, program: Program, w: np.ndarray):
         self.__dict__.update({k: v for k, v in program.__dict__.items() if k in self.SHARED})

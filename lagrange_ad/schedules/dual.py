@@ -95,7 +95,7 @@ def _run(program: Program, *, algorithm: str = "cg", operator: str = "matrix-fre
     return Outcome(lam, iterations=len(residuals), converged=converged, residuals=residuals,
                    multiply_adds=(2 * len(residuals) + 1) * per_product,
                    message=converged_message(f"dual-descent ({algorithm})", len(residuals), res,
-                                             tol, scale),
+                                             tol, scale, program.residual_name),
                    extra={"algorithm": algorithm, "operator": operator})
 
 

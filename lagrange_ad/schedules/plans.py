@@ -188,11 +188,12 @@ def sweep(plan: SweepPlan, lam: np.ndarray, omega: float = 1.0) -> None:
     lam[:] = out
 
 
-def converged_message(method: str, sweeps: int, res: float, tol: float, scale: float) -> str:
+def converged_message(method: str, sweeps: int, res: float, tol: float, scale: float,
+                      residual_name: str = Program.residual_name) -> str:
     """The note an iterative schedule leaves when it stops."""
     verdict = "met" if res <= tol * scale else "did NOT meet"
-    return (f"{method}: {sweeps} iteration(s); ||e_N - A^T lam|| = {res:.3g} {verdict} "
-            f"tol * max(1, ||lam||) = {tol * scale:.3g}")
+    return (f"{method}: {sweeps} iteration(s); {residual_name} = {res:.3g} {verdict} "
+            f"tol * max(1, ||x||) = {tol * scale:.3g}")
 
 
 def iterate_sweeps(program: Program, plan: SweepPlan, *, omega: float, tol: float,
@@ -224,7 +225,7 @@ def iterate_sweeps(program: Program, plan: SweepPlan, *, omega: float, tol: floa
     sweeps = len(residuals)
     return Outcome(cur, iterations=sweeps, converged=res <= tol * scale,
                    residuals=residuals, multiply_adds=sweeps * plan.nnz,
-                   message=converged_message(label, sweeps, res, tol, scale),
+                   message=converged_message(label, sweeps, res, tol, scale, program.residual_name),
                    extra={"omega": omega, **extra})
 
 

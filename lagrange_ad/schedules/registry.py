@@ -314,7 +314,8 @@ def describe_nonfinite(program: Program, node: int, method: str) -> str:
             f"products overflowed or the iteration diverged")
 
 
-def require_converged(solution: Solution, what: str = "the gradient") -> Solution:
+def require_converged(solution: Solution, what: str = "the gradient",
+                      residual_name: str = "||e_N - A^T lam||") -> Solution:
     """``solution`` itself when its schedule converged; else raise `ConvergenceError`.
 
     Every function that hands derivatives to a caller (`la.grad`, `la.verify`) calls this, so
@@ -326,6 +327,8 @@ def require_converged(solution: Solution, what: str = "the gradient") -> Solutio
     solution : Solution
     what : str
         What the caller was going to return, for the message.
+    residual_name : str
+        How the message names the residual: that of the system the solution solved.
 
     Returns
     -------
@@ -349,7 +352,7 @@ def require_converged(solution: Solution, what: str = "the gradient") -> Solutio
         return solution
     raise ConvergenceError(
         f"method {solution.method!r} did not converge, so {what} would be wrong: it stopped "
-        f"after {solution.iterations} iteration(s) with KKT residual ||e_N - A^T lam|| = "
+        f"after {solution.iterations} iteration(s) with residual {residual_name} = "
         f"{solution.kkt_residual:.3g} ({' '.join(solution.message.split()) or 'no message'}); "
         f"{_advice(solution.method)}",
         residuals=solution.residuals, iterations=solution.iterations, schedule=solution.method)
