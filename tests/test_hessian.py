@@ -118,7 +118,7 @@ def flat_hessian(blocks, point):
 
 
 DAG_EXAMPLES = [name for name in la.examples.EXAMPLES
-                if la.examples.get(name).graph.is_acyclic and name != "gaussian_process"]
+                if la.examples.get(name).graph.is_acyclic]
 
 
 @pytest.mark.parametrize("name", DAG_EXAMPLES)
