@@ -170,3 +170,16 @@ def test_tied_values_are_refused_in_second_order(values):
     la.grad(lambda x: la.sum(c * values(x)))(a)
     with pytest.raises(LinAlgDomainError, match="distinct"):
         la.hessian(lambda x: la.sum(c * values(x)))(a)
+
+
+@pytest.mark.parametrize("rank", [2, 1])
+def test_det_hessian_at_singular_matrices_matches_differences_of_its_gradient(rank):
+    # det is a polynomial: its Hessian exists at singular matrices, where A^{-1} does not
+    a = rect(3, rank) @ rect(rank, 3)
+    h = flat(la.hessian(lambda x: la.linalg.det(x))(a), a)
+    gradient = la.grad(lambda x: la.linalg.det(x))
+    for _ in range(2):
+        d, step = rect(3, 3), 1e-4
+        fd = (gradient(a + step * d)[0] - gradient(a - step * d)[0]) / (2 * step)
+        np.testing.assert_allclose(h @ d.ravel(), fd.ravel(), rtol=1e-8, atol=1e-10)
+    assert np.any(h)

@@ -174,15 +174,20 @@ matrix_row("inv", 1, np.linalg.inv, _inv_vjp, _inv_jvp, _inv_shape, _square_stru
 
 # -- det, logabsdet, det_sign -----------------------------------------------------------------
 
+def _products_of_others(s: np.ndarray) -> np.ndarray:
+    """``prod_{j != i} s_j`` for each i (last axis), without dividing by ``s_i``."""
+    ones = np.ones(s.shape[:-1] + (1,))
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return before * after
+
+
 def cofactor(a: np.ndarray) -> np.ndarray:
     """``cof A`` (the gradient of det), from the SVD: valid at singular matrices too."""
     if np.shape(a)[-1] == 0:
         return np.zeros(np.shape(a))
     u, s, vh = np.linalg.svd(a)
-    ones = np.ones(s.shape[:-1] + (1,))
-    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
-    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    others = before * after  # prod_{j != i} s_j, without dividing by s_i
+    others = _products_of_others(s)
     orientation = np.linalg.det(u) * np.linalg.det(vh)
     return orientation[..., None, None] * np.matmul(u * others[..., None, :], vh)
 
@@ -194,10 +199,10 @@ def cofactor_tangent(a: np.ndarray, t: np.ndarray) -> np.ndarray:
         return np.zeros(np.shape(t))
     u, s, vh = np.linalg.svd(a)
     p = np.matmul(np.matmul(mT(u), t), mT(vh))
-    # q_ij = prod_{k != i, j} s_k (an n x n x n product: the determinant's rows are small)
-    k = np.arange(n)
-    skipped = (k[:, None, None] == k[None, None, :]) | (k[None, :, None] == k[None, None, :])
-    q = np.prod(np.where(skipped, 1.0, s[..., None, None, :]), axis=-1)
+    # q_ij = prod_{k != i, j} s_k: row i holds the products of the others of s with s_i = 1
+    q = np.empty(np.shape(a))
+    for i in range(n):
+        q[..., i, :] = _products_of_others(np.where(np.arange(n) == i, 1.0, s))
     off = q * (1.0 - np.eye(n))
     inner = -mT(p) * off + np.eye(n) * np.sum(off * np.diagonal(p, axis1=-2, axis2=-1)[
         ..., None, :], axis=-1)[..., :, None]
