@@ -168,20 +168,18 @@ def _qr_parts(ts, a):
     return q, r, c, da_rinv, low - mT(low)
 
 
-def _qr_q_jvp(ts, ans, a):
-    q, r, c, da_rinv, omega = _qr_parts(ts, a)
-    return np.matmul(q, omega - c) + da_rinv
-
-
-def _qr_r_jvp(ts, ans, a):
-    q, r, c, da_rinv, omega = _qr_parts(ts, a)
-    return np.matmul(c - omega, r)
-
-
 def _qr_tangents(ts, a):
     """Q, R and their tangents dQ, dR along ``ts[0]``, from one factorization."""
     q, r, c, da_rinv, omega = _qr_parts(ts, a)
     return q, r, np.matmul(q, omega - c) + da_rinv, np.matmul(c - omega, r)
+
+
+def _qr_q_jvp(ts, ans, a):
+    return _qr_tangents(ts, a)[2]
+
+
+def _qr_r_jvp(ts, ans, a):
+    return _qr_tangents(ts, a)[3]
 
 
 def _q_middle(k):

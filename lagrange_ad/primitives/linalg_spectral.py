@@ -95,7 +95,7 @@ def _eigh_values_vjp(g, ans, a, UPLO="L"):  # noqa: N803
 def _eigh_values_jvp(ts, ans, a, UPLO="L"):  # noqa: N803
     w, v = eigh(a, UPLO)
     ds = symmetric_from(ts[0], _lower(UPLO))
-    return np.sum(v * np.matmul(ds, v), axis=-2)
+    return np.sum(v * np.matmul(ds, v), axis=-2)  # diag(V^T dS V)
 
 
 def _eigh_tangents(ts, a, UPLO):  # noqa: N803
@@ -130,9 +130,7 @@ def _eigh_vectors_curvature(g, ts, ans, a, UPLO="L"):  # noqa: N803
 
 
 def _eigh_vectors_jvp(ts, ans, a, UPLO="L"):  # noqa: N803
-    w, v = eigh(a, UPLO)
-    ds = symmetric_from(ts[0], _lower(UPLO))
-    return np.matmul(v, _reciprocal_gaps(w) * np.matmul(np.matmul(mT(v), ds), v))
+    return _eigh_tangents(ts, a, UPLO)[-1]
 
 
 def _eigh_vectors_domain(a, UPLO="L"):  # noqa: N803
