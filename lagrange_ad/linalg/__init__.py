@@ -23,6 +23,10 @@ the transposed adjugate). Conventions:
 - at a repeated eigenvalue or singular value the value rules give the symmetric gradient, at
   a zero singular value one side of the kink, and the 2-norm at 0 the subgradient 0.
 - the matrix 2-norm is the largest singular value; at ties ``max`` splits its derivative.
+- second derivatives (``la.hessian``, ``la.hvp``) run through every row; the eigenvalues and
+  singular values, whose gradient needs no gap, have a Hessian only where they are distinct
+  (and, for singular values, nonzero): there the second derivative refuses the point with
+  `LinAlgDomainError`.
 
 What cannot be differentiated is refused on traced values with `TracingError` (and computed
 by numpy on plain arrays): ``svd(full_matrices=True)`` of a non-square matrix, ``qr`` modes

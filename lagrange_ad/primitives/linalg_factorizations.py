@@ -21,6 +21,19 @@ Their adjoints, with ``K = Q^T Q_bar`` and ``M = triu(R_bar) R^T``:
     A_bar = Q (triu(M) + tril(M^T, -1)) R^{-T}                       from R.
 
 A matrix of deficient column rank is refused: its Q is not determined by A.
+
+Curvature rules, the adjoints above differentiated along the tangent t of A with dL, dQ, dR
+from the JVPs. For Cholesky, with ``S_bar = L^{-T} Y L^{-1}`` and ``Y = Phi(L^T tril(L_bar))``,
+
+    S_bar' = L^{-T} (Phi(dL^T tril(L_bar)) - dL^T S_bar L - L^T S_bar dL) L^{-1};
+
+for QR, with the linear maps of the adjoints above, ``P(K) = tril(K, -1) - tril(K^T, -1) - K``
+and ``C(M) = triu(M) + tril(M^T, -1)``, and ``A_bar = N R^{-T}`` (``N = Q P(K) + Q_bar`` from
+Q, ``N = Q C(M)`` from R),
+
+    A_bar' = (N' - A_bar dR^T) R^{-T},
+    N' = dQ P(K) + Q P(dQ^T Q_bar)               (from Q),
+    N' = dQ C(M) + Q C(triu(R_bar) dR^T)         (from R).
 """
 
 from __future__ import annotations
@@ -79,12 +92,25 @@ def _cholesky_domain(a):
             f"identity (a jitter)")
 
 
+def _sandwich(lower, y):
+    """``L^{-T} Y L^{-1}`` by two triangular solves."""
+    z = triangular_solve(mT(lower), y, lower=False)                  # L^{-T} Y
+    return mT(triangular_solve(mT(lower), mT(z), lower=False))       # Z L^{-1}
+
+
 def _cholesky_vjp(g, ans, a):
     lower = ans
-    y = _phi(np.matmul(mT(lower), np.tril(g)))
-    z = triangular_solve(mT(lower), y, lower=False)                  # L^{-T} Y
-    s_bar = mT(triangular_solve(mT(lower), mT(z), lower=False))      # Z L^{-1}
+    s_bar = _sandwich(lower, _phi(np.matmul(mT(lower), np.tril(g))))
     return (triangle_cotangent(s_bar, lower=True),)
+
+
+def _cholesky_curvature(g, ts, ans, a):
+    lower = ans
+    dl = _cholesky_jvp(ts, ans, a)
+    s_bar = _sandwich(lower, _phi(np.matmul(mT(lower), np.tril(g))))
+    middle = (_phi(np.matmul(mT(dl), np.tril(g))) - np.matmul(np.matmul(mT(dl), s_bar), lower)
+              - np.matmul(np.matmul(mT(lower), s_bar), dl))
+    return (triangle_cotangent(_sandwich(lower, middle), lower=True),)
 
 
 def _cholesky_jvp(ts, ans, a):
@@ -119,7 +145,8 @@ def _cholesky_count(ans_shape, a_shape):
 
 matrix_row("cholesky", 1, np.linalg.cholesky, _cholesky_vjp, _cholesky_jvp, _cholesky_shape,
            lambda ans_shape, a_shape: ((2, 2), (_cholesky_pattern(a_shape[-1]),)),
-           _cholesky_count, domain=_cholesky_domain, reads=("ans",))
+           _cholesky_count, domain=_cholesky_domain, reads=("ans",),
+           curvature=_cholesky_curvature)
 
 
 # -- qr ---------------------------------------------------------------------------------------
@@ -141,27 +168,55 @@ def _qr_parts(ts, a):
     return q, r, c, da_rinv, low - mT(low)
 
 
-def _qr_q_jvp(ts, ans, a):
+def _qr_tangents(ts, a):
+    """Q, R and their tangents dQ, dR along ``ts[0]``, from one factorization."""
     q, r, c, da_rinv, omega = _qr_parts(ts, a)
-    return np.matmul(q, omega - c) + da_rinv
+    return q, r, np.matmul(q, omega - c) + da_rinv, np.matmul(c - omega, r)
+
+
+def _qr_q_jvp(ts, ans, a):
+    return _qr_tangents(ts, a)[2]
 
 
 def _qr_r_jvp(ts, ans, a):
-    q, r, c, da_rinv, omega = _qr_parts(ts, a)
-    return np.matmul(c - omega, r)
+    return _qr_tangents(ts, a)[3]
+
+
+def _q_middle(k):
+    """``P(K) = tril(K, -1) - tril(K^T, -1) - K``, linear in K."""
+    return np.tril(k, -1) - np.tril(mT(k), -1) - k
+
+
+def _r_middle(m):
+    """``C(M) = triu(M) + tril(M^T, -1)``, linear in M."""
+    return np.triu(m) + np.tril(mT(m), -1)
 
 
 def _qr_q_vjp(g, ans, a):
     q, r = _qr(a)
-    k = np.matmul(mT(q), g)
-    p = np.tril(k, -1) - np.tril(mT(k), -1) - k
-    return (right_solve(np.matmul(q, p) + g, mT(r)),)
+    return (right_solve(np.matmul(q, _q_middle(np.matmul(mT(q), g))) + g, mT(r)),)
 
 
 def _qr_r_vjp(g, ans, a):
     q, r = _qr(a)
-    m = np.matmul(np.triu(g), mT(r))
-    return (right_solve(np.matmul(q, np.triu(m) + np.tril(mT(m), -1)), mT(r)),)
+    return (right_solve(np.matmul(q, _r_middle(np.matmul(np.triu(g), mT(r)))), mT(r)),)
+
+
+def _qr_q_curvature(g, ts, ans, a):
+    q, r, dq, dr = _qr_tangents(ts, a)
+    ga = right_solve(np.matmul(q, _q_middle(np.matmul(mT(q), g))) + g, mT(r))
+    dn = (np.matmul(dq, _q_middle(np.matmul(mT(q), g)))
+          + np.matmul(q, _q_middle(np.matmul(mT(dq), g))))
+    return (right_solve(dn - np.matmul(ga, mT(dr)), mT(r)),)
+
+
+def _qr_r_curvature(g, ts, ans, a):
+    q, r, dq, dr = _qr_tangents(ts, a)
+    upper = np.triu(g)
+    ga = right_solve(np.matmul(q, _r_middle(np.matmul(upper, mT(r)))), mT(r))
+    dn = (np.matmul(dq, _r_middle(np.matmul(upper, mT(r))))
+          + np.matmul(q, _r_middle(np.matmul(upper, mT(dr)))))
+    return (right_solve(dn - np.matmul(ga, mT(dr)), mT(r)),)
 
 
 def _qr_shape(which):
@@ -212,6 +267,8 @@ def _qr_r(a):
 
 
 matrix_row("qr_q", 1, _qr_q, _qr_q_vjp, _qr_q_jvp, _qr_shape("q"), _qr_structure("q"),
-           _qr_count("q"), domain=_qr_domain, reads=("operands",))
+           _qr_count("q"), domain=_qr_domain, reads=("operands",),
+           curvature=_qr_q_curvature)
 matrix_row("qr_r", 1, _qr_r, _qr_r_vjp, _qr_r_jvp, _qr_shape("r"), _qr_structure("r"),
-           _qr_count("r"), domain=_qr_domain, reads=("operands",))
+           _qr_count("r"), domain=_qr_domain, reads=("operands",),
+           curvature=_qr_r_curvature)

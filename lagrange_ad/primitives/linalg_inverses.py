@@ -17,6 +17,22 @@ is a polynomial, differentiable everywhere, and its gradient there is the (trans
 adjugate. solve, inv, logabsdet and pinv refuse a matrix that is singular (rank deficient for
 pinv) to working precision. ``det_sign`` (the sign from ``slogdet``) is piecewise constant:
 its derivative is zero.
+
+Curvature rules (the VJP formulas above differentiated along t, the right-hand side's tangent
+``t_b`` for solve), with ``dC = -C t C`` the tangent of ``C = A^{-1}``:
+
+    solve:       b_bar' = -A^{-T} t^T b_bar,     A_bar' = -b_bar' x^T - b_bar dx^T
+    inv:         A_bar' = -(dC^T g C^T + C^T g dC^T)
+    logabsdet:   A_bar' = g dC^T
+    det:         A_bar' = g d cof A[t]
+    pinv:        the three terms of A_bar, each by the product rule with dP (the JVP),
+                 d(I - A P) = -(t P + A dP) and d(I - P A) = -(dP A + P t).
+
+The cofactor's derivative is taken from the SVD as cof A is: with ``P = U^T t V`` and
+``q_ij = prod_{k != i, j} s_k``, the derivative of ``cof diag(s)`` along P is
+``-P_ji q_ij`` off the diagonal and ``sum_{k != i} P_kk q_ik`` on it (at an invertible
+matrix, ``det(A) (tr(A^{-1} t) A^{-T} - A^{-T} t^T A^{-T})``); no division, so it holds at
+singular matrices too, where det stays a polynomial.
 """
 
 from __future__ import annotations
@@ -27,13 +43,14 @@ from ..errors import ShapeError
 from .linalg_support import (
     EPS,
     full_pattern,
+    inverse_tangent,
     matrix_row,
     matrix_shape,
     mT,
     singular_problem,
     square_shape,
 )
-from .structure import broadcast_shape, size_of, unbroadcast
+from .structure import broadcast_shape, linear_curvature, size_of, unbroadcast
 
 
 def _nonsingular(name):
@@ -57,6 +74,23 @@ def _solve_vjp(g, ans, a, b):
     ga = -np.matmul(gb, mT(x2))
     gb = unbroadcast(gb[..., 0] if vector else gb, np.shape(b))
     return unbroadcast(ga, np.shape(a)), gb
+
+
+def _solve_curvature(g, ts, ans, a, b):
+    ta, tb = ts
+    vector = np.ndim(b) == 1
+    g2 = g[..., None] if vector else g
+    x2 = ans[..., None] if vector else ans
+    gb = np.linalg.solve(mT(a), g2)
+    dx = _solve_jvp(ts, ans, a, b)
+    dx = dx[..., None] if vector else dx
+    ga = -np.matmul(gb, mT(dx))
+    dgb = None
+    if ta is not None:
+        dgb = -np.linalg.solve(mT(a), np.matmul(mT(ta), gb))  # d A^{-T} g = -A^{-T} t^T b_bar
+        ga = ga - np.matmul(dgb, mT(x2))
+        dgb = unbroadcast(dgb[..., 0] if vector else dgb, np.shape(b))
+    return unbroadcast(ga, np.shape(a)), dgb
 
 
 def _solve_jvp(ts, ans, a, b):
@@ -100,13 +134,19 @@ def _solve_count(ans_shape, a_shape, b_shape):
 
 
 matrix_row("solve", 2, np.linalg.solve, _solve_vjp, _solve_jvp, _solve_shape,
-           _solve_structure, _solve_count, domain=_nonsingular("solve"))
+           _solve_structure, _solve_count, domain=_nonsingular("solve"),
+           curvature=_solve_curvature)
 
 
 # -- inv --------------------------------------------------------------------------------------
 
 def _inv_vjp(g, ans, a):
     return (-np.matmul(np.matmul(mT(ans), g), mT(ans)),)
+
+
+def _inv_curvature(g, ts, ans, a):
+    dc = inverse_tangent(ans, ts[0])
+    return (-np.matmul(np.matmul(mT(dc), g), mT(ans)) - np.matmul(np.matmul(mT(ans), g), mT(dc)),)
 
 
 def _inv_jvp(ts, ans, a):
@@ -129,22 +169,49 @@ def _inv_shape(a_shape):
 
 
 matrix_row("inv", 1, np.linalg.inv, _inv_vjp, _inv_jvp, _inv_shape, _square_structure,
-           _square_count, domain=_nonsingular("inv"), reads=("ans",))
+           _square_count, domain=_nonsingular("inv"), reads=("ans",), curvature=_inv_curvature)
 
 
 # -- det, logabsdet, det_sign -----------------------------------------------------------------
+
+def _products_of_others(s: np.ndarray) -> np.ndarray:
+    """``prod_{j != i} s_j`` for each i (last axis), without dividing by ``s_i``."""
+    ones = np.ones(s.shape[:-1] + (1,))
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return before * after
+
 
 def cofactor(a: np.ndarray) -> np.ndarray:
     """``cof A`` (the gradient of det), from the SVD: valid at singular matrices too."""
     if np.shape(a)[-1] == 0:
         return np.zeros(np.shape(a))
     u, s, vh = np.linalg.svd(a)
-    ones = np.ones(s.shape[:-1] + (1,))
-    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
-    after = np.cumprod(np.concatenate([ones, s[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    others = before * after  # prod_{j != i} s_j, without dividing by s_i
+    others = _products_of_others(s)
     orientation = np.linalg.det(u) * np.linalg.det(vh)
     return orientation[..., None, None] * np.matmul(u * others[..., None, :], vh)
+
+
+def cofactor_tangent(a: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The derivative of ``cof A`` along ``t``, from the SVD (valid at singular matrices too)."""
+    n = np.shape(a)[-1]
+    if n == 0:
+        return np.zeros(np.shape(t))
+    u, s, vh = np.linalg.svd(a)
+    p = np.matmul(np.matmul(mT(u), t), mT(vh))
+    # q_ij = prod_{k != i, j} s_k: row i holds the products of the others of s with s_i = 1
+    q = np.empty(np.shape(a))
+    for i in range(n):
+        q[..., i, :] = _products_of_others(np.where(np.arange(n) == i, 1.0, s))
+    off = q * (1.0 - np.eye(n))
+    inner = -mT(p) * off + np.eye(n) * np.sum(off * np.diagonal(p, axis1=-2, axis2=-1)[
+        ..., None, :], axis=-1)[..., :, None]
+    orientation = np.linalg.det(u) * np.linalg.det(vh)
+    return orientation[..., None, None] * np.matmul(np.matmul(u, inner), vh)
+
+
+def _det_curvature(g, ts, ans, a):
+    return (np.asarray(g)[..., None, None] * cofactor_tangent(a, ts[0]),)
 
 
 def _det_vjp(g, ans, a):
@@ -164,7 +231,7 @@ def _scalar_shape(name):
 
 
 matrix_row("det", 1, np.linalg.det, _det_vjp, _det_jvp, _scalar_shape("det"),
-           _square_structure, _square_count, reads=("operands",))
+           _square_structure, _square_count, reads=("operands",), curvature=_det_curvature)
 
 
 def _logabsdet(a):
@@ -175,6 +242,11 @@ def _logabsdet_vjp(g, ans, a):
     return (np.asarray(g)[..., None, None] * mT(np.linalg.inv(a)),)
 
 
+def _logabsdet_curvature(g, ts, ans, a):
+    dc = inverse_tangent(np.linalg.inv(a), ts[0])
+    return (np.asarray(g)[..., None, None] * mT(dc),)
+
+
 def _logabsdet_jvp(ts, ans, a):
     (t,) = ts
     return np.sum(mT(np.linalg.inv(a)) * t, axis=(-2, -1))
@@ -182,7 +254,8 @@ def _logabsdet_jvp(ts, ans, a):
 
 matrix_row("logabsdet", 1, _logabsdet, _logabsdet_vjp, _logabsdet_jvp,
            _scalar_shape("slogdet"), _square_structure, _square_count,
-           domain=_nonsingular("slogdet"), reads=("operands",))
+           domain=_nonsingular("slogdet"), reads=("operands",),
+           curvature=_logabsdet_curvature)
 
 
 def _det_sign(a):
@@ -195,7 +268,8 @@ def _nothing_structure(ans_shape, a_shape):
 
 matrix_row("det_sign", 1, _det_sign, lambda g, ans, a: (np.zeros(np.shape(a)),),
            lambda ts, ans, a: np.zeros(np.shape(ans)), _scalar_shape("slogdet"),
-           _nothing_structure, lambda ans_shape, a_shape: 0, reads=())
+           _nothing_structure, lambda ans_shape, a_shape: 0, reads=(),
+           curvature=linear_curvature)
 
 
 # -- pinv -------------------------------------------------------------------------------------
@@ -225,6 +299,25 @@ def _pinv_vjp(g, ans, a, rtol=None):
     return (ga,)
 
 
+def _pinv_curvature(g, ts, ans, a, rtol=None):
+    (t,) = ts
+    p = ans
+    dp = _pinv_jvp(ts, ans, a)
+    m, n = np.shape(a)[-2:]
+    left = np.eye(m) - np.matmul(a, p)
+    right = np.eye(n) - np.matmul(p, a)
+    d_left = -(np.matmul(t, p) + np.matmul(a, dp))
+    d_right = -(np.matmul(dp, a) + np.matmul(p, t))
+    p_pt, pt_p = np.matmul(p, mT(p)), np.matmul(mT(p), p)
+    d_p_pt = np.matmul(dp, mT(p)) + np.matmul(p, mT(dp))
+    d_pt_p = np.matmul(mT(dp), p) + np.matmul(mT(p), dp)
+    gt = mT(g)
+    ga = (-np.matmul(np.matmul(mT(dp), g), mT(p)) - np.matmul(np.matmul(mT(p), g), mT(dp))
+          + np.matmul(np.matmul(d_left, gt), p_pt) + np.matmul(np.matmul(left, gt), d_p_pt)
+          + np.matmul(d_pt_p, np.matmul(gt, right)) + np.matmul(pt_p, np.matmul(gt, d_right)))
+    return (ga,)
+
+
 def _pinv_jvp(ts, ans, a, rtol=None):
     (t,) = ts
     p = ans
@@ -243,4 +336,5 @@ def _pinv_shape(a_shape, rtol=None):
 
 matrix_row("pinv", 1, _pinv, _pinv_vjp, _pinv_jvp, _pinv_shape,
            lambda ans_shape, a_shape, rtol=None: _square_structure(ans_shape, a_shape),
-           _square_count, domain=_pinv_domain, param_names=("rtol",))
+           _square_count, domain=_pinv_domain, param_names=("rtol",),
+           curvature=_pinv_curvature)

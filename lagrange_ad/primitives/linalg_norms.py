@@ -1,11 +1,18 @@
 """The Euclidean norm along axes, ``norm2(x, axis) = sqrt(sum(x^2, axis))``, as one row.
 
-    d norm2 = <x, dx> / norm2,        x_bar = g x / norm2.
+    d norm2 = <x, dx> / norm2,        x_bar = g x / norm2,
+
+and the curvature rule, x_bar differentiated along t,
+
+    x_bar' = g (t - x <x, t> / norm2^2) / norm2
+
+(g times the projection of t off x, over the norm: the Hessian of a norm).
 
 At ``x = 0`` the norm has a kink; the rule takes the subgradient 0 there (the least-norm
 element of the subdifferential, the unit ball), so that ``norm(w) ** 2`` at ``w = 0`` has its
 true gradient 0 where ``sqrt(sum(w ** 2))`` would give 0 * infinity. JAX and autograd give NaN
-at that point.
+at that point. The curvature there is 0 as well: the VJP ``g x / |x|`` is odd along every
+line through 0, so its central derivative there vanishes.
 """
 
 from __future__ import annotations
@@ -42,6 +49,17 @@ def _jvp(ts, ans, x, axis=None):
     return np.sum(ts[0] * _weights(ans, x, axis), axis=axis)
 
 
+def _curvature(g, ts, ans, x, axis=None):
+    (t,) = ts
+    if t is None:
+        return (None,)
+    norm = _spread(ans, x, axis)
+    inner = _spread(np.sum(x * t, axis=axis), x, axis)
+    safe = np.where(norm > 0, norm, 1.0)
+    projected = np.where(norm > 0, (t - x * inner / (safe * safe)) / safe, 0.0)
+    return (_spread(g, x, axis) * projected,)
+
+
 def _jacobian(ans, x, axis=None):
     reduced = _spread(np.arange(np.size(ans)).reshape(np.shape(ans)), x, axis)
     return (Block(reduced.ravel(), np.arange(np.size(x)),
@@ -59,4 +77,5 @@ register(Primitive(
     name="norm2", arity=1, evaluate=_norm2, vjp=_vjp, jvp=_jvp, shape=_shape,
     jacobian=_jacobian, param_names=("axis",),
     multiply_adds=lambda ans_shape, x_shape, axis=None: size_of(x_shape),
+    curvature=_curvature,
 ))

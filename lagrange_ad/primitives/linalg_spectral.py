@@ -22,6 +22,17 @@ The vector rules divide by the gaps, so they refuse values closer than ``GAP_RTO
 largest (and, for singular vectors, a zero singular value, where the signs of ``u_i`` and
 ``v_i`` come apart). Each vector's sign is fixed (its largest entry positive), which LAPACK
 leaves free: every row is then a function of A.
+
+Curvature rules: the adjoints above differentiated along the tangent t of A, with dw, dV (and
+ds, dU, dV) from the JVPs and ``dF_ij = -F_ij^2 (dw_j - dw_i)``. For the eigenvalues, with
+``P = V^T dS V``, this is the divided difference
+
+    S_bar' = V (P o D) V^T,     D_ij = (w_bar_j - w_bar_i) / (w_j - w_i)  (0 on the diagonal),
+
+and for the singular values ``A_bar' = dU diag(s_bar) V^T + U diag(s_bar) dV^T``; the vector
+rows differentiate each factor of their adjoint in turn. The second derivatives of the values
+divide by the gaps too, so the value rows' curvature refuses what the vector rows' domain
+refuses (`LinAlgDomainError`): at a tie the values are not twice differentiable.
 """
 
 from __future__ import annotations
@@ -36,6 +47,8 @@ from .linalg_support import (
     matrix_row,
     matrix_shape,
     mT,
+    reciprocal_gaps_tangent,
+    refuse_gap,
     square_shape,
     symmetric_from,
     triangle,
@@ -82,7 +95,22 @@ def _eigh_values_vjp(g, ans, a, UPLO="L"):  # noqa: N803
 def _eigh_values_jvp(ts, ans, a, UPLO="L"):  # noqa: N803
     w, v = eigh(a, UPLO)
     ds = symmetric_from(ts[0], _lower(UPLO))
-    return np.sum(v * np.matmul(ds, v), axis=-2)
+    return np.sum(v * np.matmul(ds, v), axis=-2)  # diag(V^T dS V)
+
+
+def _eigh_tangents(ts, a, UPLO):  # noqa: N803
+    """w, V, F, ``P = V^T dS V`` and the tangents ``dw = diag(P)``, ``dV = V (F o P)``."""
+    w, v = eigh(a, UPLO)
+    p = np.matmul(np.matmul(mT(v), symmetric_from(ts[0], _lower(UPLO))), v)
+    f = _reciprocal_gaps(w)
+    return w, v, f, p, np.diagonal(p, axis1=-2, axis2=-1), np.matmul(v, f * p)
+
+
+def _eigh_values_curvature(g, ts, ans, a, UPLO="L"):  # noqa: N803
+    w, v, f, p, dw, dv = _eigh_tangents(ts, a, UPLO)
+    refuse_gap("eigh", w, "eigenvalues' gradient")
+    divided = f * (g[..., None, :] - g[..., :, None])
+    return (triangle_cotangent(np.matmul(np.matmul(v, p * divided), mT(v)), _lower(UPLO)),)
 
 
 def _eigh_vectors_vjp(g, ans, a, UPLO="L"):  # noqa: N803
@@ -91,10 +119,18 @@ def _eigh_vectors_vjp(g, ans, a, UPLO="L"):  # noqa: N803
     return (triangle_cotangent(np.matmul(np.matmul(v, inner), mT(v)), _lower(UPLO)),)
 
 
+def _eigh_vectors_curvature(g, ts, ans, a, UPLO="L"):  # noqa: N803
+    w, v, f, p, dw, dv = _eigh_tangents(ts, a, UPLO)
+    x = np.matmul(mT(v), g)
+    z = f * x
+    dz = reciprocal_gaps_tangent(f, dw) * x + f * np.matmul(mT(dv), g)
+    ds_bar = (np.matmul(np.matmul(dv, z), mT(v)) + np.matmul(np.matmul(v, dz), mT(v))
+              + np.matmul(np.matmul(v, z), mT(dv)))
+    return (triangle_cotangent(ds_bar, _lower(UPLO)),)
+
+
 def _eigh_vectors_jvp(ts, ans, a, UPLO="L"):  # noqa: N803
-    w, v = eigh(a, UPLO)
-    ds = symmetric_from(ts[0], _lower(UPLO))
-    return np.matmul(v, _reciprocal_gaps(w) * np.matmul(np.matmul(mT(v), ds), v))
+    return _eigh_tangents(ts, a, UPLO)[-1]
 
 
 def _eigh_vectors_domain(a, UPLO="L"):  # noqa: N803
@@ -124,10 +160,10 @@ def _eigh_count(ans_shape, a_shape, UPLO="L"):  # noqa: N803
 
 matrix_row("eigh_values", 1, _eigh_values, _eigh_values_vjp, _eigh_values_jvp,
            _eigh_shape("values"), _eigh_structure, _eigh_count, param_names=("UPLO",),
-           reads=("operands",))
+           reads=("operands",), curvature=_eigh_values_curvature)
 matrix_row("eigh_vectors", 1, _eigh_vectors, _eigh_vectors_vjp, _eigh_vectors_jvp,
            _eigh_shape("vectors"), _eigh_structure, _eigh_count, domain=_eigh_vectors_domain,
-           param_names=("UPLO",), reads=("operands",))
+           param_names=("UPLO",), reads=("operands",), curvature=_eigh_vectors_curvature)
 
 
 # -- svd --------------------------------------------------------------------------------------
@@ -187,20 +223,70 @@ def _svd_tangents(ts, a):
     return u, s, vh, dp, _reciprocal_gaps(s * s)
 
 
-def _svd_u_jvp(ts, ans, a):
-    u, s, vh, dp, f = _svd_tangents(ts, a)
+def _du(t, u, s, vh, dp, f):
     inner = f * (dp * s[..., None, :] + s[..., :, None] * mT(dp))
-    da_v = np.matmul(ts[0], mT(vh))
+    da_v = np.matmul(t, mT(vh))
     return np.matmul(u, inner) + (da_v - np.matmul(u, np.matmul(mT(u), da_v))) / s[..., None, :]
 
 
-def _svd_vh_jvp(ts, ans, a):
-    u, s, vh, dp, f = _svd_tangents(ts, a)
+def _dvh(t, u, s, vh, dp, f):
     v = mT(vh)
     inner = f * (s[..., :, None] * dp + mT(dp) * s[..., None, :])
-    da_u = np.matmul(mT(ts[0]), u)
+    da_u = np.matmul(mT(t), u)
     dv = np.matmul(v, inner) + (da_u - np.matmul(v, np.matmul(vh, da_u))) / s[..., None, :]
     return mT(dv)
+
+
+def _svd_u_jvp(ts, ans, a):
+    return _du(ts[0], *_svd_tangents(ts, a))
+
+
+def _svd_vh_jvp(ts, ans, a):
+    return _dvh(ts[0], *_svd_tangents(ts, a))
+
+
+def _svd_all_tangents(ts, a):
+    """U, s, Vh, F and the tangents dU, ds, dVh, ``d(s^2)``, dF along ``ts[0]``."""
+    parts = _svd_tangents(ts, a)
+    u, s, vh, dp, f = parts
+    ds = np.diagonal(dp, axis1=-2, axis2=-1)
+    df = reciprocal_gaps_tangent(f, 2.0 * s * ds)
+    return u, s, vh, f, _du(ts[0], *parts), ds, _dvh(ts[0], *parts), df
+
+
+def _svd_values_curvature(g, ts, ans, a):
+    refuse_gap("svd", ans, "singular values' gradient", zero_too=True)
+    u, s, vh, f, du, ds, dvh, df = _svd_all_tangents(ts, a)
+    return (np.matmul(du * g[..., None, :], vh) + np.matmul(u * g[..., None, :], dvh),)
+
+
+def _svd_u_curvature(g, ts, ans, a):
+    u, s, vh, f, du, ds, dvh, df = _svd_all_tangents(ts, a)
+    x = np.matmul(mT(u), g)
+    y = f * x
+    z = (y + mT(y)) * s[..., None, :]
+    rest = (g - np.matmul(u, x)) / s[..., None, :]
+    dx = np.matmul(mT(du), g)
+    dy = df * x + f * dx
+    dz = (dy + mT(dy)) * s[..., None, :] + (y + mT(y)) * ds[..., None, :]
+    d_rest = (-(np.matmul(du, x) + np.matmul(u, dx)) - rest * ds[..., None, :]) / s[..., None, :]
+    return (np.matmul(np.matmul(du, z) + np.matmul(u, dz) + d_rest, vh)
+            + np.matmul(np.matmul(u, z) + rest, dvh),)
+
+
+def _svd_vh_curvature(g, ts, ans, a):
+    u, s, vh, f, du, ds, dvh, df = _svd_all_tangents(ts, a)
+    v, dv, gv = mT(vh), mT(dvh), mT(g)
+    y = np.matmul(vh, gv)
+    fy = f * y
+    w = s[..., :, None] * (fy + mT(fy))
+    rest = (gv - np.matmul(v, y)) / s[..., None, :]
+    dy = np.matmul(dvh, gv)
+    dfy = df * y + f * dy
+    dw = ds[..., :, None] * (fy + mT(fy)) + s[..., :, None] * (dfy + mT(dfy))
+    d_rest = (-(np.matmul(dv, y) + np.matmul(v, dy)) - rest * ds[..., None, :]) / s[..., None, :]
+    return (np.matmul(du, np.matmul(w, vh) + mT(rest))
+            + np.matmul(u, np.matmul(dw, vh) + np.matmul(w, dvh) + mT(d_rest)),)
 
 
 def _svd_vectors_domain(a):
@@ -227,8 +313,11 @@ def _svd_count(ans_shape, a_shape):
 
 
 matrix_row("svd_values", 1, _svd_values, _svd_values_vjp, _svd_values_jvp,
-           _svd_shape("values"), _svd_structure, _svd_count, reads=("operands",))
+           _svd_shape("values"), _svd_structure, _svd_count, reads=("operands",),
+           curvature=_svd_values_curvature)
 matrix_row("svd_u", 1, _svd_u, _svd_u_vjp, _svd_u_jvp, _svd_shape("u"), _svd_structure,
-           _svd_count, domain=_svd_vectors_domain, reads=("operands",))
+           _svd_count, domain=_svd_vectors_domain, reads=("operands",),
+           curvature=_svd_u_curvature)
 matrix_row("svd_vh", 1, _svd_vh, _svd_vh_vjp, _svd_vh_jvp, _svd_shape("vh"), _svd_structure,
-           _svd_count, domain=_svd_vectors_domain, reads=("operands",))
+           _svd_count, domain=_svd_vectors_domain, reads=("operands",),
+           curvature=_svd_vh_curvature)

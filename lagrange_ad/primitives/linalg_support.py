@@ -10,7 +10,11 @@ evaluation and derivative rules; what they share lives here:
 - the domain checks (a numerically singular matrix, a spectral gap too small for the vector
   rules), each a message naming the batch entry at fault;
 - the explicit Jacobian of a row: one dense VJP per output entry, kept on the row's pattern
-  (the entries that can be nonzero), whose size is the row's multiply-add count.
+  (the entries that can be nonzero), whose size is the row's multiply-add count;
+- the curvature rule's frame: a row's rule is the derivative of its VJP formula along the
+  tangent ``t`` of its operands, by the product rule on the formula's building blocks (Q and
+  R, V and w, U, s and V, L, A^{-1}) with each block's own JVP (``d A^{-1} = -A^{-1} t A^{-1}``,
+  ``dV = V (F o (V^T dS V))``, ...), in closed form, without differences.
 """
 
 from __future__ import annotations
@@ -20,9 +24,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy.linalg import lapack, solve_triangular
 
-from ..errors import ShapeError
+from ..errors import LinAlgDomainError, ShapeError
 from .registry import Block, Primitive, register
-from .structure import broadcast_sources, size_of
+from .structure import broadcast_sources, linear_curvature, size_of
 
 EPS = np.finfo(np.float64).eps
 
@@ -154,6 +158,27 @@ def gap_problem(name: str, w: np.ndarray, what: str, zero_too: bool = False) -> 
             f"{_where(w.shape[:-1], k)} has a gap below {GAP_RTOL:g} of the largest")
 
 
+def refuse_gap(name: str, w: np.ndarray, what: str, zero_too: bool = False) -> None:
+    """Raise `LinAlgDomainError` with `gap_problem`'s message when it finds one.
+
+    Second derivatives of eigenvalues and singular values divide by their gaps (the first
+    derivative does not), so a row whose domain accepts ties refuses them in its curvature.
+    """
+    problem = gap_problem(name, w, what, zero_too)
+    if problem is not None:
+        raise LinAlgDomainError(problem)
+
+
+def inverse_tangent(inverse: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``d A^{-1} = -A^{-1} t A^{-1}``, the tangent of an inverse along ``t``."""
+    return -np.matmul(np.matmul(inverse, t), inverse)
+
+
+def reciprocal_gaps_tangent(f: np.ndarray, dw: np.ndarray) -> np.ndarray:
+    """The tangent of ``F_ij = 1 / (w_j - w_i)`` along ``dw``: ``-F_ij^2 (dw_j - dw_i)``."""
+    return -f * f * (dw[..., None, :] - dw[..., :, None])
+
+
 def fix_signs(vectors: np.ndarray, *others: np.ndarray) -> tuple:
     """Flip each column of ``vectors`` so that its entry of largest magnitude is positive.
 
@@ -207,14 +232,22 @@ def patterned_jacobian(primitive: Primitive, ans, xs, params, cores, patterns) -
 def matrix_row(name: str, arity: int, evaluate: Callable, vjp: Callable, jvp: Callable,
                shape: Callable, structure: Callable, count: Callable, *,
                domain: Callable | None = None, param_names: tuple[str, ...] = (),
-               reads: tuple[str, ...] = ("ans", "operands")) -> Primitive:
+               reads: tuple[str, ...] = ("ans", "operands"),
+               curvature: Callable | None = None) -> Primitive:
     """Register a matrix row.
 
     ``structure(ans_shape, *shapes, **params)`` returns ``(cores, patterns)`` for
     `patterned_jacobian`; ``count(ans_shape, *shapes, **params)`` is the number of pattern
-    entries (in closed form, without building the patterns).
+    entries (in closed form, without building the patterns). ``curvature`` is the row's
+    second-order rule (see `registry`); it is called with at least one tangent given (all
+    None give None).
     """
     row = None
+
+    def second_order(g, ts, ans, *xs, **params):
+        if all(t is None for t in ts):
+            return (None,) * len(xs)
+        return curvature(g, ts, ans, *xs, **params)
 
     def jacobian(ans, *xs, **params):
         cores, patterns = structure(np.shape(ans), *[np.shape(x) for x in xs], **params)
@@ -224,5 +257,6 @@ def matrix_row(name: str, arity: int, evaluate: Callable, vjp: Callable, jvp: Ca
         name=name, arity=arity, evaluate=evaluate, vjp=vjp, jvp=jvp, shape=shape,
         jacobian=jacobian, domain=domain, param_names=param_names, multiply_adds=count,
         vjp_reads=reads,
+        curvature=curvature if curvature in (None, linear_curvature) else second_order,
     ))
     return row
