@@ -15,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
-from .errors import MethodNotApplicableError, NonFiniteError, ShapeError
+from .colouring import HessianColouring, column_colouring, recover, seed_matrix
+from .errors import MethodNotApplicableError, NonFiniteError, OptionError, ShapeError
 from .grad import program_builder
 from .graph.graph import Graph
+from .program.hessian_pattern import hessian_pattern
 from .program.program import Program
 from .program.second_order import (
     SecondSystem,
@@ -122,17 +125,23 @@ class SecondOrder:
 
     def matrix(self) -> np.ndarray:
         """H over the flattened input entries, one product per entry (columns of H)."""
+        return self.products(np.eye(int(self.program.graph.offsets[self.program.graph.n_inputs])))
+
+    def products(self, seeds: np.ndarray) -> np.ndarray:
+        """``H S`` over the flattened input entries: one product per column of ``seeds``.
+
+        ``seeds`` has a row per input entry (the inputs flattened in C order, one after
+        another); all products share this object's multipliers (one first-order solve).
+        """
         graph = self.program.graph
-        n = int(graph.offsets[graph.n_inputs])
-        columns = np.zeros((n, n))
-        for c in range(n):
-            unit = np.zeros(n)
-            unit[c] = 1.0
-            direction = [unit[graph.offsets[i]:graph.offsets[i + 1]].reshape(graph.shape(i))
+        seeds = np.asarray(seeds, np.float64)
+        out = np.zeros(seeds.shape)
+        for c in range(seeds.shape[1]):
+            direction = [seeds[graph.offsets[i]:graph.offsets[i + 1], c].reshape(graph.shape(i))
                          for i in range(graph.n_inputs)]
-            columns[:, c] = np.concatenate([np.ravel(h) for h in self.hvp(direction)] or
-                                           [np.zeros(0)])
-        return columns
+            out[:, c] = np.concatenate([np.ravel(h) for h in self.hvp(direction)] or
+                                       [np.zeros(0)])
+        return out
 
 
 def _programs(f: Callable | Graph, method: str, options: dict):
@@ -184,35 +193,109 @@ def hvp(f: Callable | Graph, method: str = "reverse",
     return product
 
 
-def hessian(f: Callable | Graph, method: str = "reverse", **options) -> Callable:
+def hessian(f: Callable | Graph, method: str = "reverse", sparsity=None,
+            return_info: bool = False, **options) -> Callable:
     """The Hessian function of a scalar-valued ``f``, or of a traced graph.
+
+    Parameters
+    ----------
+    f : callable or Graph
+        As for `la.grad`: a function traced anew at each point, or a graph from `la.trace`.
+    method : str
+        The schedule of both adjoint systems (see `SecondOrder`).
+    sparsity : None, "auto", scipy.sparse matrix or array_like of bool
+        None (the default): the dense Hessian, one product per input entry. ``"auto"``: the
+        pattern read from the graph at each point (`lagrange_ad.program.hessian_pattern`),
+        and one product per colour of its columns. A matrix: that pattern, of shape
+        ``(n, n)`` over the flattened input entries; it must hold every nonzero of H (an
+        entry outside it is not computed and spoils the entries of its colour), and is made
+        symmetric.
+    return_info : bool
+        Also return a `lagrange_ad.colouring.HessianColouring`: the pattern, the colours
+        and ``products``, the number of Hessian-vector products used.
+    **options
+        Passed to the schedule of the first adjoint system.
 
     Returns
     -------
     callable
-        ``h(*args)``: for one argument x an array of shape ``x.shape + x.shape``; for several,
-        a tuple of tuples whose block ``[a][b]`` has shape ``args[a].shape + args[b].shape``
-        (``d^2 f / d args[a] d args[b]``). One Hessian-vector product per input entry, all
-        sharing one first-order solve.
+        ``h(*args)``. Dense: for one argument x an array of shape ``x.shape + x.shape``;
+        for several, a tuple of tuples whose block ``[a][b]`` has shape
+        ``args[a].shape + args[b].shape`` (``d^2 f / d args[a] d args[b]``). With a
+        sparsity: a ``scipy.sparse.csr_array`` of shape ``(n, n)`` over all arguments
+        flattened in C order one after another, storing every entry of the pattern. With
+        ``return_info``: the pair ``(H, info)``.
+
+    Notes
+    -----
+    All products share one trace, one forward pass and one first-order solve for lam; each
+    then costs a tangent solve ``A t = E d`` and a second adjoint solve ``A^T mu = W t``.
+    With a pattern, the columns are coloured so that no row has nonzeros in two columns of
+    one colour (`lagrange_ad.colouring.column_colouring`, greedy, largest first); with the
+    seed matrix ``S[j, colour(j)] = 1`` one product per colour gives ``B = H S`` and
+    ``H[i, j] = B[i, colour(j)]`` on the pattern. A diagonal Hessian takes one product, a
+    tridiagonal one three.
 
     Examples
     --------
     >>> import lagrange_ad as la
     >>> la.hessian(lambda x: la.sum(x ** 3.0))(np.array([1.0, 2.0])).tolist()
     [[6.0, 0.0], [0.0, 12.0]]
+    >>> h, info = la.hessian(lambda x: la.sum(x ** 3.0), sparsity="auto",
+    ...                      return_info=True)(np.array([1.0, 2.0, 3.0]))
+    >>> h.toarray().diagonal().tolist(), info.products
+    ([6.0, 12.0, 18.0], 1)
     """
     program_at, name = _programs(f, method, options)
+    if not (sparsity is None or _is_auto(sparsity)):
+        sparsity = _given_pattern(sparsity)
 
     def hess(*args):
         program = program_at(*args)
-        full = SecondOrder(program, method, **options).matrix()
+        second = SecondOrder(program, method, **options)
         graph = program.graph
-        offsets, shapes = graph.offsets, [graph.shape(i) for i in range(graph.n_inputs)]
-        blocks = tuple(tuple(
-            full[offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]].reshape(
-                shapes[a] + shapes[b]) for b in range(graph.n_inputs))
-            for a in range(graph.n_inputs))
-        return blocks[0][0] if len(args) == 1 else blocks
+        n = int(graph.offsets[graph.n_inputs])
+        if sparsity is None:
+            full = second.matrix()
+            offsets, shapes = graph.offsets, [graph.shape(i) for i in range(graph.n_inputs)]
+            blocks = tuple(tuple(
+                full[offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]].reshape(
+                    shapes[a] + shapes[b]) for b in range(graph.n_inputs))
+                for a in range(graph.n_inputs))
+            result = blocks[0][0] if len(args) == 1 else blocks
+            if not return_info:
+                return result
+            info = HessianColouring(sp.csr_array(np.ones((n, n), bool)), np.arange(n))
+        else:
+            pattern = hessian_pattern(program) if _is_auto(sparsity) else sparsity
+            if pattern.shape != (n, n):
+                raise ShapeError(f"the sparsity pattern has shape {pattern.shape}; the "
+                                 f"Hessian over the {n} input entries has shape {(n, n)}")
+            colours = column_colouring(pattern)
+            result = recover(pattern, colours, second.products(seed_matrix(colours)))
+            info = HessianColouring(pattern, colours)
+        return (result, info) if return_info else result
 
     hess.__name__ = f"hessian_{name}"
     return hess
+
+
+def _is_auto(sparsity) -> bool:
+    return isinstance(sparsity, str) and sparsity == "auto"
+
+
+def _given_pattern(sparsity) -> sp.csr_array:
+    """A user's pattern as a symmetric boolean CSR array, or `OptionError` saying what fits."""
+    if isinstance(sparsity, str):
+        raise OptionError(f"sparsity={sparsity!r} is not known; write sparsity='auto' for the "
+                          f"pattern read from the graph, a boolean matrix for your own, or "
+                          f"None for the dense Hessian")
+    pattern = sp.csr_array(sparsity) if sp.issparse(sparsity) else \
+        sp.csr_array(np.asarray(sparsity))
+    if pattern.ndim != 2 or pattern.shape[0] != pattern.shape[1]:
+        raise ShapeError(f"a sparsity pattern is a square matrix over the input entries; got "
+                         f"shape {pattern.shape}")
+    pattern = (pattern != 0).astype(bool)
+    pattern = (pattern + pattern.T).astype(bool).tocsr()
+    pattern.eliminate_zeros()
+    return pattern
