@@ -21,7 +21,7 @@ from .colouring import HessianColouring, column_colouring, recover, seed_matrix
 from .errors import MethodNotApplicableError, NonFiniteError, OptionError, ShapeError
 from .grad import program_builder
 from .graph.graph import Graph
-from .program.hessian_pattern import hessian_pattern
+from .program import hessian_pattern as patterns
 from .program.program import Program
 from .program.second_order import (
     SecondSystem,
@@ -205,8 +205,8 @@ def hessian(f: Callable | Graph, method: str = "reverse", sparsity=None,
         The schedule of both adjoint systems (see `SecondOrder`).
     sparsity : None, "auto", scipy.sparse matrix or array_like of bool
         None (the default): the dense Hessian, one product per input entry. ``"auto"``: the
-        pattern read from the graph at each point (`lagrange_ad.program.hessian_pattern`),
-        and one product per colour of its columns. A matrix: that pattern, of shape
+        pattern read from the graph at each point (`hessian_pattern`), and one product per
+        colour of its columns. A matrix: that pattern, of shape
         ``(n, n)`` over the flattened input entries; it must hold every nonzero of H (an
         entry outside it is not computed and spoils the entries of its colour), and is made
         symmetric.
@@ -267,7 +267,7 @@ def hessian(f: Callable | Graph, method: str = "reverse", sparsity=None,
                 return result
             info = HessianColouring(sp.csr_array(np.ones((n, n), bool)), np.arange(n))
         else:
-            pattern = hessian_pattern(program) if _is_auto(sparsity) else sparsity
+            pattern = patterns.hessian_pattern(program) if _is_auto(sparsity) else sparsity
             if pattern.shape != (n, n):
                 raise ShapeError(f"the sparsity pattern has shape {pattern.shape}; the "
                                  f"Hessian over the {n} input entries has shape {(n, n)}")
@@ -298,4 +298,47 @@ def _given_pattern(sparsity) -> sp.csr_array:
     pattern = (pattern != 0).astype(bool)
     pattern = (pattern + pattern.T).astype(bool).tocsr()
     pattern.eliminate_zeros()
+    return pattern
+
+
+def hessian_pattern(f: Callable | Graph) -> Callable[..., sp.csr_array]:
+    """The sparsity pattern function of the Hessian of a scalar-valued ``f``, or of a graph.
+
+    Parameters
+    ----------
+    f : callable or Graph
+        As for `la.grad`: a function traced anew at each point, or a graph from `la.trace`.
+
+    Returns
+    -------
+    callable
+        ``pattern(*args)``: a symmetric boolean ``scipy.sparse.csr_array`` of shape
+        ``(n, n)`` over all arguments flattened in C order one after another, true wherever
+        H can be nonzero at that point. No derivative is computed.
+
+    Notes
+    -----
+    The dependency of every node entry on the input entries is propagated in topological
+    order through each row's Jacobian pattern; each node with curvature then pairs the input
+    entries its output entries depend on, as its structure allows (elementwise rows entry by
+    entry, multilinear rows across operands, other rows all together); see
+    `lagrange_ad.program.hessian_pattern`. `la.hessian` with ``sparsity="auto"`` colours
+    its columns.
+
+    Examples
+    --------
+    >>> import lagrange_ad as la
+    >>> rosenbrock = lambda x: la.sum((x[1:] - x[:-1] ** 2) ** 2)
+    >>> la.hessian_pattern(rosenbrock)(np.ones(4)).toarray().astype(int)
+    array([[1, 1, 0, 0],
+           [1, 1, 1, 0],
+           [0, 1, 1, 1],
+           [0, 0, 1, 1]])
+    """
+    program_at, name = _programs(f, "reverse", {})
+
+    def pattern(*args) -> sp.csr_array:
+        return patterns.hessian_pattern(program_at(*args))
+
+    pattern.__name__ = f"hessian_pattern_{name}"
     return pattern

@@ -186,6 +186,7 @@ def test_a_graph_and_the_dense_path_report_their_products():
     h, info = la.hessian(graph, sparsity="auto", return_info=True)(x)
     dense_h, dense_info = la.hessian(graph, return_info=True)(x)
     assert info.products == 3 and dense_info.products == 12
+    np.testing.assert_array_equal(la.hessian_pattern(graph)(x).toarray(), band(12, 1))
     np.testing.assert_allclose(h.toarray(), dense_h, rtol=0, atol=1e-10)
 
 
