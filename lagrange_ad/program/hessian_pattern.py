@@ -119,32 +119,27 @@ def hessian_pattern(program: Program) -> sp.csr_array:
         if graph.is_source[i] or all(deps[j] is None for j in parents):
             continue
         structure = row_structure(graph.primitive(i))
-        size = int(graph.sizes[i])
-        if scalar[i] and structure != "multilinear":  # one entry reading one of each operand
-            deps[i] = _union([deps[j] for j in parents])
-            if reaches[i] and structure == "elementwise":
-                left.append(deps[i])
-                right.append(deps[i])
-            continue
-        if structure == "general":
-            row = _union([deps[j] for j in parents])
-            deps[i] = _repeat(row, size)
-            if reaches[i]:
-                left.append(row)
-                right.append(row)
-            continue
-        pairs = local_patterns(program, i, structure)
-        deps[i] = _through_all(pairs, [deps[j] for j in parents], size, n)
+        size, operands = int(graph.sizes[i]), [deps[j] for j in parents]
+        through = None  # Q_ik = P_ik D_Pa(i)_k, wanted by multilinear rows alone
+        if scalar[i]:  # one entry reading the one entry of each operand: Q_ik = D_Pa(i)_k
+            through = operands
+            deps[i] = coupled = _union(operands)
+        elif structure == "general":  # dense: every entry reads every operand entry
+            coupled = _union(operands)
+            deps[i] = _repeat(coupled, size)
+        else:
+            pairs = local_patterns(program, i, structure)
+            deps[i] = coupled = _through_all(pairs, operands, size, n)
+            if structure == "multilinear":
+                through = [_through_all([p], [d], size, n) if d is not None else None
+                           for p, d in zip(pairs, operands)]
         if not reaches[i] or structure == "linear":
             continue
-        if structure == "elementwise":
-            left.append(deps[i])
-            right.append(deps[i])
+        if structure != "multilinear":  # output entry r pairs everything it reads
+            left.append(coupled)
+            right.append(coupled)
             continue
-        # multilinear: Q_ik = P_ik D_Pa(i)_k, paired across different operands
-        through = [None if deps[j] is None else _through_all([p], [deps[j]], size, n)
-                   for j, p in zip(parents, pairs)]
-        for k, qk in enumerate(through):
+        for k, qk in enumerate(through):  # different operands only
             for j, qj in enumerate(through):
                 if j != k and qk is not None and qj is not None:
                     left.append(qk)
