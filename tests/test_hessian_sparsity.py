@@ -245,3 +245,14 @@ def test_colouring_is_networkx_greedy_largest_first(seed):
     ours = column_colouring(pattern)
     assert ours.max() + 1 == max(theirs.values()) + 1
     assert ours.tolist() == [theirs[j] for j in range(40)]
+
+
+def test_second_derivatives_that_vanish_at_the_point_stay_in_the_pattern():
+    # d^2/dx^2 sum(x^3) = 6x is zero at 0, and the matrix product of zeros still pairs a, b
+    np.testing.assert_array_equal(
+        la.hessian_pattern(lambda x: la.sum(x ** 3))(np.zeros(5)).toarray(), np.eye(5))
+    pattern = la.hessian_pattern(lambda a, b: la.sum(a @ b))(np.zeros((2, 3)), np.zeros((3, 2)))
+    theirs = autograd.hessian(lambda v: anp.sum(v[:6].reshape(2, 3) @ v[6:].reshape(3, 2)))(
+        np.ones(12))
+    assert not np.any((theirs != 0) & ~pattern.toarray())
+    assert not np.any(pattern.toarray()[:6, :6]) and not np.any(pattern.toarray()[6:, 6:])
