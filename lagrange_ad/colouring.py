@@ -33,6 +33,7 @@ def column_colouring(pattern) -> np.ndarray:
     -------
     numpy.ndarray of int, shape (n,)
         Colours ``0, 1, ...``; two columns with a nonzero in a common row differ in colour.
+        A column without nonzeros gets -1: no product is needed for it.
 
     Notes
     -----
@@ -62,6 +63,8 @@ def column_colouring(pattern) -> np.ndarray:
     colours = np.full(n, -1, np.int64)
     taken = np.zeros(n + 1, bool)  # scratch: the colours of one column's neighbours
     for j in np.argsort(-degree, kind="stable").tolist():
+        if degree[j] == 0:  # an empty column (a nonempty one meets itself)
+            continue
         neighbours = colours[idx[ptr[j]:ptr[j + 1]]]
         neighbours = neighbours[neighbours >= 0]
         taken[neighbours] = True
@@ -71,10 +74,12 @@ def column_colouring(pattern) -> np.ndarray:
 
 
 def seed_matrix(colours: np.ndarray) -> np.ndarray:
-    """``S`` with ``S[j, colours[j]] = 1``: one column of directions per colour."""
+    """``S`` with ``S[j, colours[j]] = 1``: one column of directions per colour (a column
+    coloured -1 is in none)."""
     colours = np.asarray(colours, np.int64)
     seeds = np.zeros((colours.size, int(colours.max(initial=-1)) + 1))
-    seeds[np.arange(colours.size), colours] = 1.0
+    coloured = np.flatnonzero(colours >= 0)
+    seeds[coloured, colours[coloured]] = 1.0
     return seeds
 
 

@@ -237,6 +237,7 @@ def test_colouring_is_networkx_greedy_largest_first(seed):
     rng = np.random.default_rng(seed)
     pattern = sp.random_array((40, 40), density=0.08, rng=rng).toarray() != 0
     pattern |= pattern.T
+    pattern[np.arange(40), np.arange(40)] = True  # no empty column, which we leave uncoloured
     intersections = (pattern.astype(int).T @ pattern.astype(int)) > 0
     graph = nx.Graph()
     graph.add_nodes_from(range(40))
@@ -256,3 +257,26 @@ def test_second_derivatives_that_vanish_at_the_point_stay_in_the_pattern():
         np.ones(12))
     assert not np.any((theirs != 0) & ~pattern.toarray())
     assert not np.any(pattern.toarray()[:6, :6]) and not np.any(pattern.toarray()[6:, 6:])
+
+
+def test_a_linear_function_takes_no_product():
+    h, info = la.hessian(lambda x: la.sum(3.0 * x), sparsity="auto",
+                         return_info=True)(np.ones(6))
+    assert info.products == 0 and h.nnz == 0 and h.shape == (6, 6)
+    # an argument f is linear in needs no product either
+    h, info = la.hessian(lambda x, y: la.sum(x) + la.sum(la.sin(y)), sparsity="auto",
+                         return_info=True)(np.ones(3), np.ones(2))
+    assert info.products == 1
+    np.testing.assert_allclose(h.toarray(), np.diag([0, 0, 0] + [-np.sin(1.0)] * 2),
+                               rtol=0, atol=1e-15)
+    assert info.colours[:3].tolist() == [-1, -1, -1]
+
+
+def test_piecewise_linear_rows_keep_the_entries_of_their_piece():
+    # max along rows picks x[0] and x[2] here; the pattern and H keep those entries alone
+    f = lambda x: la.sum(la.max(x.reshape(2, 2), axis=1) ** 3)  # noqa: E731
+    x = np.array([3.0, 1.0, 2.0, 0.5])
+    h, info = la.hessian(f, sparsity="auto", return_info=True)(x)
+    np.testing.assert_array_equal(info.pattern.toarray(), np.diag([1, 0, 1, 0]) > 0)
+    np.testing.assert_allclose(h.toarray(), np.diag([18.0, 0, 12.0, 0]), rtol=1e-14)  # 6 max
+    assert info.products == 1

@@ -29,8 +29,8 @@ structure (`row_structure`):
     entry cancels; its curvature couples different operands only, ``Q_ik^T Q_ij`` for
     ``k != j``.
 ``"linear"``
-    a row with the zero curvature rule: ``P_ik`` is the pattern of its explicit Jacobian at
-    the point (constant for a linear row; the pattern of the piece the point lies in for a
+    a row with the zero curvature rule: ``P_ik`` is the nonzero pattern of its explicit
+    Jacobian at the point (constant for a linear row; that of the piece the point lies in for a
     piecewise linear one such as sort or max), and it adds nothing to H.
 ``"general"``
     any other row (logsumexp, softmax, prod, cumprod, the matrix functions): treated as
@@ -40,10 +40,10 @@ structure (`row_structure`):
 On a graph with cycles every strongly connected component of more than one node (or a node
 its own parent) is treated as one dense block: each of its entries depends on every input
 entry its members' parents outside it depend on. Nodes that do not reach the output have a
-zero multiplier and add nothing. The pattern is exact for the tangent map at the point and
-structural for the curvature (a second derivative that vanishes at the point still counts),
-so it holds every nonzero of H at the point; rows of the ``"linear"`` and ``"elementwise"``
-structures give a pattern that holds at every point of the same piece.
+zero multiplier and add nothing. Every pattern but a linear row's is structural (a first or
+second derivative that vanishes at the point still counts), and a linear row's holds on the
+piece the point lies in, so the pattern holds every nonzero of H at the point and wherever
+the piecewise linear rows stay on their pieces.
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def local_patterns(program: Program, i: int, structure: str) -> list[Pairs]:
     pairs = []
     for block in primitive.explicit_jacobian(ans, xs, params):
         entries = as_entries(block)
-        keep = np.asarray(entries.vals) != 0 if structure == "multilinear" else slice(None)
+        keep = np.asarray(entries.vals) != 0  # a zero there is zero on the whole piece
         pairs.append(Pairs(np.asarray(entries.rows, np.int64)[keep],
                            np.asarray(entries.cols, np.int64)[keep]))
     return pairs
