@@ -193,7 +193,8 @@ def hvp(f: Callable | Graph, method: str = "reverse",
     return product
 
 
-def hessian(f: Callable | Graph, method: str = "reverse", sparsity=None,
+def hessian(f: Callable | Graph, method: str = "reverse",
+            sparsity: str | np.ndarray | sp.sparray | sp.spmatrix | None = None,
             return_info: bool = False, **options) -> Callable:
     """The Hessian function of a scalar-valued ``f``, or of a traced graph.
 
@@ -206,10 +207,9 @@ def hessian(f: Callable | Graph, method: str = "reverse", sparsity=None,
     sparsity : None, "auto", scipy.sparse matrix or array_like of bool
         None (the default): the dense Hessian, one product per input entry. ``"auto"``: the
         pattern read from the graph at each point (`hessian_pattern`), and one product per
-        colour of its columns. A matrix: that pattern, of shape
-        ``(n, n)`` over the flattened input entries; it must hold every nonzero of H (an
-        entry outside it is not computed and spoils the entries of its colour), and is made
-        symmetric.
+        colour of its columns. A matrix: that pattern, of shape ``(n, n)`` over the
+        flattened input entries, made symmetric; it must hold every nonzero of H (an entry
+        outside it is not computed and spoils the entries of its colour).
     return_info : bool
         Also return a `lagrange_ad.colouring.HessianColouring`: the pattern, the colours
         and ``products``, the number of Hessian-vector products used.
