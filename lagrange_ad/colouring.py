@@ -83,16 +83,104 @@ def seed_matrix(colours: np.ndarray) -> np.ndarray:
     return seeds
 
 
-def recover(pattern, colours: np.ndarray, compressed: np.ndarray) -> sp.csr_array:
-    """H from ``compressed = H S``: ``H[i, j] = compressed[i, colours[j]]`` on the pattern.
+def star_colouring(pattern) -> np.ndarray:
+    """A colour per column of a symmetric pattern, read back through its symmetry.
 
+    Parameters
+    ----------
+    pattern : scipy.sparse matrix or array_like of bool, shape (n, n)
+        Where the symmetric matrix can be nonzero (made symmetric; every nonempty column
+        counts as holding its diagonal entry).
+
+    Returns
+    -------
+    numpy.ndarray of int, shape (n,)
+        Colours ``0, 1, ...``, -1 for an empty column. Every nonzero ``H[i, j]`` can be read
+        from one side: j is the only column of its colour in row i, or i the only one of
+        its colour in row j (`recover` with ``kind="star"``).
+
+    Notes
+    -----
+    A symmetrically orthogonal partition (Coleman and More, 1984), which is a star colouring
+    of the adjacency graph: adjacent columns differ in colour and no path on four vertices
+    has only two colours. Greedy in the largest-first order of `column_colouring`: each
+    column takes the smallest colour that keeps every nonzero between coloured columns
+    readable from one side. Giving column v colour c changes the rows v meets, so it checks
+    the new entries ``(v, i)`` and the entries ``(a, b)`` of the rows ``a`` next to v whose
+    column b of colour c was alone in its colour there. An arrowhead takes two colours where
+    `column_colouring` needs one per column; a tridiagonal matrix takes three.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lagrange_ad.colouring import star_colouring
+    >>> arrowhead = np.eye(5, dtype=bool)
+    >>> arrowhead[-1, :] = arrowhead[:, -1] = True
+    >>> star_colouring(arrowhead).tolist()
+    [1, 1, 1, 1, 0]
+    """
+    p = _with_diagonal(_pattern(pattern))
+    ptr, idx = p.indptr, p.indices
+    n = p.shape[1]
+    neighbours = [[j for j in idx[ptr[v]:ptr[v + 1]].tolist() if j != v] for v in range(n)]
+    colours = [-1] * n
+    counts: list[dict] = [{} for _ in range(n)]  # per row, how many coloured entries of a colour
+    for v in np.argsort(-np.diff(ptr), kind="stable").tolist():
+        if ptr[v] == ptr[v + 1]:
+            continue
+        taken = {colours[u] for u in neighbours[v]}
+        c = 0
+        while c in taken or not _readable(v, c, neighbours, colours, counts):
+            c += 1
+        colours[v] = c
+        for a in neighbours[v] + [v]:
+            counts[a][c] = counts[a].get(c, 0) + 1
+    return np.array(colours, np.int64)
+
+
+def _readable(v: int, c: int, neighbours: list, colours: list, counts: list) -> bool:
+    """Whether colour c for column v keeps every entry between coloured columns readable."""
+    for i in neighbours[v]:
+        if colours[i] >= 0 and counts[i].get(c, 0) > 0 and counts[v].get(colours[i], 0) > 1:
+            return False  # (v, i): v shares c in row i and i shares its colour in row v
+        if counts[i].get(c, 0) != 1 or colours[i] < 0:
+            continue
+        # row i held one column b of colour c, readable there until now: b must read i
+        for b in neighbours[i]:
+            if colours[b] == c and b != v and counts[b].get(colours[i], 0) > 1:
+                return False
+    return True
+
+
+def recover(pattern, colours: np.ndarray, compressed: np.ndarray,
+            kind: str = "distance-2") -> sp.csr_array:
+    """H from ``compressed = H S`` on the pattern, for colours of the given kind.
+
+    ``"distance-2"``: ``H[i, j] = compressed[i, colours[j]]``. ``"star"`` (a symmetric H):
+    the same where j is alone in its colour in row i, else ``compressed[j, colours[i]]``.
     Every entry of the pattern is stored (an entry zero at this point stays in the
     structure); entries outside the pattern are zero.
     """
     p = _pattern(pattern).tocoo()
     rows, cols = p.row, p.col
-    values = np.asarray(compressed)[rows, np.asarray(colours)[cols]]
+    colours = np.asarray(colours)
+    compressed = np.asarray(compressed)
+    values = compressed[rows, colours[cols]]
+    if kind == "star":
+        full = _with_diagonal(_pattern(pattern)).tocoo()
+        width = int(colours.max(initial=-1)) + 1
+        members = np.bincount(full.row * width + colours[full.col], minlength=p.shape[0] * width)
+        shared = members[rows * width + colours[cols]] > 1
+        values[shared] = compressed[cols[shared], colours[rows[shared]]]
     return sp.csr_array((values, (rows, cols)), shape=p.shape)
+
+
+def colour(pattern, kind: str = "distance-2") -> np.ndarray:
+    """The colours of `column_colouring` (``"distance-2"``) or `star_colouring` (``"star"``)."""
+    return COLOURINGS[kind](pattern)
+
+
+COLOURINGS = {"distance-2": column_colouring, "star": star_colouring}
 
 
 @dataclass(frozen=True)
@@ -104,11 +192,14 @@ class HessianColouring:
     pattern : scipy.sparse.csr_array of bool, shape (n, n)
         Where H can be nonzero, over the flattened input entries.
     colours : numpy.ndarray of int, shape (n,)
-        The colour of each column (`column_colouring`).
+        The colour of each column, -1 for a column without nonzeros.
+    kind : str
+        ``"distance-2"`` (`column_colouring`) or ``"star"`` (`star_colouring`).
     """
 
     pattern: sp.csr_array
     colours: np.ndarray
+    kind: str = "distance-2"
 
     @property
     def products(self) -> int:
@@ -121,3 +212,11 @@ def _pattern(pattern) -> sp.csr_array:
     if sp.issparse(pattern):
         return sp.csr_array(pattern).astype(bool)
     return sp.csr_array(np.asarray(pattern, dtype=bool))
+
+
+def _with_diagonal(p: sp.csr_array) -> sp.csr_array:
+    """The symmetric pattern ``p | p^T`` with the diagonal of every nonempty column."""
+    p = (p + p.T).astype(bool).tocsr()
+    nonempty = np.flatnonzero(np.diff(p.indptr) > 0)
+    diagonal = sp.csr_array((np.ones(nonempty.size, bool), (nonempty, nonempty)), shape=p.shape)
+    return (p + diagonal).astype(bool).tocsr()

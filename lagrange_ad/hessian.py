@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .colouring import HessianColouring, column_colouring, recover, seed_matrix
+from .colouring import COLOURINGS, HessianColouring, colour, recover, seed_matrix
 from .errors import MethodNotApplicableError, NonFiniteError, OptionError, ShapeError
 from .grad import program_builder
 from .graph.graph import Graph
@@ -195,7 +195,7 @@ def hvp(f: Callable | Graph, method: str = "reverse",
 
 def hessian(f: Callable | Graph, method: str = "reverse",
             sparsity: str | np.ndarray | sp.sparray | sp.spmatrix | None = None,
-            return_info: bool = False, **options) -> Callable:
+            colouring: str = "distance-2", return_info: bool = False, **options) -> Callable:
     """The Hessian function of a scalar-valued ``f``, or of a traced graph.
 
     Parameters
@@ -210,6 +210,12 @@ def hessian(f: Callable | Graph, method: str = "reverse",
         colour of its columns. A matrix: that pattern, of shape ``(n, n)`` over the
         flattened input entries, made symmetric; it must hold every nonzero of H (an entry
         outside it is not computed and spoils the entries of its colour).
+    colouring : {"distance-2", "star"}
+        With a sparsity, how the columns are coloured: ``"distance-2"`` (the default) so that
+        no row has nonzeros in two columns of one colour, each entry read where its column
+        is (`lagrange_ad.colouring.column_colouring`); ``"star"`` so that every entry can be
+        read from one side of the symmetric H (`lagrange_ad.colouring.star_colouring`), which
+        usually needs fewer colours, far fewer when a row is dense (an arrowhead: two).
     return_info : bool
         Also return a `lagrange_ad.colouring.HessianColouring`: the pattern, the colours
         and ``products``, the number of Hessian-vector products used.
@@ -249,6 +255,9 @@ def hessian(f: Callable | Graph, method: str = "reverse",
     program_at, name = _programs(f, method, options)
     if not (sparsity is None or _is_auto(sparsity)):
         sparsity = _given_pattern(sparsity)
+    if colouring not in COLOURINGS:
+        raise OptionError(f"colouring={colouring!r} is not known; write one of "
+                          f"{', '.join(map(repr, COLOURINGS))}")
 
     def hess(*args):
         program = program_at(*args)
@@ -271,9 +280,9 @@ def hessian(f: Callable | Graph, method: str = "reverse",
             if pattern.shape != (n, n):
                 raise ShapeError(f"the sparsity pattern has shape {pattern.shape}; the "
                                  f"Hessian over the {n} input entries has shape {(n, n)}")
-            colours = column_colouring(pattern)
-            result = recover(pattern, colours, second.products(seed_matrix(colours)))
-            info = HessianColouring(pattern, colours)
+            colours = colour(pattern, colouring)
+            result = recover(pattern, colours, second.products(seed_matrix(colours)), colouring)
+            info = HessianColouring(pattern, colours, colouring)
         return (result, info) if return_info else result
 
     hess.__name__ = f"hessian_{name}"

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from zoo import LagrangeOps, random_function, random_point
 
 import lagrange_ad as la
-from lagrange_ad.colouring import column_colouring, recover, seed_matrix
+from lagrange_ad.colouring import column_colouring, recover, seed_matrix, star_colouring
 from lagrange_ad.errors import OptionError, ShapeError
 from lagrange_ad.program.hessian_pattern import STRUCTURES, row_structure
 
@@ -68,24 +68,28 @@ def arrow(n: int) -> np.ndarray:
     return pattern
 
 
-# function, size of x, the exact pattern of H, the products a largest-first colouring takes
+# function, size of x, the exact pattern of H, and the products that the largest-first
+# distance-2 and star colourings take
 CASES = {
-    "diagonal": (diagonal, 200, np.eye(200, dtype=bool), 1),
-    "chained_rosenbrock": (chained_rosenbrock, 200, band(200, 1), 3),
-    "blocks_of_five": (blocks_of_five, 200, np.kron(np.eye(40), np.ones((5, 5))) > 0, 5),
-    # the last column meets every row: no two columns are structurally orthogonal
-    "arrowhead": (arrowhead, 30, arrow(30), 30),
-    "dense": (dense, 20, np.ones((20, 20), bool), 20),
+    "diagonal": (diagonal, 200, np.eye(200, dtype=bool), 1, 1),
+    "chained_rosenbrock": (chained_rosenbrock, 200, band(200, 1), 3, 3),
+    "blocks_of_five": (blocks_of_five, 200, np.kron(np.eye(40), np.ones((5, 5))) > 0, 5, 5),
+    # the last column meets every row: no two columns are structurally orthogonal, while
+    # each entry of the last row can be read from its column's side
+    "arrowhead": (arrowhead, 30, arrow(30), 30, 2),
+    "dense": (dense, 20, np.ones((20, 20), bool), 20, 20),
 }
 
 
+@pytest.mark.parametrize("colouring", ["distance-2", "star"])
 @pytest.mark.parametrize("name", CASES)
-def test_sparse_hessian_equals_dense_and_autograd_with_the_stated_products(name):
-    f, n, exact, products = CASES[name]
+def test_sparse_hessian_equals_dense_and_autograd_with_the_stated_products(name, colouring):
+    f, n, exact, *products = CASES[name]
     x = RNG.uniform(0.2, 1.2, n)
-    h, info = la.hessian(lambda x: f(La, x), sparsity="auto", return_info=True)(x)
+    h, info = la.hessian(lambda x: f(La, x), sparsity="auto", colouring=colouring,
+                         return_info=True)(x)
     assert isinstance(h, sp.csr_array) and h.shape == (n, n)
-    assert info.products == products
+    assert info.products == products[colouring == "star"] and info.kind == colouring
     np.testing.assert_array_equal(info.pattern.toarray(), exact)
     dense_h = la.hessian(lambda x: f(La, x))(x)
     theirs = autograd.hessian(lambda x: f(Ag, x))(x)
@@ -176,6 +180,8 @@ def test_unknown_sparsity_and_wrong_shapes_are_refused_by_name():
         la.hessian(f, sparsity="diagonal")
     with pytest.raises(ShapeError, match="square"):
         la.hessian(f, sparsity=np.ones((3, 4), bool))
+    with pytest.raises(OptionError, match="'distance-2', 'star'"):
+        la.hessian(f, sparsity="auto", colouring="greedy")
     with pytest.raises(ShapeError, match="over the 5 input entries"):
         la.hessian(f, sparsity=np.eye(4, dtype=bool))(np.ones(5))
 
@@ -229,6 +235,25 @@ def test_colours_are_structurally_orthogonal_and_recover_the_matrix(seed):
         assert pattern[:, colours == c].sum(axis=1).max() <= 1
     recovered = recover(pattern, colours, m @ seed_matrix(colours))
     np.testing.assert_array_equal(recovered.toarray(), m)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_star_colours_read_every_entry_from_one_side_and_recover_the_matrix(seed):
+    rng = np.random.default_rng(seed)
+    m = sp.random_array((60, 60), density=rng.uniform(0.02, 0.1), rng=rng).toarray()
+    m = m + m.T
+    m[np.arange(0, 60, 2), np.arange(0, 60, 2)] = 1.0 + rng.random(30)
+    pattern = m != 0
+    colours = star_colouring(pattern)
+    full = pattern | np.diag(pattern.any(axis=0))
+    members = np.array([[np.sum(full[i] & (colours == c)) for c in range(colours.max() + 1)]
+                        for i in range(60)])
+    for i, j in zip(*np.nonzero(full)):
+        assert colours[i] != colours[j] or i == j
+        assert members[i, colours[j]] == 1 or members[j, colours[i]] == 1
+    recovered = recover(pattern, colours, m @ seed_matrix(colours), "star")
+    np.testing.assert_array_equal(recovered.toarray(), m)
+    assert colours.max() <= column_colouring(pattern).max()
 
 
 @pytest.mark.parametrize("seed", range(3))
