@@ -11,6 +11,11 @@ columns, edges the off-diagonal nonzeros; two columns within two edges of each o
 different colours) when the diagonal is nonzero; in general it is a colouring of the column
 intersection graph ``P^T P`` (Curtis, Powell and Reid, 1974; Coleman and More, 1984), which
 is what `column_colouring` computes.
+
+A symmetric H can also be read from either side: ``H[i, j] = B[j, colour(i)]`` when i is
+alone in its colour in row j. `star_colouring` asks only that every nonzero be readable from
+one side (a symmetrically orthogonal partition, a star colouring of the adjacency graph),
+which lets the many columns a dense row meets share colours.
 """
 
 from __future__ import annotations

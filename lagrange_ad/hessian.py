@@ -260,33 +260,41 @@ def hessian(f: Callable | Graph, method: str = "reverse",
                           f"{', '.join(map(repr, COLOURINGS))}")
 
     def hess(*args):
-        program = program_at(*args)
-        second = SecondOrder(program, method, **options)
-        graph = program.graph
-        n = int(graph.offsets[graph.n_inputs])
-        if sparsity is None:
-            full = second.matrix()
-            offsets, shapes = graph.offsets, [graph.shape(i) for i in range(graph.n_inputs)]
-            blocks = tuple(tuple(
-                full[offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]].reshape(
-                    shapes[a] + shapes[b]) for b in range(graph.n_inputs))
-                for a in range(graph.n_inputs))
-            result = blocks[0][0] if len(args) == 1 else blocks
-            if not return_info:
-                return result
-            info = HessianColouring(sp.csr_array(np.ones((n, n), bool)), np.arange(n))
-        else:
-            pattern = patterns.hessian_pattern(program) if _is_auto(sparsity) else sparsity
-            if pattern.shape != (n, n):
-                raise ShapeError(f"the sparsity pattern has shape {pattern.shape}; the "
-                                 f"Hessian over the {n} input entries has shape {(n, n)}")
-            colours = colour(pattern, colouring)
-            result = recover(pattern, colours, second.products(seed_matrix(colours)), colouring)
-            info = HessianColouring(pattern, colours, colouring)
-        return (result, info) if return_info else result
+        second = SecondOrder(program_at(*args), method, **options)
+        if sparsity is not None:
+            result, info = _coloured(second, sparsity, colouring)
+            return (result, info) if return_info else result
+        result = _dense_blocks(second.matrix(), second.program.graph)
+        result = result[0][0] if len(args) == 1 else result
+        if not return_info:
+            return result
+        n = int(second.program.graph.offsets[second.program.graph.n_inputs])
+        return result, HessianColouring(sp.csr_array(np.ones((n, n), bool)), np.arange(n))
 
     hess.__name__ = f"hessian_{name}"
     return hess
+
+
+def _dense_blocks(full: np.ndarray, graph: Graph) -> tuple:
+    """H over the flattened inputs cut into blocks ``[a][b]`` shaped like the arguments."""
+    offsets, shapes = graph.offsets, [graph.shape(i) for i in range(graph.n_inputs)]
+    return tuple(tuple(
+        full[offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]].reshape(
+            shapes[a] + shapes[b]) for b in range(graph.n_inputs))
+        for a in range(graph.n_inputs))
+
+
+def _coloured(second: SecondOrder, sparsity, colouring: str) -> tuple:
+    """H as CSR from one product per colour of the pattern's columns, and how it was found."""
+    graph = second.program.graph
+    n = int(graph.offsets[graph.n_inputs])
+    pattern = patterns.hessian_pattern(second.program) if _is_auto(sparsity) else sparsity
+    if pattern.shape != (n, n):
+        raise ShapeError(f"the sparsity pattern has shape {pattern.shape}; the Hessian over "
+                         f"the {n} input entries has shape {(n, n)}")
+    colours = colour(pattern, colouring)
+    h = recover(pattern, colours, second.products(seed_matrix(colours)), colouring)
+    return h, HessianColouring(pattern, colours, colouring)
 
 
 def _is_auto(sparsity) -> bool:
