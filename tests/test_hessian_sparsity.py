@@ -17,7 +17,8 @@ from zoo import LagrangeOps, random_function, random_point
 
 import lagrange_ad as la
 from lagrange_ad.colouring import column_colouring, recover, seed_matrix, star_colouring
-from lagrange_ad.errors import OptionError, ShapeError
+from lagrange_ad.errors import BudgetError, OptionError, ShapeError
+from lagrange_ad.program import hessian_pattern as hessian_pattern_module
 from lagrange_ad.program.hessian_pattern import STRUCTURES, row_structure
 
 RNG = np.random.default_rng(20261205)
@@ -305,3 +306,11 @@ def test_piecewise_linear_rows_keep_the_entries_of_their_piece():
     np.testing.assert_array_equal(info.pattern.toarray(), np.diag([1, 0, 1, 0]) > 0)
     np.testing.assert_allclose(h.toarray(), np.diag([18.0, 0, 12.0, 0]), rtol=1e-14)  # 6 max
     assert info.products == 1
+
+
+def test_a_pattern_past_its_budget_is_refused_by_name(monkeypatch):
+    monkeypatch.setattr(hessian_pattern_module, "PATTERN_ENTRIES", 300)
+    f = lambda x: la.sum(la.softmax(x) * x)  # noqa: E731
+    with pytest.raises(BudgetError, match="softmax.*'general' row.*sparsity=None"):
+        la.hessian_pattern(f)(np.ones(20))
+    assert la.hessian_pattern(f)(np.ones(10)).nnz == 100

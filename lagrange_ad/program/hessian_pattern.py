@@ -53,12 +53,16 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import BudgetError
 from ..primitives.registry import as_entries
 from ..primitives.structure import broadcast_sources, linear_curvature
 from .analysis import per_graph, scalar_elementwise
 from .program import Program
 
 STRUCTURES = ("elementwise", "multilinear", "linear", "general")
+
+# at most this many (node entry, input entry) dependencies are held over all nodes
+PATTERN_ENTRIES = 50_000_000
 
 
 class Rows(NamedTuple):
@@ -106,9 +110,10 @@ def hessian_pattern(program: Program) -> sp.csr_array:
     scalar = np.zeros(len(graph), bool)
     scalar[scalar_elementwise(graph)] = True
     left, right = [], []  # H's pattern is the OR of left[k]^T right[k]
+    held = 0  # dependencies held so far, against PATTERN_ENTRIES
     for component in _components(graph):
         if not graph.is_acyclic and (len(component) > 1 or _own_parent(graph, component[0])):
-            _dense_component(graph, component, deps, reaches, left, right)
+            held = _dense_component(graph, component, deps, reaches, left, right, held)
             continue
         i = component[0]
         if i < graph.n_inputs:
@@ -126,6 +131,7 @@ def hessian_pattern(program: Program) -> sp.csr_array:
             deps[i] = coupled = _union(operands)
         elif structure == "general":  # dense: every entry reads every operand entry
             coupled = _union(operands)
+            held = _hold(graph, i, held, size * coupled.idx.size)
             deps[i] = _repeat(coupled, size)
         else:
             pairs = local_patterns(program, i, structure)
@@ -133,6 +139,8 @@ def hessian_pattern(program: Program) -> sp.csr_array:
             if structure == "multilinear":
                 through = [_through_all([p], [d], size, n) if d is not None else None
                            for p, d in zip(pairs, operands)]
+        held = _hold(graph, i, held, 0 if scalar[i] or structure == "general" else
+                     deps[i].idx.size)
         if not reaches[i] or structure == "linear":
             continue
         if structure != "multilinear":  # output entry r pairs everything it reads
@@ -199,20 +207,34 @@ def _own_parent(graph, i: int) -> bool:
 
 
 def _dense_component(graph, component: list, deps: list, reaches, left: list,
-                     right: list) -> None:
-    """A cyclic component as one dense block: every entry depends on all its inputs'."""
+                     right: list, held: int) -> int:
+    """A cyclic component as one dense block: every entry depends on all its inputs'.
+    Returns the dependencies held after it."""
     members = set(component)
     outside = [deps[j] for i in component for j in graph.parents(i).tolist()
                if j not in members]
     if all(d is None for d in outside):
-        return
+        return held
     row = _union(outside)
     for i in component:
+        held = _hold(graph, i, held, int(graph.sizes[i]) * row.idx.size)
         deps[i] = _repeat(row, int(graph.sizes[i]))
     curved = [graph.primitive(i).curvature is not linear_curvature for i in component]
     if reaches[component].any() and any(curved):
         left.append(row)
         right.append(row)
+    return held
+
+
+def _hold(graph, i: int, held: int, more: int) -> int:
+    """``held + more``, or `BudgetError` naming node i when that passes `PATTERN_ENTRIES`."""
+    if held + more > PATTERN_ENTRIES:
+        raise BudgetError(
+            f"the Hessian's pattern holds {held + more:,} dependencies of node entries on input "
+            f"entries at node {graph.describe(i)} (limit {PATTERN_ENTRIES:,}; a "
+            f"{row_structure(graph.primitive(i))!r} row); pass the pattern yourself "
+            f"(sparsity=<boolean matrix>) or use the dense Hessian (sparsity=None)")
+    return held + more
 
 
 def _through_all(pairs: list, deps: list, size: int, n: int) -> Rows:
