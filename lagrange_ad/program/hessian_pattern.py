@@ -102,6 +102,8 @@ def hessian_pattern(program: Program) -> sp.csr_array:
     A boolean CSR matrix of shape ``(n, n)``, n the number of input entries (the arguments
     flattened in C order, one after another), symmetric, true wherever ``H`` can be nonzero
     at the program's point (see the module docstring for how each row contributes).
+    `BudgetError` when the dependencies held would pass `PATTERN_ENTRIES` (dense rows with
+    large outputs), naming the node.
     """
     graph = program.graph
     n = int(graph.offsets[graph.n_inputs])
