@@ -60,6 +60,13 @@ def column_colouring(pattern) -> np.ndarray:
     [2, 1, 0, 2, 1]
     """
     p = _pattern(pattern)
+    nonempty = np.flatnonzero(np.diff(p.tocsc().indptr) > 0)
+    if nonempty.size and np.diff(p.indptr).max() == nonempty.size:
+        # a row meets every nonempty column: all are adjacent, and in the largest-first
+        # order (equal degrees, so by index) each takes the next colour; C is not formed
+        colours = np.full(p.shape[1], -1, np.int64)
+        colours[nonempty] = np.arange(nonempty.size)
+        return colours
     intersections = (p.T @ p).tocsr()
     intersections.sum_duplicates()
     ptr, idx = intersections.indptr, intersections.indices
