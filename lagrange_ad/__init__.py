@@ -28,7 +28,7 @@ from .grad import grad
 from .graph.builder import GraphBuilder
 from .graph.graph import Graph
 from .graph.unroll import Unrolled, unroll
-from .hessian import hessian, hvp
+from .hessian import hessian, hessian_pattern, hvp
 from .jacobians.jacobian import jacobian
 from .primitives import PRIMITIVES, Primitive
 from .program.program import Program
@@ -51,6 +51,7 @@ __all__ = [
     "ShapeError", "SingularKKTError", "Solution", "SolveStats", "Tracer", "UnknownMethodError",
     "UnknownPrimitiveError", "Unrolled", "VerificationReport", "compare", "examples",
     "fixed_point", "grad", "hessian", "hvp", "jacobian", "linalg", "solve", "trace", "unroll",
+    "hessian_pattern",
     "use_reference", "verify",
     *(name for name in _functions.__all__ if name != "trace"),
 ]

@@ -15,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
-from .errors import MethodNotApplicableError, NonFiniteError, ShapeError
+from .colouring import COLOURINGS, HessianColouring, colour, recover, seed_matrix
+from .errors import MethodNotApplicableError, NonFiniteError, OptionError, ShapeError
 from .grad import program_builder
 from .graph.graph import Graph
+from .program import hessian_pattern as patterns
 from .program.program import Program
 from .program.second_order import (
     SecondSystem,
@@ -124,17 +127,23 @@ class SecondOrder:
 
     def matrix(self) -> np.ndarray:
         """H over the flattened input entries, one product per entry (columns of H)."""
+        return self.products(np.eye(int(self.program.graph.offsets[self.program.graph.n_inputs])))
+
+    def products(self, seeds: np.ndarray) -> np.ndarray:
+        """``H S`` over the flattened input entries: one product per column of ``seeds``.
+
+        ``seeds`` has a row per input entry (the inputs flattened in C order, one after
+        another); all products share this object's multipliers (one first-order solve).
+        """
         graph = self.program.graph
-        n = int(graph.offsets[graph.n_inputs])
-        columns = np.zeros((n, n))
-        for c in range(n):
-            unit = np.zeros(n)
-            unit[c] = 1.0
-            direction = [unit[graph.offsets[i]:graph.offsets[i + 1]].reshape(graph.shape(i))
+        seeds = np.asarray(seeds, np.float64)
+        out = np.zeros(seeds.shape)
+        for c in range(seeds.shape[1]):
+            direction = [seeds[graph.offsets[i]:graph.offsets[i + 1], c].reshape(graph.shape(i))
                          for i in range(graph.n_inputs)]
-            columns[:, c] = np.concatenate([np.ravel(h) for h in self.hvp(direction)] or
-                                           [np.zeros(0)])
-        return columns
+            out[:, c] = np.concatenate([np.ravel(h) for h in self.hvp(direction)] or
+                                       [np.zeros(0)])
+        return out
 
 
 def _programs(f: Callable | Graph, method: str, options: dict):
@@ -186,35 +195,169 @@ def hvp(f: Callable | Graph, method: str = "reverse",
     return product
 
 
-def hessian(f: Callable | Graph, method: str = "reverse", **options) -> Callable:
+def hessian(f: Callable | Graph, method: str = "reverse",
+            sparsity: str | np.ndarray | sp.sparray | sp.spmatrix | None = None,
+            colouring: str = "distance-2", return_info: bool = False, **options) -> Callable:
     """The Hessian function of a scalar-valued ``f``, or of a traced graph.
+
+    Parameters
+    ----------
+    f : callable or Graph
+        As for `la.grad`: a function traced anew at each point, or a graph from `la.trace`.
+    method : str
+        The schedule of both adjoint systems (see `SecondOrder`).
+    sparsity : None, "auto", scipy.sparse matrix or array_like of bool
+        None (the default): the dense Hessian, one product per input entry. ``"auto"``: the
+        pattern read from the graph at each point (`hessian_pattern`), and one product per
+        colour of its columns. A matrix: that pattern, of shape ``(n, n)`` over the
+        flattened input entries, made symmetric; it must hold every nonzero of H (an entry
+        outside it is not computed and spoils the entries of its colour).
+    colouring : {"distance-2", "star"}
+        With a sparsity, how the columns are coloured: ``"distance-2"`` (the default) so that
+        no row has nonzeros in two columns of one colour, each entry read where its column
+        is (`lagrange_ad.colouring.column_colouring`); ``"star"`` so that every entry can be
+        read from one side of the symmetric H (`lagrange_ad.colouring.star_colouring`), which
+        usually needs fewer colours, far fewer when a row is dense (an arrowhead: two).
+    return_info : bool
+        Also return a `lagrange_ad.colouring.HessianColouring`: the pattern, the colours
+        and ``products``, the number of Hessian-vector products used.
+    **options
+        Passed to the schedule of the first adjoint system.
 
     Returns
     -------
     callable
-        ``h(*args)``: for one argument x an array of shape ``x.shape + x.shape``; for several,
-        a tuple of tuples whose block ``[a][b]`` has shape ``args[a].shape + args[b].shape``
-        (``d^2 f / d args[a] d args[b]``). One Hessian-vector product per input entry, all
-        sharing one first-order solve.
+        ``h(*args)``. Dense: for one argument x an array of shape ``x.shape + x.shape``;
+        for several, a tuple of tuples whose block ``[a][b]`` has shape
+        ``args[a].shape + args[b].shape`` (``d^2 f / d args[a] d args[b]``). With a
+        sparsity: a ``scipy.sparse.csr_array`` of shape ``(n, n)`` over all arguments
+        flattened in C order one after another, storing every entry of the pattern. With
+        ``return_info``: the pair ``(H, info)``.
+
+    Notes
+    -----
+    All products share one trace, one forward pass and one first-order solve for lam; each
+    then costs a tangent solve ``A t = E d`` and a second adjoint solve ``A^T mu = W t``.
+    With a pattern, the columns are coloured so that no row has nonzeros in two columns of
+    one colour (`lagrange_ad.colouring.column_colouring`, greedy, largest first); with the
+    seed matrix ``S[j, colour(j)] = 1`` one product per colour gives ``B = H S`` and
+    ``H[i, j] = B[i, colour(j)]`` on the pattern. A diagonal Hessian takes one product, a
+    tridiagonal one three.
 
     Examples
     --------
     >>> import lagrange_ad as la
     >>> la.hessian(lambda x: la.sum(x ** 3.0))(np.array([1.0, 2.0])).tolist()
     [[6.0, 0.0], [0.0, 12.0]]
+    >>> h, info = la.hessian(lambda x: la.sum(x ** 3.0), sparsity="auto",
+    ...                      return_info=True)(np.array([1.0, 2.0, 3.0]))
+    >>> h.toarray().diagonal().tolist(), info.products
+    ([6.0, 12.0, 18.0], 1)
     """
     program_at, name = _programs(f, method, options)
+    if not (sparsity is None or _is_auto(sparsity)):
+        sparsity = _given_pattern(sparsity)
+    if colouring not in COLOURINGS:
+        raise OptionError(f"colouring={colouring!r} is not known; write one of "
+                          f"{', '.join(map(repr, COLOURINGS))}")
 
     def hess(*args):
-        program = program_at(*args)
-        full = SecondOrder(program, method, **options).matrix()
-        graph = program.graph
-        offsets, shapes = graph.offsets, [graph.shape(i) for i in range(graph.n_inputs)]
-        blocks = tuple(tuple(
-            full[offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]].reshape(
-                shapes[a] + shapes[b]) for b in range(graph.n_inputs))
-            for a in range(graph.n_inputs))
-        return blocks[0][0] if len(args) == 1 else blocks
+        second = SecondOrder(program_at(*args), method, **options)
+        if sparsity is not None:
+            result, info = _coloured(second, sparsity, colouring)
+            return (result, info) if return_info else result
+        result = _dense_blocks(second.matrix(), second.program.graph)
+        result = result[0][0] if len(args) == 1 else result
+        if not return_info:
+            return result
+        n = int(second.program.graph.offsets[second.program.graph.n_inputs])
+        return result, HessianColouring(sp.csr_array(np.ones((n, n), bool)), np.arange(n))
 
     hess.__name__ = f"hessian_{name}"
     return hess
+
+
+def _dense_blocks(full: np.ndarray, graph: Graph) -> tuple:
+    """H over the flattened inputs cut into blocks ``[a][b]`` shaped like the arguments."""
+    offsets, shapes = graph.offsets, [graph.shape(i) for i in range(graph.n_inputs)]
+    return tuple(tuple(
+        full[offsets[a]:offsets[a + 1], offsets[b]:offsets[b + 1]].reshape(
+            shapes[a] + shapes[b]) for b in range(graph.n_inputs))
+        for a in range(graph.n_inputs))
+
+
+def _coloured(second: SecondOrder, sparsity, colouring: str) -> tuple:
+    """H as CSR from one product per colour of the pattern's columns, and how it was found."""
+    graph = second.program.graph
+    n = int(graph.offsets[graph.n_inputs])
+    pattern = patterns.hessian_pattern(second.program) if _is_auto(sparsity) else sparsity
+    if pattern.shape != (n, n):
+        raise ShapeError(f"the sparsity pattern has shape {pattern.shape}; the Hessian over "
+                         f"the {n} input entries has shape {(n, n)}")
+    colours = colour(pattern, colouring)
+    h = recover(pattern, colours, second.products(seed_matrix(colours)), colouring)
+    return h, HessianColouring(pattern, colours, colouring)
+
+
+def _is_auto(sparsity) -> bool:
+    return isinstance(sparsity, str) and sparsity == "auto"
+
+
+def _given_pattern(sparsity) -> sp.csr_array:
+    """A user's pattern as a symmetric boolean CSR array, or `OptionError` saying what fits."""
+    if isinstance(sparsity, str):
+        raise OptionError(f"sparsity={sparsity!r} is not known; write sparsity='auto' for the "
+                          f"pattern read from the graph, a boolean matrix for your own, or "
+                          f"None for the dense Hessian")
+    pattern = sp.csr_array(sparsity) if sp.issparse(sparsity) else \
+        sp.csr_array(np.asarray(sparsity))
+    if pattern.ndim != 2 or pattern.shape[0] != pattern.shape[1]:
+        raise ShapeError(f"a sparsity pattern is a square matrix over the input entries; got "
+                         f"shape {pattern.shape}")
+    pattern = (pattern != 0).astype(bool)
+    pattern = (pattern + pattern.T).astype(bool).tocsr()
+    pattern.eliminate_zeros()
+    return pattern
+
+
+def hessian_pattern(f: Callable | Graph) -> Callable[..., sp.csr_array]:
+    """The sparsity pattern function of the Hessian of a scalar-valued ``f``, or of a graph.
+
+    Parameters
+    ----------
+    f : callable or Graph
+        As for `la.grad`: a function traced anew at each point, or a graph from `la.trace`.
+
+    Returns
+    -------
+    callable
+        ``pattern(*args)``: a symmetric boolean ``scipy.sparse.csr_array`` of shape
+        ``(n, n)`` over all arguments flattened in C order one after another, true wherever
+        H can be nonzero at that point. No derivative is computed.
+
+    Notes
+    -----
+    The dependency of every node entry on the input entries is propagated in topological
+    order through each row's Jacobian pattern; each node with curvature then pairs the input
+    entries its output entries depend on, as its structure allows (elementwise rows entry by
+    entry, multilinear rows across operands, other rows all together); see
+    `lagrange_ad.program.hessian_pattern`. `la.hessian` with ``sparsity="auto"`` colours
+    its columns.
+
+    Examples
+    --------
+    >>> import lagrange_ad as la
+    >>> rosenbrock = lambda x: la.sum((x[1:] - x[:-1] ** 2) ** 2)
+    >>> la.hessian_pattern(rosenbrock)(np.ones(4)).toarray().astype(int)
+    array([[1, 1, 0, 0],
+           [1, 1, 1, 0],
+           [0, 1, 1, 1],
+           [0, 0, 1, 1]])
+    """
+    program_at, name = _programs(f, "reverse", {})
+
+    def pattern(*args) -> sp.csr_array:
+        return patterns.hessian_pattern(program_at(*args))
+
+    pattern.__name__ = f"hessian_pattern_{name}"
+    return pattern

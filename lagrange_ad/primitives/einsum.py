@@ -156,5 +156,5 @@ EINSUM = register(Primitive(
     name="einsum", arity=None, evaluate=_evaluate, vjp=_vjp, jvp=_jvp, shape=_shape,
     jacobian=_jacobian, param_names=("subscripts",), multiply_adds=_count,
     vjp_operand=_vjp_operand, vjp_reads=("operands",),
-    curvature=multilinear_curvature(_vjp_operand),
+    curvature=multilinear_curvature(_vjp_operand), multilinear=True,
 ))

@@ -128,7 +128,7 @@ elementwise("add", 2, np.add, lambda ans, x, y: (ONE, ONE), template="{0} + {1}"
 elementwise("sub", 2, np.subtract, lambda ans, x, y: (ONE, -ONE), template="{0} - {1}", reads=(),
             linear=True)
 elementwise("mul", 2, np.multiply, lambda ans, x, y: (y, x), template="{0} * {1}", reads=OPERANDS,
-            second=lambda ans, x, y: (ZERO, ONE, ZERO))
+            second=lambda ans, x, y: (ZERO, ONE, ZERO), multilinear=True)
 elementwise("div", 2, np.divide, lambda ans, x, y: (1.0 / y, -ans / y),
             domain=_nonzero_divisor, template="{0} / {1}",
             second=lambda ans, x, y: (ZERO, -1.0 / (y * y), 2.0 * ans / (y * y)))

@@ -128,14 +128,14 @@ PRODUCT = register(Primitive(
     shape=_matmul_shape, jacobian=_matmul_jacobian, template="{0} @ {1}",
     jacobian_operand=_matmul_jacobian_operand, multiply_adds=_matmul_count,
     vjp_operand=_matmul_vjp_operand, vjp_reads=("operands",),
-    curvature=multilinear_curvature(_matmul_vjp_operand),
+    curvature=multilinear_curvature(_matmul_vjp_operand), multilinear=True,
 ))
 register(Primitive(
     name="dot", arity=2, evaluate=np.dot, vjp=_matmul_vjp, jvp=_matmul_jvp,
     shape=_dot_shape, jacobian=_matmul_jacobian, jacobian_operand=_matmul_jacobian_operand,
     multiply_adds=_matmul_count,
     vjp_operand=_matmul_vjp_operand, vjp_reads=("operands",),
-    curvature=multilinear_curvature(_matmul_vjp_operand),
+    curvature=multilinear_curvature(_matmul_vjp_operand), multilinear=True,
 ))
 
 # the other matrix rows, registered on import

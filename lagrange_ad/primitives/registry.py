@@ -129,6 +129,11 @@ class Primitive:
         Whether the compiled scalar loop may call the ``evaluate`` and ``partials`` rules of an
         elementwise primitive: numpy code is understood there, scipy's special functions are
         not (their scalar graphs run in the checked Python loop).
+    multilinear : bool
+        Whether the row is linear in each operand separately, a sum of products of operand
+        entries with positive coefficients (mul, matmul, dot, einsum): its second derivatives
+        pair different operands only, and its explicit Jacobian at operands of ones has every
+        entry that can be nonzero (read by `lagrange_ad.program.hessian_pattern`).
     """
 
     name: str
@@ -148,6 +153,7 @@ class Primitive:
     vjp_reads: tuple[str, ...] = ("ans", "operands")
     compiled: bool = True
     curvature: Callable[..., tuple] | None = None
+    multilinear: bool = False
 
     @cached_property
     def required_params(self) -> tuple[str, ...]:

@@ -143,6 +143,7 @@ def elementwise(
     compiled: bool = True,
     second: Callable[..., tuple] | None = None,
     linear: bool = False,
+    multilinear: bool = False,
 ) -> Primitive:
     """Register an elementwise primitive (operands broadcast) from its partial derivatives.
 
@@ -156,7 +157,8 @@ def elementwise(
     ``second(ans, *xs, **params)`` gives the second partials, ``(d11,)`` or
     ``(d11, d12, d22)``, from which ``curvature_k = g * sum_j dkj t_j``; ``linear=True``
     declares them all zero (add, sub, neg, piecewise linear rows away from their kinks).
-    Without either the row has no curvature rule.
+    Without either the row has no curvature rule. ``multilinear=True`` says the row is
+    linear in each operand separately (mul; see `Primitive`).
     """
 
     def vjp(g, ans, *xs, **params):
@@ -192,6 +194,7 @@ def elementwise(
         partials=partials, vjp_reads=reads, compiled=compiled,
         curvature=linear_curvature if linear else
         None if second is None else _elementwise_curvature(second),
+        multilinear=multilinear,
     ))
 
 
