@@ -44,6 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, splu, spsolve_triangular
 
+from ..accel.dispatch import accelerator_for
 from ..errors import BudgetError, CyclicGraphError, NoCurvatureRuleError, SingularKKTError
 from ..primitives.structure import linear_curvature
 from .analysis import per_graph, scalar_elementwise
@@ -68,7 +69,11 @@ def require_second_order(program: Program) -> None:
     """
     graph = program.graph
     lacking = [code for code, p in enumerate(graph.primitives) if p.curvature is None]
-    refused = np.isin(graph.op, lacking) & program.depends_on_input & ~graph.is_source
+    if not lacking:  # every primitive of the graph has its rule: nothing to refuse
+        return
+    refused = np.isin(graph.op, lacking) & ~graph.is_source
+    if refused.any():  # which of them an input reaches is a pass over the graph: only then
+        refused &= program.depends_on_input
     for i in np.flatnonzero(refused)[:1].tolist():
         raise NoCurvatureRuleError(
                 f"node {graph.describe(i)}: primitive {graph.primitive(i).name!r} has no "
@@ -200,7 +205,14 @@ def partials_apply(program: Program) -> bool:
 
 def kkt_solves(program: Program) -> tuple:
     """``(x -> A^{-1} x, y -> A^{-T} y)`` on the assembled A: triangular solves when the nodes
-    are numbered in a topological order, else one sparse LU factorization serving both."""
+    are numbered in a topological order, else one sparse LU factorization serving both.
+
+    This is the one call of `accelerator_for` for the task ``"kkt solves"``: an accelerator
+    serving the program returns the same pair (`lagrange_ad.accel.triangular`).
+    """
+    accelerator = accelerator_for("kkt solves", program)
+    if accelerator is not None:
+        return accelerator.run(program)
     a = program.kkt_matrix()
     if program.graph.parents_precede_children:
         at = a.T.tocsr()
