@@ -233,6 +233,15 @@ def test_w_matrix_equals_the_operator_on_array_programs(name):
                                rtol=1e-12, atol=1e-12)
 
 
+def _vjp_moved(graph, i, g, operands, k, step):
+    """Node i's VJP of g, all operands' cotangents flat, with operand k moved by ``step``."""
+    moved = list(operands)
+    moved[k] = operands[k] + step.reshape(operands[k].shape)
+    primitive, params = graph.primitive(i), graph.params(i)
+    cts = primitive.vjp(g, primitive.evaluate(*moved, **params), *moved, **params)
+    return np.concatenate([np.ravel(ct) for ct in cts])
+
+
 @pytest.mark.parametrize("name", ["lecture", "mlp", "hmm"])
 def test_w_is_block_diagonal_over_the_parents_of_each_node(name):
     # W = P^T diag(lam_i Hess p_i) P, each block probed alone, symmetric, and each block is
@@ -257,14 +266,8 @@ def test_w_is_block_diagonal_over_the_parents_of_each_node(name):
             step = np.zeros(sizes[k])
             step[c - sum(sizes[:k])] = h
 
-            def vjp(sign, k=k, step=step):
-                moved = list(operands)
-                moved[k] = operands[k] + sign * step.reshape(operands[k].shape)
-                ans = graph.primitive(i).evaluate(*moved, **graph.params(i))
-                cts = graph.primitive(i).vjp(g, ans, *moved, **graph.params(i))
-                return np.concatenate([np.ravel(ct) for ct in cts])
-
-            column = (vjp(1.0) - vjp(-1.0)) / (2 * h)
+            column = (_vjp_moved(graph, i, g, operands, k, step)
+                      - _vjp_moved(graph, i, g, operands, k, -step)) / (2 * h)
             np.testing.assert_allclose(block[:, c], column, rtol=1e-5, atol=1e-6)
 
 
