@@ -53,6 +53,7 @@ from .harness import (
     timing_table,
     verdict,
 )
+from .hessians import hvp_workload
 from .tensors import cyclic_workload, mlp_forward_backward, mlp_workload
 
 SWEEPS = 3
@@ -435,5 +436,6 @@ WORKLOADS: dict[str, Callable[[Context], list[Table]]] = {
     "scaling": scaling_workload,
     "mlp": mlp_workload,
     "cyclic": cyclic_workload,
+    "hvp": hvp_workload,
     "memory": memory_workload,
 }

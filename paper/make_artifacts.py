@@ -17,11 +17,14 @@ writes into ``DIR`` (default: ``paper/generated``):
 - ``checkpointing.tex``, ``checkpointing.pdf``: recomputations against stored states;
 - ``marginals.tex``: multipliers of log-partition functions against enumerated marginals;
 - ``verification.tex``: finite-difference and Taylor checks of every example;
+- ``second_order_lecture.tex``, ``lagrangian_hessian.pdf``, ``second_order_schedules.tex``,
+  ``hvp_cost.tex``: second order (``second_order_artifacts.py``);
 - ``numbers.tex``: ``\\gen...`` macros for every number quoted in the text.
 
 Figures are written as PDF and PNG. ``--size small`` runs in seconds (the tests use it);
 ``--size full`` gives the paper's sizes. Everything is seeded, so the output is the same on
-every run (apart from the PNG/PDF metadata matplotlib may stamp).
+every run (apart from the PNG/PDF metadata matplotlib may stamp), except ``hvp_cost.tex``:
+ratios of times measured on the machine that runs the script.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from second_order_artifacts import second_order_artifacts  # noqa: E402
+from tex import tabular, tex_count, tex_fixed, tex_float, tex_text  # noqa: E402
 
 import lagrange_ad as la  # noqa: E402
 from lagrange_ad.compare import (  # noqa: E402
@@ -102,42 +107,6 @@ SIZES = {
 
 
 # ------------------------------------------------------------------------------ formatting
-
-
-def tex_count(n: int | None) -> str:
-    """An integer with thin spaces between groups of three digits."""
-    return "--" if n is None else f"{n:,}".replace(",", "\\,")
-
-
-def tex_float(x: float | None, digits: int = 1) -> str:
-    """``x`` in scientific notation for math mode (0 stays 0)."""
-    if x is None or not np.isfinite(x):
-        return "--"
-    if x == 0:
-        return "0"
-    mantissa, exponent = f"{x:.{digits}e}".split("e")
-    return f"{mantissa}\\times 10^{{{int(exponent)}}}"
-
-
-def tex_fixed(x: float, digits: int = 4) -> str:
-    return f"{x:.{digits}f}"
-
-
-def tex_text(text: str) -> str:
-    """Plain text made safe for LaTeX."""
-    for old, new in (("\\", "\\textbackslash{}"), ("_", "\\_"), ("&", "\\&"), ("%", "\\%"),
-                     ("#", "\\#"), ("^", "\\^{}"), ("$", "\\$")):
-        text = text.replace(old, new)
-    return text
-
-
-def tabular(columns: str, header: list[str], rows: list[list[str]]) -> str:
-    """A booktabs tabular (no float environment: main.tex owns captions and labels)."""
-    lines = [f"\\begin{{tabular}}{{{columns}}}", "\\toprule", " & ".join(header) + " \\\\",
-             "\\midrule"]
-    lines += [" & ".join(row) + " \\\\" for row in rows]
-    lines += ["\\bottomrule", "\\end{tabular}", ""]
-    return "\n".join(lines)
 
 
 class Artifacts:
@@ -606,7 +575,9 @@ def main(argv: list[str] | None = None) -> int:
              ("elimination", lambda: elimination_table(art, size)),
              ("checkpointing", lambda: checkpointing_artifacts(art, size)),
              ("marginals", lambda: marginals_table(art)),
-             ("verification", lambda: verification_table(art, size)))
+             ("verification", lambda: verification_table(art, size)),
+             ("second order", lambda: second_order_artifacts(
+                 art, args.size, size, lambda name: example_for(name, size).program())))
     start = time.perf_counter()
     # one line per step on stderr when it is a terminal (silent in pipes and tests)
     progress = Progress("artifacts", len(steps))

@@ -26,6 +26,7 @@ TITLES = {
     "mlp": ("MLP gradient",),
     "cyclic": ("Equilibrium layer",),
     "memory": ("Peak memory",),
+    "hvp": ("Hessian-vector products: time in gradients",),
 }
 
 
@@ -90,6 +91,37 @@ def test_lagrange_rows_are_timed_and_reference_is_one(smoke_report):
     assert len(references) >= 8
     # the gradients of the tensor workloads were checked inside the run, so no row failed
     assert not [row for row in rows if row[3].startswith("fails")]
+
+
+def test_hessian_vector_rows_give_ratios_and_missing_peers(smoke_report):
+    report, _ = smoke_report
+    rows = [row for row in table_rows(report) if len(row) == 8 and row[0] != "system"]
+    mine = [row for row in rows if row[0].startswith("lagrange_ad")]
+    assert [row[1].split()[0] for row in mine] == ["chain", "random", "MLP", "MLP"]
+    for row in mine:
+        first, further = float(row[5]), float(row[6])
+        # a product needs at least the gradient's sweep again, and a first one the forward
+        assert 0.05 < further < first < 20, row
+        assert row[7].startswith(("met", "missed")), row
+    peer_rows = [row for row in rows if not row[0].startswith("lagrange_ad")]
+    assert len(peer_rows) == 2 * len(mine)
+    assert all(row[4:7] == ["missing"] * 3 for row in peer_rows), peer_rows
+
+
+def test_hessian_vector_products_of_every_system_agree():
+    torch = pytest.importorskip("torch")
+    assert torch
+    from benchmarks import hessians
+
+    for problem in (hessians.scalar_problem("dag", 200), hessians.mlp_problem(8, 4)):
+        expected = hessians.lagrange_product(problem)
+        for system in ("lagrange_ad", "torch"):
+            _, first, further = hessians.CALLS[system](problem)
+            for product in (first(), further()):
+                np.testing.assert_allclose(hessians.flat(product), expected, rtol=1e-10,
+                                           atol=1e-12)
+        np.testing.assert_allclose(hessians.gradient_differences(problem), expected,
+                                   rtol=1e-5, atol=1e-6)
 
 
 def test_features_not_yet_there_are_reported_as_not_available(monkeypatch):

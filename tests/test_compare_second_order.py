@@ -90,3 +90,15 @@ def test_default_direction_is_reproducible():
     a, b = default_direction(program), default_direction(program)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert la.compare is compare or callable(la.compare)
+
+
+@pytest.mark.parametrize("name", ["fixed_cos", "jacobi_solve", "pagerank", "equilibrium"])
+def test_the_reverse_sweep_through_cycles_solves_the_second_system(name):
+    # the sweep over the condensation starts from w, not from e_N, in both of its forms
+    program = examples.get(name).program()
+    system, direction = second_system(program)
+    mu = la.solve(system, "reverse").multipliers.flat
+    by_lu = la.solve(system, "spsolve").multipliers.flat
+    np.testing.assert_allclose(mu, by_lu, rtol=1e-8, atol=1e-10 * max(1.0, np.abs(by_lu).max()))
+    hvp = np.concatenate([np.ravel(h) for h in SecondOrder(program).hvp(direction)])
+    np.testing.assert_allclose(mu[:hvp.size], hvp, rtol=1e-8, atol=1e-10)

@@ -205,3 +205,49 @@ def test_reference_modules_hold_no_fast_path(path):
     for marker in ("numba", "getrefcount", "shape_table == ((),)", "keep=", ".accel.kernels",
                    ".accel.compiled", 'name == "reverse"'):
         assert marker not in text, f"{path.name} holds {marker!r}"
+
+
+def _second_order_subjects():
+    """The agreement cases whose Hessian-vector products exist (scalar output, every primitive
+    with a curvature rule), with a seeded direction."""
+    from lagrange_ad.errors import NoCurvatureRuleError, NonScalarOutputError
+    from lagrange_ad.program.second_order import require_second_order
+
+    cases = []
+    for name, graph, point in SUBJECTS:
+        program = la.Program(graph, *point)
+        try:
+            program.require_scalar_output()
+            require_second_order(program)
+        except (NoCurvatureRuleError, NonScalarOutputError):
+            continue
+        rng = np.random.default_rng(len(cases))
+        cases.append((name, graph, point, tuple(rng.standard_normal(np.shape(x)) for x in point)))
+    return cases
+
+
+SECOND_ORDER_SUBJECTS = _second_order_subjects()
+
+
+@pytest.mark.parametrize("name, graph, point, direction", SECOND_ORDER_SUBJECTS,
+                         ids=[s[0] for s in SECOND_ORDER_SUBJECTS])
+def test_the_reference_path_gives_the_accelerated_hessian_vector_products(name, graph, point,
+                                                                          direction):
+    from lagrange_ad.hessian import SecondOrder
+
+    accelerated = SecondOrder(la.Program(graph, *point)).hvp(direction)
+    with use_reference():
+        reference = SecondOrder(la.Program(graph, *point)).hvp(direction)
+    for got, want in zip(accelerated, reference):
+        scale = max(1.0, float(np.max(np.abs(want), initial=0.0)))
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * scale)
+
+
+def test_the_second_order_cases_exercise_the_kkt_solves_accelerator():
+    from lagrange_ad.hessian import SecondOrder
+
+    served = [name for name, graph, point, _ in SECOND_ORDER_SUBJECTS
+              if SecondOrder(la.Program(graph, *point)).form == "partials"
+              and accelerator_for("kkt solves", la.Program(graph, *point)) is not None]
+    assert "random-dag-3000" in served and any(name.startswith("example-") for name in served)
+    assert any(name.startswith("cyclic-") for name, *_ in SECOND_ORDER_SUBJECTS)

@@ -21,7 +21,7 @@ from lagrange_ad.errors import (
 )
 from lagrange_ad.hessian import REFUSALS, SECOND_ADJOINT_METHODS
 from lagrange_ad.primitives import PRIMITIVES
-from lagrange_ad.program.second_order import second_adjoints
+from lagrange_ad.program.second_order import curvature_blocks, second_adjoints
 
 RNG = np.random.default_rng(20261204)
 
@@ -236,6 +236,44 @@ def test_w_matrix_equals_the_operator_on_array_programs(name):
     probe = RNG.standard_normal((n, 3))
     np.testing.assert_allclose(w @ probe, program.lagrangian_hessian(lam) @ probe,
                                rtol=1e-12, atol=1e-12)
+
+
+def _vjp_moved(graph, i, g, operands, k, step):
+    """Node i's VJP of g, all operands' cotangents flat, with operand k moved by ``step``."""
+    moved = list(operands)
+    moved[k] = operands[k] + step.reshape(operands[k].shape)
+    primitive, params = graph.primitive(i), graph.params(i)
+    cts = primitive.vjp(g, primitive.evaluate(*moved, **params), *moved, **params)
+    return np.concatenate([np.ravel(ct) for ct in cts])
+
+
+@pytest.mark.parametrize("name", ["lecture", "mlp", "hmm"])
+def test_w_is_block_diagonal_over_the_parents_of_each_node(name):
+    # W = P^T diag(lam_i Hess p_i) P, each block probed alone, symmetric, and each block is
+    # lam_i times the Hessian of p_i by central differences of its VJP rule
+    program = la.examples.get(name).program()
+    lam = la.solve(program, "reverse")
+    blocks = curvature_blocks(program, lam)
+    slots = np.concatenate([s for _, s, _ in blocks])
+    stacked = sp.block_diag([b for _, _, b in blocks]).toarray()
+    place = np.zeros((slots.size, program.graph.total_size))
+    place[np.arange(slots.size), slots] = 1.0
+    w = program.lagrangian_hessian(lam, sparse=True).toarray()
+    np.testing.assert_allclose(place.T @ stacked @ place, w, rtol=1e-12, atol=1e-14)
+    graph, h = program.graph, 1e-6
+    for i, _, block in blocks[:4]:
+        np.testing.assert_allclose(block, block.T, atol=1e-12)
+        parents, g = graph.parents(i).tolist(), lam.multipliers[i]
+        operands = [np.asarray(program.value(j), float) for j in parents]
+        sizes = [x.size for x in operands]
+        for c in range(sum(sizes)):
+            k = int(np.searchsorted(np.cumsum(sizes), c, side="right"))
+            step = np.zeros(sizes[k])
+            step[c - sum(sizes[:k])] = h
+
+            column = (_vjp_moved(graph, i, g, operands, k, step)
+                      - _vjp_moved(graph, i, g, operands, k, -step)) / (2 * h)
+            np.testing.assert_allclose(block[:, c], column, rtol=1e-5, atol=1e-6)
 
 
 def test_w_matrix_above_its_limits_is_refused(monkeypatch):

@@ -93,7 +93,7 @@ def test_every_reference_has_a_label(generated):
 def test_tables_are_booktabs_fragments(generated):
     for name in ("lecture", "schedules_cost_acyclic", "schedules_cost_cyclic",
                  "schedules_accuracy", "elimination", "checkpointing", "marginals",
-                 "verification"):
+                 "verification", "second_order_lecture", "second_order_schedules", "hvp_cost"):
         text = (generated / f"{name}.tex").read_text()
         assert text.count("\\begin{tabular}") == 1 and "\\toprule" in text, name
         assert "\\bottomrule" in text and "nan" not in text.lower(), name
@@ -129,3 +129,31 @@ def test_study_numbers_agree_with_the_theory(macros):
     # every Jacobian method gives the same matrix
     assert _number(macros["genEliminationSpread"]) < 1e-12
     assert macros["genSize"] == "small"
+
+
+def test_second_order_numbers_agree_with_the_theory(macros, generated):
+    # H = T^T W T is the closed-form Hessian; mu is the derivative of the multipliers
+    assert _number(macros["genHessianClosedFormDiff"]) < 1e-12
+    assert _number(macros["genSecondAdjointDifferencesDiff"]) < 1e-6
+    # the square, the exponential, the product and the sine: four blocks of W
+    assert _number(macros["genCurvedNodes"]) == 4
+    # every schedule that solves the second adjoint system agrees with the reverse sweep
+    assert _number(macros["genSecondWorstDiff"]) < 1e-6
+    assert 0 < _number(macros["genSecondSameIterations"]) <= _number(
+        macros["genSecondSolvedRuns"])
+    assert 0 < _number(macros["genHvpFurtherMin"]) <= _number(macros["genHvpFurtherMax"])
+    assert _number(macros["genHvpFirstMax"]) > 0
+    # the lecture's input rows of mu are H d with d = (1, 1/2, -1)
+    x, y, z = 2.0, -1.0, 0.0
+    u = x * x + y * math.exp(z)
+    grad_u = (2 * x, math.exp(z), y * math.exp(z))
+    hess_u = ((2.0, 0.0, 0.0), (0.0, 0.0, math.exp(z)), (0.0, math.exp(z), y * math.exp(z)))
+    d = (1.0, 0.5, -1.0)
+    expected = [sum((-math.sin(u) * grad_u[a] * grad_u[b] + math.cos(u) * hess_u[a][b]) * d[b]
+                    for b in range(3)) for a in range(3)]
+    rows = [line.split("&") for line in (generated / "second_order_lecture.tex").read_text()
+            .splitlines() if line.startswith("$v_{")]
+    mu = [float(row[4].strip(" $")) for row in rows[:3]]
+    assert mu == pytest.approx(expected, abs=1e-4)
+    schedules = (generated / "second_order_schedules.tex").read_text()
+    assert re.search(r"^reverse( & 1 \(1\))+ \\\\$", schedules, flags=re.M), schedules

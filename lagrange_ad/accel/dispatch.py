@@ -56,6 +56,7 @@ MODULES: tuple[str, ...] = (
     "lagrange_ad.accel.compiled",
     "lagrange_ad.accel.lean",
     "lagrange_ad.accel.sweeps",
+    "lagrange_ad.accel.triangular",
     "lagrange_ad.accel.recording",
 )
 

@@ -60,6 +60,41 @@ def back_substitute_rows(indptr, indices, data, lam):  # pragma: no cover
 
 
 @_compiled
+def _gather_row(r, indptr, indices, data, t):  # pragma: no cover
+    """``t[r] += J[r, :] t`` over the stored partials of row r; their count."""
+    acc = t[r]
+    for e in range(indptr[r], indptr[r + 1]):
+        acc += data[e] * t[indices[e]]
+    t[r] = acc
+    return indptr[r + 1] - indptr[r]
+
+
+@_compiled
+def forward_substitute(node_order, offsets, indptr, indices, data, t):  # pragma: no cover
+    """In place: for node i in ``node_order``, ``t_i += J[i, Pa(i)] t_Pa(i)``.
+
+    With ``node_order`` a topological order this solves ``A t = x`` (``t = x + J t``) by
+    forward substitution when ``t`` starts at x. Returns the multiply-adds performed.
+    """
+    spent = 0
+    for k in range(node_order.shape[0]):
+        i = node_order[k]
+        for r in range(offsets[i], offsets[i + 1]):
+            spent += _gather_row(r, indptr, indices, data, t)
+    return spent
+
+
+@_compiled
+def forward_substitute_rows(indptr, indices, data, t):  # pragma: no cover
+    """`forward_substitute` when nodes are scalars numbered in topological order (row i is
+    node i). Returns the multiply-adds performed."""
+    spent = 0
+    for i in range(t.shape[0]):
+        spent += _gather_row(i, indptr, indices, data, t)
+    return spent
+
+
+@_compiled
 def distinct_columns(indptr, indices):  # pragma: no cover
     """Each row's distinct columns in first-seen order, and every entry's position among them.
 
@@ -141,6 +176,8 @@ def warm_up() -> None:
     ints, one = np.zeros(2, np.int64), np.zeros(1, np.int64)
     back_substitute(np.zeros(0, np.int64), ints, ints, one, np.zeros(1), np.zeros(1))
     back_substitute_rows(one, one, np.zeros(1), np.zeros(0))
+    forward_substitute(np.zeros(0, np.int64), ints, ints, one, np.zeros(1), np.zeros(1))
+    forward_substitute_rows(one, one, np.zeros(1), np.zeros(0))
     distinct_columns(ints, one)
     flags = np.zeros(1, np.bool_)
     sweep_partials(one, one, np.zeros(1), flags, one, np.zeros(1), np.zeros(1), np.zeros(1), 1.0,

@@ -44,6 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator, splu, spsolve_triangular
 
+from ..accel.dispatch import accelerator_for
 from ..errors import BudgetError, CyclicGraphError, NoCurvatureRuleError, SingularKKTError
 from ..primitives.structure import linear_curvature
 from .analysis import per_graph, scalar_elementwise
@@ -68,7 +69,11 @@ def require_second_order(program: Program) -> None:
     """
     graph = program.graph
     lacking = [code for code, p in enumerate(graph.primitives) if p.curvature is None]
-    refused = np.isin(graph.op, lacking) & program.depends_on_input & ~graph.is_source
+    if not lacking:  # every primitive of the graph has its rule: nothing to refuse
+        return
+    refused = np.isin(graph.op, lacking) & ~graph.is_source
+    if refused.any():  # which of them an input reaches is a pass over the graph: only then
+        refused &= program.depends_on_input
     for i in np.flatnonzero(refused)[:1].tolist():
         raise NoCurvatureRuleError(
                 f"node {graph.describe(i)}: primitive {graph.primitive(i).name!r} has no "
@@ -201,7 +206,14 @@ def partials_apply(program: Program) -> bool:
 
 def kkt_solves(program: Program) -> tuple:
     """``(x -> A^{-1} x, y -> A^{-T} y)`` on the assembled A: triangular solves when the nodes
-    are numbered in a topological order, else one sparse LU factorization serving both."""
+    are numbered in a topological order, else one sparse LU factorization serving both.
+
+    This is the one call of `accelerator_for` for the task ``"kkt solves"``: an accelerator
+    serving the program returns the same pair (`lagrange_ad.accel.triangular`).
+    """
+    accelerator = accelerator_for("kkt solves", program)
+    if accelerator is not None:
+        return accelerator.run(program)
     a = program.kkt_matrix()
     if program.graph.parents_precede_children:
         at = a.T.tocsr()
@@ -281,8 +293,48 @@ def lagrangian_hessian(program: Program, multipliers) -> LinearOperator:
     return LinearOperator((n, n), dtype=np.float64, matvec=matvec, rmatvec=matvec)
 
 
+def curvature_blocks(program: Program, multipliers) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Node by node, the blocks whose sum is W: ``(i, slots, lam_i Hess p_i)``.
+
+    ``slots`` are the flat entries of node i's parents, in operand order (an entry appears
+    twice when a node reads one parent twice, as in ``x * x``); the block is the dense
+    ``lam_i d^2 p_i / d v_Pa(i)^2`` over them, probed with one unit tangent per slot. Nodes
+    without curvature (linear rows, zero multipliers) have no block. Stacking the slots,
+    ``W = P^T diag(blocks) P`` with ``P`` the 0/1 matrix taking each slot to its entry.
+    """
+    require_second_order(program)
+    graph = program.graph
+    offsets = graph.offsets
+    lam_blocks = NodeVector(graph, _as_flat(graph, multipliers)).blocks()
+    blocks = []
+    for i in range(len(graph)):
+        if graph.is_source[i] or graph.primitive(i).curvature is linear_curvature or \
+                not np.any(lam_blocks[i]):
+            continue
+        parents = graph.parents(i).tolist()
+        sizes = [int(graph.sizes[j]) for j in parents]
+        starts = np.cumsum([0] + sizes)
+        block = np.zeros((starts[-1], starts[-1]))
+        operands, params = program.operands(i), graph.params(i)
+        lam = np.reshape(lam_blocks[i], graph.shape(i))
+        for k, j in enumerate(parents):
+            for e in range(sizes[k]):
+                unit = np.zeros(sizes[k])
+                unit[e] = 1.0
+                ts = tuple(np.reshape(unit, graph.shape(j)) if m == k else None
+                           for m in range(len(parents)))
+                out = graph.primitive(i).node_curvature(lam, ts, program.value(i), *operands,
+                                                        **params)
+                for m, c in enumerate(out):
+                    if c is not None:
+                        block[starts[m]:starts[m + 1], starts[k] + e] = np.ravel(c)
+        slots = np.concatenate([offsets[j] + np.arange(size) for j, size in zip(parents, sizes)])
+        blocks.append((i, slots, block))
+    return blocks
+
+
 def lagrangian_hessian_matrix(program: Program, multipliers) -> sp.csr_array:
-    """``W`` as a sparse matrix, probing each node's block with unit tangents on its parents.
+    """``W`` as a sparse matrix, the sum of the `curvature_blocks` placed on their entries.
 
     Node i with a curvature rule costs one probe per entry of its parents and computes the
     parents' entries per probe: at most `MATRIX_PROBES` probes and `MATRIX_ENTRIES` entries in
@@ -290,7 +342,6 @@ def lagrangian_hessian_matrix(program: Program, multipliers) -> sp.csr_array:
     """
     require_second_order(program)
     graph = program.graph
-    offsets = graph.offsets
     lam_blocks = NodeVector(graph, _as_flat(graph, multipliers)).blocks()
     nodes = [i for i in range(len(graph)) if not graph.is_source[i]
              and graph.primitive(i).curvature is not linear_curvature and np.any(lam_blocks[i])]
@@ -302,27 +353,14 @@ def lagrangian_hessian_matrix(program: Program, multipliers) -> sp.csr_array:
             f"{MATRIX_PROBES:,} and {MATRIX_ENTRIES:,}); use lagrangian_hessian, the "
             f"matrix-free operator")
     rows, cols, vals = [], [], []
-    for i in nodes:
-        parents = graph.parents(i).tolist()
-        operands, params = program.operands(i), graph.params(i)
-        lam = np.reshape(lam_blocks[i], graph.shape(i))
-        for k, j in enumerate(parents):
-            for e in range(graph.sizes[j]):
-                unit = np.zeros(graph.sizes[j])
-                unit[e] = 1.0
-                ts = tuple(np.reshape(unit, graph.shape(j)) if m == k else None
-                           for m in range(len(parents)))
-                out = graph.primitive(i).node_curvature(lam, ts, program.value(i), *operands,
-                                                        **params)
-                for m, c in zip(parents, out):
-                    if c is not None:
-                        c = np.ravel(c)
-                        hit = np.flatnonzero(c)
-                        rows.append(offsets[m] + hit)
-                        cols.append(np.full(hit.size, offsets[j] + e))
-                        vals.append(c[hit])
+    for _, slots, block in curvature_blocks(program, multipliers):
+        hit_rows, hit_cols = np.nonzero(block)
+        rows.append(slots[hit_rows])
+        cols.append(slots[hit_cols])
+        vals.append(block[hit_rows, hit_cols])
     n = graph.total_size
     if not rows:
         return sp.csr_array((n, n))
+    # a slot repeated (x * x) sums its entries, as W sums the node's second derivatives
     return sp.coo_array((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                         shape=(n, n)).tocsr()

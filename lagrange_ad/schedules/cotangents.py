@@ -44,7 +44,11 @@ class CotangentSweep:
         self.values = [_stand_in(graph.shape(i)) if v is None else v
                        for i, v in enumerate(program.values.blocks())]
         self.lam: list = [None] * len(graph)
-        self.lam[graph.output] = np.ones(graph.shape(graph.output))
+        if program.seeds_output:
+            self.lam[graph.output] = np.ones(graph.shape(graph.output))
+        else:  # another right-hand side (a `SecondSystem`'s w), node by node
+            self.lam = [b if b.any() else None
+                        for b in NodeVector(graph, program.rhs(), copy=False).blocks()]
         self.spent = 0
 
     def parents(self, i: int) -> list[int]:
