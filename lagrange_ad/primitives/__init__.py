@@ -2,8 +2,10 @@
 
 from . import (  # noqa: F401  (registration)
     arrays,
+    comparisons,
     einsum,
     elementwise,
+    indices,
     linalg,
     reductions,
     scans,
