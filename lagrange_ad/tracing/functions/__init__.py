@@ -2,9 +2,34 @@
 
 Each takes numpy's arguments and is also what numpy's function of the same name does on a
 traced value (`lagrange_ad.tracing.numpy_api`). Families: `elementwise` (ufuncs and
-scipy.special functions), `reductions`, `shapes` (moving entries), `products`.
+scipy.special functions), `reductions`, `shapes` (moving entries), `products`,
+`comparisons` (masks and value-dependent indices as nodes).
 """
 
+from .comparisons import (
+    all,
+    allclose,
+    any,
+    argmax,
+    argmin,
+    argsort,
+    array_equal,
+    count_nonzero,
+    digitize,
+    equal,
+    greater,
+    greater_equal,
+    isclose,
+    less,
+    less_equal,
+    logical_and,
+    logical_not,
+    logical_or,
+    logical_xor,
+    not_equal,
+    searchsorted,
+    signbit,
+)
 from .core import call  # noqa: F401  (for the linalg functions; not an la. name)
 from .elementwise import (
     abs,
@@ -168,21 +193,25 @@ from .shapes import (
 )
 
 __all__ = [
-    "abs", "add", "amax", "amin", "append", "arccos", "arccosh", "arcsin", "arcsinh", "arctan",
-    "arctan2", "arctanh", "around", "array_split", "atleast_1d", "atleast_2d", "atleast_3d",
-    "broadcast_to", "ceil", "clip", "column_stack", "concatenate", "corrcoef", "cos",
-    "cosh", "cov", "cross", "cumprod", "cumsum", "cumulative_prod", "cumulative_sum", "deg2rad",
-    "degrees", "diag", "diagflat", "diagonal", "diff", "digamma", "divide", "dot", "dsplit",
-    "dstack", "ediff1d", "einsum", "erf", "erfc", "exp", "exp2", "expand_dims", "expit", "expm1",
-    "fabs", "fix", "flip", "fliplr", "flipud", "floor", "floor_divide", "fmax", "fmin", "gammaln",
-    "hsplit", "hstack", "hypot", "inner", "kron", "log", "log10", "log1p", "log2", "log_expit",
-    "log_softmax", "logaddexp", "logaddexp2", "logit", "logsumexp", "matmul", "matrix_transpose",
-    "matvec", "max", "maximum", "mean", "median", "min", "minimum", "mod", "moveaxis", "multiply",
-    "nan_to_num", "negative", "outer", "pad", "percentile", "power", "prod", "ptp", "quantile",
-    "rad2deg", "radians", "ravel", "reciprocal", "relu", "remainder", "repeat", "reshape", "rint",
-    "roll", "rollaxis", "rot90", "round", "row_stack", "select", "sigmoid", "sign", "sin", "sinc",
-    "sinh", "softmax", "softplus", "sort", "split", "sqrt", "square", "squeeze", "stack", "std",
-    "subtract", "sum", "swapaxes", "take", "take_along_axis", "tan", "tanh", "tensordot", "tile",
-    "trace", "transpose", "trapezoid", "tril", "triu", "unstack", "var", "vdot", "vecdot",
-    "vecmat", "vsplit", "vstack", "where", "xlog1py", "xlogy",
+    "abs", "add", "all", "allclose", "amax", "amin", "any", "append", "arccos", "arccosh",
+    "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "argmax", "argmin", "argsort",
+    "around", "array_equal", "array_split", "atleast_1d", "atleast_2d", "atleast_3d",
+    "broadcast_to", "ceil", "clip", "column_stack", "concatenate", "corrcoef", "cos", "cosh",
+    "count_nonzero", "cov", "cross", "cumprod", "cumsum", "cumulative_prod", "cumulative_sum",
+    "deg2rad", "degrees", "diag", "diagflat", "diagonal", "diff", "digamma", "digitize",
+    "divide", "dot", "dsplit", "dstack", "ediff1d", "einsum", "equal", "erf", "erfc", "exp",
+    "exp2", "expand_dims", "expit", "expm1", "fabs", "fix", "flip", "fliplr", "flipud", "floor",
+    "floor_divide", "fmax", "fmin", "gammaln", "greater", "greater_equal", "hsplit", "hstack",
+    "hypot", "inner", "isclose", "kron", "less", "less_equal", "log", "log10", "log1p", "log2",
+    "log_expit", "log_softmax", "logaddexp", "logaddexp2", "logical_and", "logical_not",
+    "logical_or", "logical_xor", "logit", "logsumexp", "matmul", "matrix_transpose", "matvec",
+    "max", "maximum", "mean", "median", "min", "minimum", "mod", "moveaxis", "multiply",
+    "nan_to_num", "negative", "not_equal", "outer", "pad", "percentile", "power", "prod", "ptp",
+    "quantile", "rad2deg", "radians", "ravel", "reciprocal", "relu", "remainder", "repeat",
+    "reshape", "rint", "roll", "rollaxis", "rot90", "round", "row_stack", "searchsorted",
+    "select", "sigmoid", "sign", "signbit", "sin", "sinc", "sinh", "softmax", "softplus",
+    "sort", "split", "sqrt", "square", "squeeze", "stack", "std", "subtract", "sum", "swapaxes",
+    "take", "take_along_axis", "tan", "tanh", "tensordot", "tile", "trace", "transpose",
+    "trapezoid", "tril", "triu", "unstack", "var", "vdot", "vecdot", "vecmat", "vsplit",
+    "vstack", "where", "xlog1py", "xlogy",
 ]

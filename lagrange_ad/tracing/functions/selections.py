@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ShapeError
-from .core import call, lift, refuse, shape_of
+from .comparisons import take_along_at, take_at
+from .core import call, is_traced, lift, refuse, shape_of
 from .elementwise import multiply
 from .shapes import ravel
 
@@ -71,6 +72,8 @@ def take(a, indices, axis=None, out=None, mode="raise"):
     """Entries at ``indices`` along ``axis`` (of the flattened array when None)."""
     if out is not None or mode != "raise":
         refuse("take", "out/mode", (out, mode), "use the returned value and in-range indices")
+    if is_traced(indices):  # indices computed from values (argmax): recomputed on replay
+        return take_at(a, indices, axis=axis)
     return _gather(a, np.take, indices, axis=axis)
 
 
@@ -146,6 +149,8 @@ def pad(array, pad_width, mode="constant", **kwargs):
 
 def take_along_axis(arr, indices, axis=-1):
     """Entries picked along ``axis`` by an index array (numpy's take_along_axis)."""
+    if is_traced(indices):  # argsort of a traced value: recomputed on replay
+        return take_along_at(arr, indices, axis=axis)
     return _gather(arr, np.take_along_axis, np.asarray(indices), axis)
 
 
