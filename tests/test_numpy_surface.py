@@ -8,6 +8,7 @@ import operator
 import numpy as np
 import pytest
 import scipy.special
+from scipy.special import log_softmax, logsumexp, softmax  # bound before any trace
 
 import lagrange_ad as la
 from lagrange_ad.errors import ControlFlowError, LagrangeADError, TracingError
@@ -188,12 +189,36 @@ def test_idioms_of_numpy_code_trace_and_differentiate(f):
     assert np.sum(g * direction) == pytest.approx(fd, rel=1e-6, abs=1e-8)
 
 
-def test_scipy_logsumexp_bound_before_the_trace_is_a_library_error():
-    from scipy.special import logsumexp
+@pytest.mark.parametrize("f", [
+    lambda x: logsumexp(x),
+    lambda x: np.sum(logsumexp(x, axis=1, keepdims=True) * x),
+    lambda x: logsumexp(x, b=np.arange(1.0, 13.0).reshape(3, 4)),
+    lambda x: np.sum(softmax(x, axis=0) * x),
+    lambda x: np.sum(log_softmax(x) * x),
+    lambda x: np.sum(log_softmax(x, axis=1) ** 2),
+])
+def test_scipy_functions_bound_at_import_before_the_trace_trace_and_differentiate(f):
+    (g,) = gradient(f, X)
+    fd, direction = finite_difference(f, X)
+    assert np.sum(g * direction) == pytest.approx(fd, rel=1e-6, abs=1e-8)
+    graph = la.trace(f, X)
+    np.testing.assert_allclose(la.Program(graph, 2 * X).output_value, f(2 * X), rtol=1e-13)
 
-    with pytest.raises(TracingError, match=r"call it as scipy.special.logsumexp"):
-        la.trace(lambda x: logsumexp(x), X)
-    assert scipy.special.logsumexp is logsumexp  # restored after the trace
+
+def test_scipy_functions_are_themselves_again_after_a_trace_and_plain_inside_one():
+    codes = [function.__code__ for function in (logsumexp, softmax, log_softmax)]
+
+    def f(x):
+        assert logsumexp(np.array([0.0, 0.0])) == pytest.approx(np.log(2.0), rel=1e-15)
+        return logsumexp(x) + scipy.special.logsumexp(x)
+
+    la.trace(f, X)
+    assert scipy.special.logsumexp is logsumexp
+    assert [function.__code__ for function in (logsumexp, softmax, log_softmax)] == codes
+    assert logsumexp([1000.0, 1000.0]) == pytest.approx(1000.0 + np.log(2.0), rel=1e-15)
+    with pytest.raises(TracingError):  # restored after a failed trace too
+        la.trace(lambda x: int(logsumexp(x)), X)
+    assert [function.__code__ for function in (logsumexp, softmax, log_softmax)] == codes
 
 
 def test_numpy_constructors_are_restored_after_a_trace():
