@@ -57,6 +57,9 @@ BRANCHY = {
     "all, any": lambda x: np.sum(x) * np.all(x > -2) + np.any(x > 1) * np.sum(x ** 2),
     "sinc, trunc": lambda x: np.sum(np.sinc(x) + np.trunc(x) * x),
     "sum where=": lambda x: np.sum(x ** 2, where=x > 0) + np.mean(x, where=x < 1),
+    "interp": lambda x: np.sum(np.interp(x, [-1.0, 0.0, 1.0], [0.0, 2.0, 1.0]) * x),
+    "copysign, fmod, heaviside": lambda x: np.sum(np.copysign(x ** 2, x) + np.fmod(x, 0.7)
+                                                  + np.heaviside(x, 0.5) * x),
     "searchsorted": lambda x: np.sum(np.searchsorted([-1.0, 0.0, 1.0], x) * x),
 }
 SIDES = [np.array([0.3, -1.4, 2.1]), np.array([-0.6, 1.7, -2.2]), np.array([1.2, 0.4, -0.1])]

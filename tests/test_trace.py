@@ -237,8 +237,8 @@ def test_keepdims_is_a_reshape_after_the_reduction():
 
 
 def test_numpy_functions_without_a_primitive_are_refused_by_name():
-    with pytest.raises(TracingError, match=r"numpy.copysign cannot be traced"):
-        la.trace(lambda x: np.copysign(x, x), V)
+    with pytest.raises(TracingError, match=r"numpy.nextafter cannot be traced"):
+        la.trace(lambda x: np.nextafter(x, x), V)
     with pytest.raises(TracingError, match=r"numpy.fft.fft cannot be traced"):
         la.trace(lambda x: np.fft.fft(x), V)
     with pytest.raises(TracingError, match=r"numpy.add: out=.* build the array from a list"):

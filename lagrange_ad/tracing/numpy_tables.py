@@ -62,10 +62,11 @@ for _name, _function_ in (("expit", la.expit), ("logit", la.logit), ("log_expit"
     if isinstance(_special(_name), np.ufunc):
         UFUNCS[_special(_name)] = _function_
 
-# comparisons and logical operations: masks (0.0 / 1.0) as nodes, recomputed on replay
+# comparisons and logical operations: masks (0.0 / 1.0) as nodes, recomputed on replay; and
+# the ufuncs written with them
 UFUNCS.update({getattr(np, name): getattr(la, name) for name in (
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and",
-    "logical_or", "logical_xor", "logical_not", "signbit")})
+    "logical_or", "logical_xor", "logical_not", "signbit", "copysign", "fmod", "heaviside")})
 
 # tests whose answer is the same at every point (traced values are finite and real): plain
 # arrays
@@ -137,7 +138,8 @@ ARRAY_FUNCTIONS = {getattr(np, name): getattr(la, name) for name in (
     "matrix_transpose", "take_along_axis", "ediff1d", "diagflat", "cumulative_sum",
     "cumulative_prod", "median", "fix", "trapezoid", "quantile", "percentile", "cov",
     "corrcoef", "argmax", "argmin", "argsort", "all", "any", "count_nonzero", "isclose",
-    "allclose", "array_equal", "searchsorted", "digitize",
+    "allclose", "array_equal", "searchsorted", "digitize", "convolve", "correlate", "interp",
+    "linspace", "logspace", "geomspace", "meshgrid", "block", "insert", "delete",
 )}
 # traced values are never NaN: numpy's nan-ignoring reductions are the plain ones
 ARRAY_FUNCTIONS.update({getattr(np, "nan" + name): getattr(la, name) for name in (

@@ -276,3 +276,21 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
     if x is not None and np.ndim(value_of(x)) == 1 and n > 1:
         widths = call("reshape", lift(widths), shape=(-1,) + (1,) * (n - 1 - axis))
     return sum(multiply(pairs, multiply(widths, 0.5)), axis=axis)
+
+
+def copysign(x1, x2):
+    """``|x1|`` with the sign of ``x2``: ``|x1| (1 - 2 signbit(x2))``; the sign is a node, so
+    its derivative is zero (and ``abs'(0) = 0``)."""
+    return multiply(abs(x1), subtract(1.0, multiply(2.0, call("signbit", x2))))
+
+
+def fmod(x1, x2):
+    """The C remainder ``x1 - trunc(x1 / x2) x2``, with the sign of ``x1`` (numpy's fmod);
+    ``d/dx1 = 1``, ``d/dx2 = -trunc(x1 / x2)``."""
+    return subtract(x1, multiply(fix(divide(x1, x2)), x2))
+
+
+def heaviside(x1, x2):
+    """The step function: 0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where ``x1 > 0``;
+    derivative zero in ``x1``, and 1 in ``x2`` where ``x1 == 0``."""
+    return where(call("equal", x1, 0.0), x2, call("greater", x1, 0.0))

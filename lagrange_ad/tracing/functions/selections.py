@@ -157,3 +157,23 @@ def take_along_axis(arr, indices, axis=-1):
 def diagflat(v, k=0):
     """A square matrix with the flattened ``v`` on its k-th diagonal."""
     return diag(ravel(v), k)
+
+
+def delete(arr, obj, axis=None):
+    """The entries of ``arr`` without those at ``obj`` along ``axis`` (of the flattened array
+    when None): a selection."""
+    return _gather(arr, np.delete, obj, axis=axis)
+
+
+def insert(arr, obj, values, axis=None):
+    """``values`` inserted into ``arr`` before the indices ``obj`` along ``axis`` (numpy's
+    insert): numpy's own insert applied to entry numbers tells which entry of ``arr`` or of
+    ``values`` each output entry is, and a gather of both picks them."""
+    arr, values = lift(arr), lift(values)
+    size = int(np.prod(shape_of(arr), dtype=np.int64))
+    ids = np.arange(size).reshape(shape_of(arr))
+    value_ids = size + np.arange(int(np.prod(shape_of(values), dtype=np.int64)))
+    picked = np.insert(ids, obj, value_ids.reshape(shape_of(values)), axis=axis)
+    both = call("concatenate", call("reshape", arr, shape=(-1,)),
+                call("reshape", values, shape=(-1,)), axis=0)
+    return call("getitem", both, index=np.asarray(picked, dtype=np.intp))

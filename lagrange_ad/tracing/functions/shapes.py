@@ -272,3 +272,31 @@ def ediff1d(ary, to_end=None, to_begin=None):
     parts = [p for p in (to_begin, out, to_end) if p is not None]
     return concatenate([ravel(p) if p is not out else p for p in parts]) if len(parts) > 1 \
         else out
+
+
+def block(arrays):
+    """An array assembled from nested lists of blocks (numpy's block): the innermost lists are
+    joined along the last axis, the next ones along the axis before, and so on; blocks of
+    fewer dimensions get leading axes of length 1."""
+    depth, probe = 0, arrays
+    while isinstance(probe, list):
+        if not probe:
+            refuse("block", "arrays", "an empty list", "give non-empty lists of blocks")
+        depth, probe = depth + 1, probe[0]
+    leaves = []
+    pending = [arrays]
+    while pending:  # the blocks, to find the number of dimensions of the result
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        else:
+            leaves.append(ndim_of(item))
+    ndim = max(max(leaves), depth)
+
+    def assemble(item, level):
+        if not isinstance(item, list):
+            item = lift(item)
+            return call("reshape", item, shape=(1,) * (ndim - ndim_of(item)) + shape_of(item))
+        return concatenate([assemble(part, level + 1) for part in item], axis=level - depth)
+
+    return assemble(arrays, 0)
