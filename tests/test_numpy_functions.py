@@ -179,6 +179,18 @@ CASES = [
      (normal(2, 4), normal(2, 1))),
     ("delete", lambda xp, s, x: xp.delete(x, np.array([0, 2]), axis=1) + xp.delete(x, 1)[:2],
      (normal(2, 4),)),
+    ("polyval", lambda xp, s, x, y: xp.polyval(x, y), (normal(4), normal(2, 3))),
+    ("vander", lambda xp, s, x: xp.vander(x, 4), (normal(3),)),
+    ("gradient", lambda xp, s, x: xp.gradient(x, 0.5)[0] * xp.gradient(x, axis=1), (normal(3, 4),)),
+    ("polyadd polysub", lambda xp, s, x, y: xp.polyadd(x, y) * xp.polysub(y, x),
+     (normal(3), normal(5))),
+    ("polymul polyder", lambda xp, s, x, y: xp.polyder(xp.polymul(x, y), 2),
+     (normal(3), normal(4))),
+    ("modf ldexp", lambda xp, s, x: xp.modf(x)[0] * xp.ldexp(x, 3), (normal(3, 4) * 3,)),
+    ("angle resize", lambda xp, s, x: xp.angle(x, deg=True) * xp.resize(x, (2, 7)).sum(),
+     (normal(3, 4),)),
+    ("astype indices_from", lambda xp, s, x: xp.astype(x, np.float64)[xp.triu_indices_from(x, 1)]
+     + x[xp.diag_indices_from(x)].sum() + x[xp.tril_indices_from(x)][:3], (normal(3, 3),)),
 ]
 # autograd has no rule for these (or none for these shapes); finite differences check them
 NO_AUTOGRAD = {"softmax", "log_softmax", "xlogy", "xlog1py", "log_expit", "norm",
@@ -192,7 +204,8 @@ NO_AUTOGRAD = {"softmax", "log_softmax", "xlogy", "xlog1py", "log_expit", "norm"
                "compress", "interp", "interp knots", "linspace axis", "geomspace", "block",
                "insert", "delete", "copysign", "fmod", "heaviside", "convolve full",
                "convolve same", "convolve valid", "correlate", "correlate full", "logspace",
-               "meshgrid"}
+               "meshgrid", "polyval", "vander", "gradient", "polyadd polysub",
+               "polymul polyder", "modf ldexp", "astype indices_from", "angle resize"}
 
 
 def traced_gradient(f, args):
@@ -224,7 +237,9 @@ def test_gradient_against_autograd(name, f, args):
 # functions autograd has no rule for, against JAX (the same f with jax.numpy)
 JAX_CASES = ["copysign", "fmod", "heaviside", "convolve full", "convolve same",
              "convolve valid", "correlate", "correlate full", "interp", "interp knots",
-             "linspace axis", "logspace", "geomspace", "meshgrid", "block", "insert", "delete"]
+             "linspace axis", "logspace", "geomspace", "meshgrid", "block", "insert", "delete",
+             "polyval", "vander", "gradient", "polyadd polysub", "polymul polyder", "modf ldexp",
+             "astype indices_from", "angle resize"]
 
 
 @pytest.mark.parametrize("name, f, args", [c for c in CASES if c[0] in JAX_CASES],
@@ -248,7 +263,8 @@ NUMPY_NAMES = (
     "kron cross sign expm1 log1p log2 log10 exp2 logaddexp logaddexp2 sinh cosh arcsin arccos "
     "arctan arcsinh arccosh arctanh arctan2 reciprocal fabs floor ceil round rint mod remainder "
     "fmax fmin select sinc deg2rad rad2deg nan_to_num copysign fmod heaviside convolve "
-    "correlate interp linspace logspace geomspace meshgrid block insert delete").split()
+    "correlate interp linspace logspace geomspace meshgrid block insert delete polyval vander "
+    "gradient polyadd polysub polymul polyder").split()
 SPECIAL_NAMES = "expit logit log_expit erf erfc gammaln digamma xlogy xlog1py logsumexp " \
     "softmax log_softmax".split()
 

@@ -68,6 +68,11 @@ UFUNCS.update({getattr(np, name): getattr(la, name) for name in (
     "less", "less_equal", "greater", "greater_equal", "equal", "not_equal", "logical_and",
     "logical_or", "logical_xor", "logical_not", "signbit", "copysign", "fmod", "heaviside")})
 
+UFUNCS.update({
+    np.ldexp: lambda x1, x2: la.multiply(x1, la.exp2(x2)),
+    np.modf: lambda x: (la.subtract(x, la.fix(x)), la.fix(x)),
+})
+
 # tests whose answer is the same at every point (traced values are finite and real): plain
 # arrays
 VALUE_UFUNCS = (np.isfinite, np.isnan, np.isinf, np.isnat)
@@ -139,7 +144,8 @@ ARRAY_FUNCTIONS = {getattr(np, name): getattr(la, name) for name in (
     "cumulative_prod", "median", "fix", "trapezoid", "quantile", "percentile", "cov",
     "corrcoef", "argmax", "argmin", "argsort", "all", "any", "count_nonzero", "isclose",
     "allclose", "array_equal", "searchsorted", "digitize", "convolve", "correlate", "interp",
-    "linspace", "logspace", "geomspace", "meshgrid", "block", "insert", "delete",
+    "linspace", "logspace", "geomspace", "meshgrid", "block", "insert", "delete", "polyval",
+    "vander", "gradient", "polyadd", "polysub", "polymul", "polyder",
 )}
 # traced values are never NaN: numpy's nan-ignoring reductions are the plain ones
 ARRAY_FUNCTIONS.update({getattr(np, "nan" + name): getattr(la, name) for name in (
@@ -154,7 +160,16 @@ ARRAY_FUNCTIONS.update({
     np.size: lambda a, axis=None: int(np.prod(a.shape if isinstance(a, Traced) else
                                               np.shape(value_of(a)), dtype=np.int64))
     if axis is None else (a.shape if isinstance(a, Traced) else np.shape(value_of(a)))[axis],
-    np.copy: _same, np.real: _same, np.conjugate: _same,
+    np.copy: _same, np.real: _same, np.conjugate: _same, np.real_if_close: _same,
+    np.astype: lambda x, dtype, /, *, copy=True, device=None: lift(x).astype(dtype),
+    # the angle of a real number: pi where its sign bit is set (a mask node), else 0
+    np.angle: lambda z, deg=False: la.multiply(la.signbit(z), 180.0 if deg else np.pi),
+    np.resize: lambda a, new_shape: la.resize(a, new_shape),
+    # index arrays that depend on the shape alone
+    np.diag_indices_from: lambda arr: np.diag_indices(np.shape(value_of(arr))[0],
+                                                      np.ndim(value_of(arr))),
+    np.tril_indices_from: lambda arr, k=0: np.tril_indices_from(np.zeros(arr.shape), k),
+    np.triu_indices_from: lambda arr, k=0: np.triu_indices_from(np.zeros(arr.shape), k),
     np.imag: lambda a: np.zeros(np.shape(value_of(a))),
     np.iscomplexobj: lambda x: False, np.isrealobj: lambda x: True,
     np.result_type: lambda *a: np.dtype(np.float64),
@@ -189,7 +204,28 @@ DECIDING_FUNCTIONS = {getattr(np, name): why for name, why in (
     ("lexsort", "the order depends on the values; use np.argsort"),
     ("isin", "membership is decided on the values; compare with np.equal and np.any"),
     ("array_equiv", "the answer is decided on the values; use np.all(a == b)"),
+    ("partition", "the partition depends on the values; use np.sort"),
+    ("unique_all", "the number of distinct values depends on the values"),
+    ("unique_counts", "the number of distinct values depends on the values"),
+    ("unique_inverse", "the number of distinct values depends on the values"),
+    ("unique_values", "the number of distinct values depends on the values"),
+    ("union1d", "the number of distinct values depends on the values"),
+    ("intersect1d", "the number of common values depends on the values"),
+    ("setdiff1d", "the number of values kept depends on the values"),
+    ("setxor1d", "the number of values kept depends on the values"),
+    ("trim_zeros", "the number of zeros trimmed depends on the values"),
+    ("extract", "the number of entries kept depends on the values; use np.where(c, x, 0)"),
+    ("bincount", "the counts are integers read from the values"),
+    ("histogram2d", "the counts are integers read from the values"),
+    ("histogramdd", "the counts are integers read from the values"),
+    ("histogram_bin_edges", "the edges are read from the values"),
+    ("piecewise", "each piece runs on the entries its condition selects, a value-dependent "
+                  "subset; use np.select or np.where, which evaluate every piece"),
 )}
+
+# functions that write into an array: traced values are immutable
+WRITING_FUNCTIONS = {getattr(np, name) for name in (
+    "put", "putmask", "place", "copyto", "fill_diagonal", "put_along_axis")}
 
 
 def compress(a, condition, axis=None, out=None):
@@ -218,6 +254,8 @@ def array_function(func, args, kwargs):
     if func in DECIDING_FUNCTIONS:
         traced = next((x for x in list(args) + list(kwargs.values()) if holds_traced(x)), None)
         raise control_flow_error(lift(traced), _qualified(func), DECIDING_FUNCTIONS[func])
+    if func in WRITING_FUNCTIONS:
+        raise TracingError(f"{_qualified(func)} writes into an array; {BUFFER}")
     if func in VALUE_FUNCTIONS:
         return func(*_values(list(args)), **{k: _values(v) for k, v in kwargs.items()})
     function = ARRAY_FUNCTIONS.get(func)

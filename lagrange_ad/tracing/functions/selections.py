@@ -177,3 +177,9 @@ def insert(arr, obj, values, axis=None):
     both = call("concatenate", call("reshape", arr, shape=(-1,)),
                 call("reshape", values, shape=(-1,)), axis=0)
     return call("getitem", both, index=np.asarray(picked, dtype=np.intp))
+
+
+def resize(a, new_shape):
+    """The entries of ``a`` repeated in C order to fill ``new_shape`` (numpy's resize): a
+    selection."""
+    return _gather(a, np.resize, new_shape)

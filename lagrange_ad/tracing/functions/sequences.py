@@ -163,3 +163,64 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     below = call("less", x, call("getitem", xp, index=0))
     above = call("greater", x, call("getitem", xp, index=n - 1))
     return where(below, first, where(above, last, inside))
+
+
+def polyval(p, x):
+    """The polynomial with coefficients ``p`` (highest power first) at ``x``, by Horner's rule
+    ``y <- y x + p_k``: differentiated in ``p`` and ``x``."""
+    p = lift(p)
+    if ndim_of(p) != 1 or shape_of(p)[0] == 0:
+        refuse("polyval", "p", f"shape {shape_of(p)}", "give a non-empty 1-D coefficient array")
+    coefficients = [call("getitem", p, index=k) for k in range(shape_of(p)[0])]
+    y = multiply(coefficients[0], call("broadcast_to", 1.0, shape=shape_of(x)))
+    for c in coefficients[1:]:
+        y = add(multiply(y, x), c)
+    return y
+
+
+def vander(x, N=None, increasing=False):  # noqa: N803  (numpy's name)
+    """The Vandermonde matrix ``x_i ** k`` (powers decreasing unless ``increasing``)."""
+    x = lift(x)
+    if ndim_of(x) != 1:
+        refuse("vander", "x", f"shape {shape_of(x)}", "give a 1-D array")
+    n = shape_of(x)[0] if N is None else int(N)
+    powers = range(n) if increasing else range(n - 1, -1, -1)
+    return call("stack", *[power(x, float(k)) for k in powers], axis=1)
+
+
+def _coefficients(p, name: str):
+    p = lift(p)
+    if ndim_of(p) != 1:
+        refuse(name, "p", f"shape {shape_of(p)}", "give a 1-D coefficient array")
+    return p
+
+
+def polyadd(a1, a2):
+    """The sum of two polynomials (coefficients highest power first; the shorter one padded
+    with leading zeros)."""
+    a1, a2 = _coefficients(a1, "polyadd"), _coefficients(a2, "polyadd")
+    n1, n2 = shape_of(a1)[0], shape_of(a2)[0]
+    n = max(n1, n2)
+    return add(call("pad", a1, pad_width=((n - n1, 0),)), call("pad", a2, pad_width=((n - n2, 0),)))
+
+
+def polysub(a1, a2):
+    """The difference of two polynomials."""
+    return polyadd(a1, multiply(a2, -1.0))
+
+
+def polymul(a1, a2):
+    """The product of two polynomials: the full convolution of their coefficients."""
+    return convolve(_coefficients(a1, "polymul"), _coefficients(a2, "polymul"))
+
+
+def polyder(p, m=1):
+    """The m-th derivative of a polynomial: each step multiplies ``p_k`` by its power and drops
+    the constant."""
+    p = _coefficients(p, "polyder")
+    for _ in range(int(m)):
+        n = shape_of(p)[0]
+        if n <= 1:
+            return np.zeros(1)
+        p = multiply(call("getitem", p, index=slice(0, n - 1)), np.arange(n - 1, 0, -1.0))
+    return p

@@ -300,3 +300,33 @@ def block(arrays):
         return concatenate([assemble(part, level + 1) for part in item], axis=level - depth)
 
     return assemble(arrays, 0)
+
+
+def gradient(f, *varargs, axis=None, edge_order=1):
+    """numpy's gradient with uniform spacings (scalars in ``varargs``): central differences
+    ``(f_{k+1} - f_{k-1}) / 2h`` inside and one-sided ones ``(f_1 - f_0) / h`` at the edges
+    (``edge_order=1``); one array per axis (a list when more than one)."""
+    f = lift(f)
+    ndim = ndim_of(f)
+    axes = tuple(range(ndim)) if axis is None else axes_of(axis, ndim, "gradient")
+    if edge_order != 1:
+        refuse("gradient", "edge_order", edge_order, "use edge_order=1")
+    spacings = varargs * len(axes) if len(varargs) == 1 else varargs or (1.0,) * len(axes)
+    if len(spacings) != len(axes) or any(np.ndim(h) != 0 for h in spacings):
+        refuse("gradient", "varargs", varargs, "give one scalar spacing, or one per axis")
+    out = []
+    for a, h in zip(axes, spacings):
+        n = shape_of(f)[a]
+        if n < 2:
+            raise ShapeError(f"gradient needs at least 2 entries along axis {a}; got {n}")
+        lead = (slice(None),) * a
+
+        def part(s, lead=lead):
+            return call("getitem", f, index=lead + (s,))
+        edges_first = call("div", subtract(part(slice(1, 2)), part(slice(0, 1))), float(h))
+        edges_last = call("div", subtract(part(slice(n - 1, n)), part(slice(n - 2, n - 1))),
+                          float(h))
+        inside = call("div", subtract(part(slice(2, n)), part(slice(0, n - 2))), 2.0 * float(h))
+        out.append(concatenate([edges_first, inside, edges_last], axis=a) if n > 2 else
+                   concatenate([edges_first, edges_last], axis=a))
+    return out[0] if len(out) == 1 else out
