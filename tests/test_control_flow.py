@@ -162,3 +162,50 @@ def test_tests_whose_answer_is_the_same_everywhere_stay_plain():
 def test_scipy_functions_with_masks_inside_trace():
     check_replay(lambda x: np.sum(scipy.special.xlogy(x > 0, np.abs(x) + 1.0) * x),
                  SIDES[0], SIDES[1:])
+
+
+# ----------------------------------------------------------------- random points, both sides
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.extra.numpy import arrays  # noqa: E402
+
+POINTS = arrays(np.float64, 5, elements=st.floats(-2.0, 2.0, allow_subnormal=False))
+
+
+@settings(max_examples=40, deadline=None)
+@given(POINTS, POINTS, st.floats(-1.5, 1.5))
+def test_a_graph_traced_at_one_random_point_is_the_function_at_another(x0, x1, t):
+    def f(x):
+        return np.sum(np.where(x > t, np.sin(x), x ** 2) + np.clip(x, -1.0, 1.0) * (x < 0.5)
+                      + np.maximum(x, 0.3 * x) + np.abs(x - t) * x[np.argmax(x)])
+
+    graph = la.trace(f, x0)
+    assert la.Program(graph, x1).output_value == pytest.approx(f(x1), rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(la.grad(graph)(x1)[0], la.grad(f)(x1)[0], rtol=1e-12,
+                               atol=1e-12)
+
+
+NEW_FUNCTIONS = {  # la.name(*args) on plain arrays against numpy's function of that name
+    "less": (SIDES[0], 0.3), "greater_equal": (SIDES[0], SIDES[1]), "equal": (SIDES[0], 0.3),
+    "logical_and": (SIDES[0] > 0, SIDES[1] > 0), "logical_not": (SIDES[0] > 0,),
+    "signbit": (SIDES[0],), "all": (SIDES[0] > -2,), "any": (SIDES[0] > 3,),
+    "count_nonzero": (SIDES[0] > 0,), "isclose": (SIDES[0], SIDES[0] + 1e-9),
+    "argmax": (SIDES[1],), "argmin": (SIDES[1],), "argsort": (SIDES[1],),
+    "searchsorted": (np.array([-1.0, 0.0, 1.0]), SIDES[1]),
+    "digitize": (SIDES[1], np.array([-1.0, 0.0, 1.0])),
+    "copysign": (SIDES[0], SIDES[1]), "fmod": (SIDES[0], 0.7), "heaviside": (SIDES[0], 0.5),
+    "convolve": (SIDES[0], SIDES[1][:2]), "correlate": (SIDES[0], SIDES[1][:2]),
+    "interp": (SIDES[1], np.array([-1.0, 0.0, 2.0]), np.array([1.0, 3.0, 2.0])),
+    "linspace": (1.0, 2.0, 5), "logspace": (0.0, 2.0, 3), "geomspace": (1.0, 8.0, 4),
+    "polyval": (SIDES[0], SIDES[1]), "vander": (SIDES[0],), "resize": (SIDES[0], (2, 2)),
+    "insert": (SIDES[0], 1, 5.0), "delete": (SIDES[0], [0, 2]),
+}
+
+
+@pytest.mark.parametrize("name", list(NEW_FUNCTIONS))
+def test_la_functions_on_plain_arrays_are_numpy_s(name):
+    args = NEW_FUNCTIONS[name]
+    # (fmod as x - trunc(x / y) y rounds where C's fmod is exact: atol)
+    np.testing.assert_allclose(getattr(la, name)(*args), getattr(np, name)(*args) * 1.0,
+                               rtol=1e-14, atol=1e-15)
