@@ -104,6 +104,35 @@ def test_masks_are_float_nodes_with_derivative_zero():
     np.testing.assert_array_equal(la.grad(f)(SIDES[0])[0], np.ones(3))
 
 
+def jittered_cholesky(k):
+    try:
+        factor = np.linalg.cholesky(k)
+    except np.linalg.LinAlgError:  # a decision on the values, taken by an exception
+        factor = np.linalg.cholesky(k + 2.0 * np.eye(2))
+    return np.sum(factor * np.array([[1.0, 0.0], [2.0, 3.0]]))
+
+
+INDEFINITE = np.array([[1.0, 2.0], [2.0, 1.0]])
+DEFINITE = np.array([[2.0, 0.5], [0.5, 1.0]])
+
+
+def test_an_except_branch_taken_at_the_traced_point_is_guarded_on_replay():
+    graph = la.trace(jittered_cholesky, INDEFINITE)
+    assert la.Program(graph, 1.1 * INDEFINITE).output_value == \
+        pytest.approx(jittered_cholesky(1.1 * INDEFINITE), rel=1e-14)
+    with pytest.raises(la.DomainError, match=r"traced where cholesky failed .* except"):
+        la.Program(graph, DEFINITE)
+    with pytest.raises(la.DomainError, match=r"traced where cholesky failed"):
+        la.grad(graph)(DEFINITE)
+    # traced on the other branch, the row's own domain check guards the replay
+    with pytest.raises(la.DomainError, match=r"not positive definite"):
+        la.grad(la.trace(jittered_cholesky, DEFINITE))(INDEFINITE)
+    (g,) = la.grad(jittered_cholesky)(DEFINITE)  # la.grad of the function traces anew
+    direction = RNG.standard_normal((2, 2))
+    assert np.sum(g * direction) == pytest.approx(
+        central_difference(jittered_cholesky, DEFINITE, direction), rel=1e-6)
+
+
 # ----------------------------------------------------------------- Python decisions refused
 
 DECISIONS = {

@@ -172,6 +172,7 @@ CASES = {
     "argsort": [((uniform((3, 4)),), {"axis": 1})],
     "take": [((uniform((4, 3)), np.array([3.0, 0.0, 3.0])), {"axis": 0}),
              ((uniform((2, 3)), np.array([[5.0, 1.0]])), {"axis": None})],
+    "outside_domain": [((np.array([[1.0, 2.0], [2.0, 1.0]]),), {"row": "cholesky"})],
     "take_along": [((uniform((3, 4)), np.array([[3.0, 0.0, 1.0, 2.0]] * 3)), {"axis": 1})],
 }
 CASES.update(LINALG_CASES)  # the matrix rows' sample operands live beside their tests

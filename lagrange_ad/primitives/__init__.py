@@ -5,6 +5,7 @@ from . import (  # noqa: F401  (registration)
     comparisons,
     einsum,
     elementwise,
+    guards,
     indices,
     linalg,
     reductions,

@@ -210,6 +210,7 @@ def piecewise_constant(
     param_names: tuple[str, ...] = (),
     template: str | None = None,
     compiled: bool = True,
+    domain: Callable[..., str | None] | None = None,
 ) -> Primitive:
     """Register a primitive that is constant between its jumps.
 
@@ -241,7 +242,7 @@ def piecewise_constant(
         multiply_adds=lambda ans_shape, *shapes, **params: 0,
         partials=_ZERO_PARTIALS.get(arity) if shape is None else None,
         vjp_reads=(), curvature=linear_curvature, param_names=param_names,
-        template=template, compiled=compiled,
+        template=template, compiled=compiled, domain=domain,
     ))
 
 
