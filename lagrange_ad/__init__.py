@@ -10,6 +10,7 @@ from .accel.dispatch import use_reference
 from .compare import Comparison, ComparisonRow, compare
 from .errors import (
                      CheckpointError,
+                     ControlFlowError,
                      ConvergenceError,
                      CyclicGraphError,
                      DomainError,
@@ -21,6 +22,7 @@ from .errors import (
                      NonScalarOutputError,
                      ShapeError,
                      SingularKKTError,
+                     TracingError,
                      UnknownMethodError,
                      UnknownPrimitiveError,
 )
@@ -52,6 +54,6 @@ __all__ = [
     "UnknownPrimitiveError", "Unrolled", "VerificationReport", "compare", "examples",
     "fixed_point", "grad", "hessian", "hvp", "jacobian", "linalg", "solve", "trace", "unroll",
     "hessian_pattern",
-    "use_reference", "verify",
+    "use_reference", "verify", "ControlFlowError", "TracingError",
     *(name for name in _functions.__all__ if name != "trace"),
 ]

@@ -108,3 +108,10 @@ class TracingError(LagrangeADError):
     """An operation on a traced value that cannot be recorded in the graph (reading it as a
     Python number, writing it into a numpy buffer, an unsupported argument); the message says
     what to write instead."""
+
+
+class ControlFlowError(TracingError):
+    """A Python decision on a traced value (``if``, ``while``, ``bool()``, ``int()``, an index,
+    a boolean mask): the graph would keep the branch taken at the traced point and replay it
+    wrongly elsewhere; the message says what to write instead (``np.where``, a mask,
+    ``la.fixed_point``)."""

@@ -16,6 +16,7 @@ from lagrange_ad.errors import TracingError
 RNG = np.random.default_rng(11)
 SCALE = RNG.standard_normal((1, 5, 1))
 WEIGHTS = RNG.uniform(0.5, 2.0, 4)
+KNOTS = np.array([-2.0, -0.5, 0.3, 1.1, 2.5])
 
 
 def normal(*shape):
@@ -154,6 +155,42 @@ CASES = [
     ("cov corrcoef", lambda xp, s, x: np.cov(x) + np.corrcoef(x, rowvar=True), (normal(3, 6),)),
     ("cov of two", lambda xp, s, x, y: np.cov(x, y, bias=True), (normal(6), normal(6))),
     ("compress", lambda xp, s, x: np.compress([True, False, True], x, axis=0), (normal(3, 4),)),
+    ("copysign", lambda xp, s, x, y: xp.copysign(x, y), (normal(3, 4), normal(4))),
+    ("fmod", lambda xp, s, x, y: xp.fmod(x, y), (normal(3, 4), positive(4))),
+    ("heaviside", lambda xp, s, x, y: xp.heaviside(x, y) * x + y, (normal(3, 4), normal(4))),
+    ("convolve full", lambda xp, s, x, y: xp.convolve(x, y), (normal(6), normal(3))),
+    ("convolve same", lambda xp, s, x, y: xp.convolve(x, y, mode="same"), (normal(3), normal(5))),
+    ("convolve valid", lambda xp, s, x, y: xp.convolve(x, y, "valid"), (normal(6), normal(4))),
+    ("correlate", lambda xp, s, x, y: xp.correlate(x, y), (normal(6), normal(3))),
+    ("correlate full", lambda xp, s, x, y: xp.correlate(x, y, "full"), (normal(3), normal(5))),
+    ("interp", lambda xp, s, x, y: xp.interp(x, KNOTS, y), (2 * normal(3, 4), normal(5))),
+    ("interp knots", lambda xp, s, x: xp.interp(np.linspace(-1, 3, 7), xp.cumsum(x), x ** 2,
+                                                left=0.5), (positive(4),)),
+    ("linspace", lambda xp, s, x: xp.linspace(x[0], x[1], 5), (normal(2, 3),)),
+    ("linspace axis", lambda xp, s, x: xp.linspace(x[0], 2.0, 4, endpoint=False, axis=-1),
+     (normal(2, 3),)),
+    ("logspace", lambda xp, s, x: xp.logspace(x[0], x[1], 4, base=2.0), (normal(2),)),
+    ("geomspace", lambda xp, s, x: xp.geomspace(x[0], x[1], 4), (positive(2, 3),)),
+    ("meshgrid", lambda xp, s, x, y: xp.meshgrid(x, y)[0] * xp.meshgrid(x, y, indexing="ij")[1]
+     .T, (normal(3), normal(4))),
+    ("block", lambda xp, s, x, y: xp.block([[x, y[:, :1]], [y.T @ x, 2.0 * y[:, 1:]]]),
+     (normal(2, 2), normal(2, 2))),
+    ("insert", lambda xp, s, x, y: xp.insert(x, np.array([1, 3]), y, axis=1),
+     (normal(2, 4), normal(2, 1))),
+    ("delete", lambda xp, s, x: xp.delete(x, np.array([0, 2]), axis=1) + xp.delete(x, 1)[:2],
+     (normal(2, 4),)),
+    ("polyval", lambda xp, s, x, y: xp.polyval(x, y), (normal(4), normal(2, 3))),
+    ("vander", lambda xp, s, x: xp.vander(x, 4), (normal(3),)),
+    ("gradient", lambda xp, s, x: xp.gradient(x, 0.5)[0] * xp.gradient(x, axis=1), (normal(3, 4),)),
+    ("polyadd polysub", lambda xp, s, x, y: xp.polyadd(x, y) * xp.polysub(y, x),
+     (normal(3), normal(5))),
+    ("polymul polyder", lambda xp, s, x, y: xp.polyder(xp.polymul(x, y), 2),
+     (normal(3), normal(4))),
+    ("modf ldexp", lambda xp, s, x: xp.modf(x)[0] * xp.ldexp(x, 3), (normal(3, 4) * 3,)),
+    ("angle resize", lambda xp, s, x: xp.angle(x, deg=True) * xp.resize(x, (2, 7)).sum(),
+     (normal(3, 4),)),
+    ("astype indices_from", lambda xp, s, x: xp.astype(x, np.float64)[xp.triu_indices_from(x, 1)]
+     + x[xp.diag_indices_from(x)].sum() + x[xp.tril_indices_from(x)][:3], (normal(3, 3),)),
 ]
 # autograd has no rule for these (or none for these shapes); finite differences check them
 NO_AUTOGRAD = {"softmax", "log_softmax", "xlogy", "xlog1py", "log_expit", "norm",
@@ -164,7 +201,11 @@ NO_AUTOGRAD = {"softmax", "log_softmax", "xlogy", "xlog1py", "log_expit", "norm"
                "vsplit unstack", "rollaxis matrix_transpose", "take_along_axis",
                "ediff1d diagflat", "nan reductions", "vecdot matvec vecmat",
                "degrees radians", "quantile", "percentile", "cov corrcoef", "cov of two",
-               "compress"}
+               "compress", "interp", "interp knots", "linspace axis", "geomspace", "block",
+               "insert", "delete", "copysign", "fmod", "heaviside", "convolve full",
+               "convolve same", "convolve valid", "correlate", "correlate full", "logspace",
+               "meshgrid", "polyval", "vander", "gradient", "polyadd polysub",
+               "polymul polyder", "modf ldexp", "astype indices_from", "angle resize"}
 
 
 def traced_gradient(f, args):
@@ -193,13 +234,37 @@ def test_gradient_against_autograd(name, f, args):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
+# functions autograd has no rule for, against JAX (the same f with jax.numpy)
+JAX_CASES = ["copysign", "fmod", "heaviside", "convolve full", "convolve same",
+             "convolve valid", "correlate", "correlate full", "interp", "interp knots",
+             "linspace axis", "logspace", "geomspace", "meshgrid", "block", "insert", "delete",
+             "polyval", "vander", "gradient", "polyadd polysub", "polymul polyder", "modf ldexp",
+             "astype indices_from", "angle resize"]
+
+
+@pytest.mark.parametrize("name, f, args", [c for c in CASES if c[0] in JAX_CASES],
+                         ids=[c[0] for c in CASES if c[0] in JAX_CASES])
+def test_gradient_against_jax(name, f, args):
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    gradient = traced_gradient(f, args)
+    expected = jax.grad(lambda *a: weigh(jnp, f(jnp, None, *a)),
+                        argnums=tuple(range(len(args))))(*args)
+    for got, want in zip(gradient, expected):
+        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-10, atol=1e-12)
+
+
 NUMPY_NAMES = (
     "max min amax amin where clip einsum outer inner tensordot dot var std prod cumsum cumprod "
     "sort expand_dims squeeze ravel vstack hstack column_stack repeat tile pad diag diagonal "
     "tril triu swapaxes moveaxis roll flip split atleast_1d atleast_2d atleast_3d append diff "
     "kron cross sign expm1 log1p log2 log10 exp2 logaddexp logaddexp2 sinh cosh arcsin arccos "
     "arctan arcsinh arccosh arctanh arctan2 reciprocal fabs floor ceil round rint mod remainder "
-    "fmax fmin select sinc deg2rad rad2deg nan_to_num").split()
+    "fmax fmin select sinc deg2rad rad2deg nan_to_num copysign fmod heaviside convolve "
+    "correlate interp linspace logspace geomspace meshgrid block insert delete polyval vander "
+    "gradient polyadd polysub polymul polyder").split()
 SPECIAL_NAMES = "expit logit log_expit erf erfc gammaln digamma xlogy xlog1py logsumexp " \
     "softmax log_softmax".split()
 

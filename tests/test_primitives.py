@@ -158,6 +158,22 @@ CASES = {
                     ((uniform((2,)), uniform((3,)), uniform((1,))), {"axis": 0})],
     "stack": [((uniform((2, 3)), uniform((2, 3))), {"axis": 0}),
               ((uniform((3,)), uniform((3,)), uniform((3,))), {"axis": 1})],
+    # masks and value-dependent indices: derivative zero (the samples are away from ties)
+    **{name: [((uniform((2, 3)), uniform((3,))))] for name in (
+        "less", "less_equal", "greater", "greater_equal", "not_equal", "logical_and",
+        "logical_or", "logical_xor")},
+    "equal": [((np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.5, 3.0])))],
+    "logical_not": [((np.array([0.0, 1.0, -2.0]),))],
+    "signbit": [((away_from_zero((4,)),))],
+    # finite differences would move the zero of the condition off zero: a kink for them
+    "switch": [kink(np.array([1.0, 0.0, 1.0]), uniform((2, 3)), uniform((2, 1)))],
+    "argmax": [((uniform((5,)),)), ((uniform((3, 4)),), {"axis": 1})],
+    "argmin": [((uniform((3, 4)),), {"axis": 0})],
+    "argsort": [((uniform((3, 4)),), {"axis": 1})],
+    "take": [((uniform((4, 3)), np.array([3.0, 0.0, 3.0])), {"axis": 0}),
+             ((uniform((2, 3)), np.array([[5.0, 1.0]])), {"axis": None})],
+    "outside_domain": [((np.array([[1.0, 2.0], [2.0, 1.0]]),), {"row": "cholesky"})],
+    "take_along": [((uniform((3, 4)), np.array([[3.0, 0.0, 1.0, 2.0]] * 3)), {"axis": 1})],
 }
 CASES.update(LINALG_CASES)  # the matrix rows' sample operands live beside their tests
 

@@ -63,7 +63,9 @@ def checked_call(name: str, *operands, **params):
     takes its except branch while tracing and leaves no failed node in the graph. The check
     reads the operands' values (on plain operands the evaluation checks them once more); a
     graph differentiated again at another point checks the same domain in its forward pass
-    (`DomainError`).
+    (`DomainError`). A failure on traced operands also records an ``outside_domain`` guard
+    (`lagrange_ad.primitives.guards`), so that a replay where the row would succeed, and the
+    program would not have taken its except branch, raises `DomainError` too.
     """
     operands = tuple(lift(x) for x in operands)
     row = lookup(name)
@@ -74,6 +76,9 @@ def checked_call(name: str, *operands, **params):
         if all(v.dtype.kind in "biuf" and np.all(np.isfinite(v)) for v in values):
             problem = row.domain(*[v.astype(np.float64) for v in values], **params)
             if problem is not None:
+                if any(is_traced(x) for x in operands):
+                    call("outside_domain", *operands, row=name,
+                         row_params=tuple(sorted(params.items())))
                 raise LinAlgDomainError(problem)
     return call(name, *operands, **params)
 

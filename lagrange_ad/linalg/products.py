@@ -1,5 +1,5 @@
 """Products and structure: matmul, multi_dot, matrix_power, matrix_transpose, diagonal,
-trace, outer, vecdot, cross, tensordot, and matrix_rank (read from the value).
+trace, outer, vecdot, cross, tensordot, and matrix_rank (a count of singular values).
 
 All are compositions of existing rows (matmul, transpose, getitem, sum, mul, reshape).
 """
@@ -119,11 +119,21 @@ def vecdot(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Array:
 
 
 def matrix_rank(A: ArrayLike, tol=None, hermitian: bool = False, *,  # noqa: N803
-                rtol=None) -> int:
-    """The numerical rank: an integer read from the value, like a comparison (not
-    differentiated; a graph re-evaluated elsewhere keeps the rank it was traced with)."""
-    value = A.value if is_traced(A) and hasattr(A, "value") else A
-    return np.linalg.matrix_rank(value, tol=tol, hermitian=hermitian, rtol=rtol)
+                rtol=None) -> int | Array:
+    """The numerical rank: the number of singular values above ``tol``.
+
+    On a traced matrix it is a node, ``sum(s > tol)`` of the singular values (numpy's default
+    ``tol = max(s) max(m, n) eps``), recomputed when the graph is replayed; derivative 0.
+    """
+    if not is_traced(A):
+        return np.linalg.matrix_rank(A, tol=tol, hermitian=hermitian, rtol=rtol)
+    values = call("svd_values", A)
+    if tol is None:
+        m, n = core_of(A, "matrix_rank")
+        scale = max(m, n) * np.finfo(np.float64).eps if rtol is None else rtol
+        tol = call("mul", call("max", values, axis=(-1,)), scale)
+        tol = call("reshape", tol, shape=shape_of(tol) + (1,))
+    return call("sum", call("greater", values, tol), axis=(-1,))
 
 
 def cross(x1: ArrayLike, x2: ArrayLike, /, *, axis: int = -1) -> Array:

@@ -2,8 +2,11 @@
 
 from . import (  # noqa: F401  (registration)
     arrays,
+    comparisons,
     einsum,
     elementwise,
+    guards,
+    indices,
     linalg,
     reductions,
     scans,

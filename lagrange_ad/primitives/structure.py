@@ -199,31 +199,53 @@ def elementwise(
 
 
 ZERO = np.float64(0.0)
+# entrywise partials of a piecewise constant row, by arity (plain functions: the compiled
+# scalar loop calls them)
+_ZERO_PARTIALS = {1: lambda ans, x: (ZERO,), 2: lambda ans, x, y: (ZERO, ZERO)}
 
 
-def piecewise_constant(name: str, evaluate: Callable[..., np.ndarray]) -> Primitive:
-    """Register a unary elementwise primitive that is constant between its jumps.
+def piecewise_constant(
+    name: str,
+    evaluate: Callable[..., np.ndarray],
+    *,
+    arity: int = 1,
+    shape: Callable[..., tuple] | None = None,
+    param_names: tuple[str, ...] = (),
+    template: str | None = None,
+    compiled: bool = True,
+    domain: Callable[..., str | None] | None = None,
+) -> Primitive:
+    """Register a primitive that is constant between its jumps.
 
-    Rounding and sign functions are locally constant except on a set of measure zero, where
-    they jump. Their derivative is taken as zero everywhere, jumps included (the convention
-    of autograd and JAX): ``vjp = 0``, ``jvp = 0``, no nonzero Jacobian entries.
+    Rounding and sign functions, comparisons (1.0 where ``x > y``, else 0.0) and the index of
+    a maximum are locally constant except on a set of measure zero, where they jump. Their
+    derivative is taken as zero everywhere, jumps included (the convention of autograd and
+    JAX): ``vjp = 0``, ``jvp = 0``, no nonzero Jacobian entries. Without a ``shape`` rule the
+    primitive is elementwise (operands broadcast) and has entrywise partials 0; a row whose
+    output has another shape (an index along an axis) gives its own ``shape(*shapes,
+    **params)``.
     """
 
-    def vjp(g, ans, x):
-        return (np.zeros(np.shape(x)),)
+    def vjp(g, ans, *xs, **params):
+        return tuple(np.zeros(np.shape(x)) for x in xs)
 
-    def jvp(ts, ans, x):
+    def jvp(ts, ans, *xs, **params):
         return np.zeros(np.shape(ans))
 
-    def jacobian(ans, x):
+    def jacobian(ans, *xs, **params):
         empty = np.zeros(0, np.int64)
-        return (Block(empty, empty, np.zeros(0)),)
+        return tuple(Block(empty, empty, np.zeros(0)) for _ in xs)
+
+    def broadcast(*shapes, **params):
+        return broadcast_shape(*shapes)
 
     return register(Primitive(
-        name=name, arity=1, evaluate=evaluate, vjp=vjp, jvp=jvp,
-        shape=lambda x_shape: tuple(x_shape), jacobian=jacobian,
-        multiply_adds=lambda ans_shape, x_shape: 0,
-        partials=lambda ans, x: (ZERO,), vjp_reads=(), curvature=linear_curvature,
+        name=name, arity=arity, evaluate=evaluate, vjp=vjp, jvp=jvp,
+        shape=broadcast if shape is None else shape, jacobian=jacobian,
+        multiply_adds=lambda ans_shape, *shapes, **params: 0,
+        partials=_ZERO_PARTIALS.get(arity) if shape is None else None,
+        vjp_reads=(), curvature=linear_curvature, param_names=param_names,
+        template=template, compiled=compiled, domain=domain,
     ))
 
 

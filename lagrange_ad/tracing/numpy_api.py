@@ -4,31 +4,27 @@
 operators, the attributes and methods of ``numpy.ndarray``, and the two override protocols
 (``__array_ufunc__`` for ``np.sin(x)``, ``__array_function__`` for ``np.sum(x)``), each
 routed by the tables of `numpy_tables` to the ``la.`` function of the same name. Functions of
-``numpy.linalg`` go to ``lagrange_ad.linalg``. What only reads values (comparisons,
-``argmax``, ``np.isfinite``) returns plain arrays of the values at the traced point: a program
-that branches on them is traced along the branch taken. What cannot be traced (reading a
-value as a Python number, writing into a buffer, complex numbers, in-place methods) raises
+``numpy.linalg`` go to ``lagrange_ad.linalg``. Comparisons, logical operations, ``all``,
+``any`` and ``argmax`` are nodes too (masks and indices, derivative zero), so a graph replayed at
+another point recomputes them. A Python decision on a traced value (``if``, ``while``,
+``bool()``, ``int()``, ``float()``, ``.item()``, an index, a boolean mask) raises
+`ControlFlowError`, which says to write the choice with ``np.where`` or a mask. What else
+cannot be traced (writing into a buffer, complex numbers, in-place methods) raises
 `TracingError` saying what to write instead. numpy's own array constructors see lists of
 traced values only while a function is traced (`interception`).
 """
 
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 
 from ..errors import ShapeError, TracingError
 from . import functions as la
-from .functions.core import lift, refuse
+from .functions.core import control_flow_error, is_integral, is_mask, refuse
 from .functions.elementwise import divmod_, floor_divide
 from .functions.shapes import squeeze, swapaxes
-from .numpy_tables import BUFFER, array_function, array_ufunc
+from .numpy_tables import BUFFER, array_function, array_ufunc, compress
 from .tape import Traced
-
-
-def _value(x):
-    return x.value if isinstance(x, Traced) else x
 
 
 def _cut(what: str, instead: str):
@@ -37,17 +33,6 @@ def _cut(what: str, instead: str):
         raise TracingError(f"{what} of traced value v{self.node} would cut it out of the "
                            f"graph, and its derivative would be lost; {instead}")
     method.__name__ = what
-    return method
-
-
-def _on_values(name: str):
-    """A method computed on the values alone (not differentiated): a plain array."""
-    def method(self, *args, **kwargs):
-        try:
-            return getattr(self.value, name)(*[_value(a) for a in args], **kwargs)
-        except (TypeError, ValueError) as exc:
-            raise TracingError(f"{name} of the value of v{self.node}: {exc}") from None
-    method.__name__ = name
     return method
 
 
@@ -62,10 +47,21 @@ def _operators(function):
     return forward, reflected
 
 
-def _comparison(compare):
-    """A comparison of values (for control flow and masks; not differentiated)."""
+def _comparison(function):
+    """A comparison: a mask node (``la.greater``, ...); None and strings are never equal."""
     def method(self, other):
-        return compare(self.value, _value(lift(other)))
+        if other is None or isinstance(other, str):
+            return NotImplemented
+        return function(self, other)
+    method.__name__ = function.__name__
+    return method
+
+
+def _decision(what: str, why: str = ""):
+    """A method that would take a Python decision on the value: `ControlFlowError`."""
+    def method(self, *args, **kwargs):
+        raise control_flow_error(self, what, why)
+    method.__name__ = what
     return method
 
 
@@ -122,6 +118,10 @@ class TracedDType:
 NUMBER = ("keep it traced (use la. or numpy functions on it), or read x.value for the number; "
           "to put traced values into an array, build it from a list (np.array([...])) or with "
           "la.stack instead of writing into a numpy buffer")
+
+
+NUMBER_READ = ("a Python number read from a traced value is fixed at the traced point and loses "
+               "its derivative; " + NUMBER)
 
 
 class Tracer(Traced):
@@ -198,8 +198,8 @@ class Tracer(Traced):
 
     def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
         kind = np.dtype(dtype).kind
-        if kind == "f":
-            return self
+        if kind == "f" or (kind in "biu" and is_integral(self)):
+            return self  # a mask or an index is 0/1 or integers already
         raise TracingError(f"astype({np.dtype(dtype)}) of traced value v{self.node}: an "
                            f"{'integer' if kind in 'iu' else np.dtype(dtype).name} copy "
                            f"has no derivative; keep float64, or use np.floor / np.rint "
@@ -217,18 +217,16 @@ class Tracer(Traced):
         for k in range(len(self)):
             yield self[k]
 
-    def __bool__(self):
-        if self.size != 1:
-            raise TracingError(f"the truth value of traced array v{self.node} of shape "
-                               f"{self.shape} is ambiguous; use np.all(x > 0) or np.any(...)")
-        return bool(self.value)
-
-    __float__ = _cut("float()", NUMBER)
-    __int__ = _cut("int()", NUMBER)
+    __bool__ = _decision("the truth value (if, while, and, or, bool())")
+    __float__ = _decision("float()", NUMBER_READ)
+    __int__ = _decision("int()", NUMBER_READ + "; to pick entries of a numpy array W by a "
+                        "traced index i, write la.take(W, i, axis=0)")
     __complex__ = _cut("complex()", "complex values are not supported; " + NUMBER)
-    __index__ = _cut("use as an index", "indices are static; use int(x.value) if the index "
-                     "is data")
-    item = _cut("item()", NUMBER)
+    __index__ = _decision("use as an index", "an index read from a traced value is fixed at "
+                          "the traced point; to pick entries by a traced index use "
+                          "np.take(a, i, axis=...) or np.take_along_axis, which the graph "
+                          "recomputes")
+    item = _decision("item()", NUMBER_READ)
     tolist = _cut("tolist()", "keep it traced; iterate over it (for row in x) if you need parts")
     tobytes = _cut("tobytes()", NUMBER)
     tofile = _cut("tofile()", NUMBER)
@@ -249,16 +247,9 @@ class Tracer(Traced):
     sort = _cut("the in-place sort()", "use np.sort(x), which returns a new traced value")
     partition = _cut("the in-place partition()", "use np.sort(x)")
     choose = _cut("choose()", "a traced value cannot be an index array; use np.select")
-
-    # ------------------------------------------------------------ values only
-    all = _on_values("all")
-    any = _on_values("any")
-    argmax = _on_values("argmax")
-    argmin = _on_values("argmin")
-    argsort = _on_values("argsort")
-    argpartition = _on_values("argpartition")
-    nonzero = _on_values("nonzero")
-    searchsorted = _on_values("searchsorted")
+    nonzero = _decision("nonzero()", "the number of nonzero entries depends on the values")
+    argpartition = _decision("argpartition()", "the partition depends on the values; use "
+                             "np.argsort")
 
     # ------------------------------------------------------------ methods
     sum = _function(la.sum)
@@ -281,9 +272,15 @@ class Tracer(Traced):
     take = _function(la.take)
     diagonal = _function(la.diagonal)
     trace = _function(la.trace)
+    all = _function(la.all)
+    any = _function(la.any)
+    argmax = _function(la.argmax)
+    argmin = _function(la.argmin)
+    argsort = _function(la.argsort)
+    searchsorted = _function(la.searchsorted)
 
-    def compress(self, condition, axis=None):
-        return la.take(self, np.flatnonzero(np.asarray(_value(condition))), axis=axis)
+    def compress(self, condition, axis=None, out=None):
+        return compress(self, condition, axis=axis, out=out)
 
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)) \
@@ -297,6 +294,8 @@ class Tracer(Traced):
 
     # ------------------------------------------------------------ operators
     def __getitem__(self, index):
+        if isinstance(index, Traced) and not is_mask(index):
+            return la.take(self, index, axis=0)  # an index computed from values: a node
         return la.call("getitem", self, index=static_index(index))
 
     __add__, __radd__ = _operators(la.add)
@@ -318,8 +317,8 @@ class Tracer(Traced):
     def __round__(self, ndigits=None):
         return la.round(self, 0 if ndigits is None else ndigits)
 
-    def __contains__(self, value) -> bool:
-        return bool(np.any(self.value == _value(value)))
+    __contains__ = _decision("the test 'in'", "the answer (a Python bool) depends on the "
+                             "values; use np.any(x == value)")
 
     def __copy__(self):
         return self  # traced values are immutable
@@ -330,21 +329,39 @@ class Tracer(Traced):
     def __abs__(self):
         return la.abs(self)
 
-    # comparisons read values (for control flow and masks); they are not differentiated
-    __lt__, __le__ = _comparison(operator.lt), _comparison(operator.le)
-    __gt__, __ge__ = _comparison(operator.gt), _comparison(operator.ge)
-    __eq__, __ne__ = _comparison(operator.eq), _comparison(operator.ne)
+    # comparisons are mask nodes (1.0 where true), recomputed on replay; derivative zero
+    __lt__, __le__ = _comparison(la.less), _comparison(la.less_equal)
+    __gt__, __ge__ = _comparison(la.greater), _comparison(la.greater_equal)
+    __eq__, __ne__ = _comparison(la.equal), _comparison(la.not_equal)
+    __and__, __rand__ = _operators(la.logical_and)
+    __or__, __ror__ = _operators(la.logical_or)
+    __xor__, __rxor__ = _operators(la.logical_xor)
+
+    def __invert__(self):
+        return la.logical_not(self)
 
     __hash__ = object.__hash__
 
 
 def static_index(index):
-    """An index with lists turned into arrays; traced values are refused (indices are static)."""
+    """An index with lists turned into arrays; traced parts are refused (indices are static).
+
+    Traced indices go through ``take`` instead (`Tracer.__getitem__`); a traced mask would
+    select a value-dependent number of entries (`ControlFlowError`).
+    """
     parts = index if isinstance(index, tuple) else (index,)
     fixed = []
     for part in parts:
         if isinstance(part, Traced):
-            raise TracingError("an index cannot be a traced value: indices are static; use "
-                               "part.value if the index is data")
+            if is_mask(part):
+                raise control_flow_error(part, "indexing by a traced mask (x[x > 0])",
+                                         MASK_INDEX)
+            raise TracingError(f"a traced index v{part.node} inside a tuple index; pick along "
+                               f"one axis with np.take(x, i, axis=k), which the graph "
+                               f"recomputes")
         fixed.append(np.asarray(part) if isinstance(part, list) else part)
     return tuple(fixed) if isinstance(index, tuple) else fixed[0]
+
+
+MASK_INDEX = ("the number of entries selected depends on the values; keep the shape and zero "
+              "the others out with np.where(mask, x, 0) or x * mask (then np.sum, ...)")

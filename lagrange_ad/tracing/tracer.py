@@ -24,7 +24,7 @@ from ..errors import GraphError, LagrangeADError
 from ..graph.graph import Graph
 from ..program.values import Forward, Reads, forward_values, node_vector
 from .functions.core import lift
-from .interception import explain, names_intercepted
+from .interception import names_intercepted
 from .numpy_api import Tracer
 from .tape import Tape, finite_array
 
@@ -122,8 +122,7 @@ def _run(f: Callable, tracers: list):
     """``f(*tracers)``; a library error that numpy turned into its own is raised as it was.
 
     numpy reports a failure inside its C code (``buffer[0] = x`` calls ``float(x)``) as
-    ``ValueError: setting an array element with a sequence``, with our error as the cause;
-    scipy's log-sum-exp family fails inside scipy when bound before the trace (`explain`).
+    ``ValueError: setting an array element with a sequence``, with our error as the cause.
     """
     try:
         return f(*tracers)
@@ -133,9 +132,6 @@ def _run(f: Callable, tracers: list):
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, LagrangeADError):
             raise cause from exc
-        explained = explain(exc)
-        if explained is not None:
-            raise explained from exc
         raise
 
 

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import ShapeError, TracingError
+from ...errors import ControlFlowError, ShapeError, TracingError
 from ...primitives import lookup
+from ...primitives.comparisons import MASK_ROWS
+from ...primitives.indices import INDEX_ROWS
 from ...primitives.reductions import normalize_axes
 from ...program.values import apply_primitive
 from ..tape import Traced, finite_array, holds_traced, record
@@ -126,3 +128,27 @@ def value_of(x):
     """The value of a traced operand (lists stacked), or ``x`` as an array."""
     x = lift(x)
     return x.value if isinstance(x, Traced) else np.asarray(x)
+
+
+def is_mask(x) -> bool:
+    """Whether ``x`` is a traced mask: a comparison or logical operation of traced values."""
+    return isinstance(x, Traced) and x.tape.builder.step(x.node)[0].name in MASK_ROWS
+
+
+def is_integral(x) -> bool:
+    """Whether ``x`` is a traced mask or index (``argmax``): integers at every point."""
+    return isinstance(x, Traced) and x.tape.builder.step(x.node)[0].name in \
+        MASK_ROWS + INDEX_ROWS
+
+
+INSTEAD = ("write the choice as data: np.where(condition, a, b) (la.where) or a product with "
+           "the mask (x * (x > 0)), which the graph recomputes at every point; for a loop that "
+           "runs until a traced value converges use la.fixed_point")
+
+
+def control_flow_error(x, what: str, why: str = "") -> ControlFlowError:
+    """The error for a Python decision taken on traced value ``x``: it says what to write."""
+    node = f" v{x.node}" if isinstance(x, Traced) else ""
+    because = why or ("the branch taken would depend on a traced value, and the graph would "
+                      "keep the one taken at the traced point")
+    return ControlFlowError(f"{what} of traced value{node}: {because}; {INSTEAD}")

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...errors import DomainError
 from ..tape import TRACED_TYPES, Traced, as_float_array
-from .core import call, lift, refuse, value_of
+from .core import call, control_flow_error, lift, refuse, value_of
 
 NO_PARAMS: dict = {}
 LN2 = math.log(2.0)
@@ -173,13 +173,23 @@ def round(x, decimals=0):  # noqa: A001  (the numpy name)
 around = round
 
 
-def where(condition, x, y):
-    """``x`` where ``condition`` holds, else ``y`` (broadcast); the condition is a constant.
+def where(condition, x=None, y=None):
+    """``x`` where ``condition`` is nonzero, else ``y`` (broadcast).
 
-    The derivative flows to x where the condition holds and to y elsewhere. The condition may
-    compare traced values (``x > 0`` is a plain boolean array of their values).
+    The derivative flows to ``x`` where the condition holds and to ``y`` elsewhere. A traced
+    condition (``x > 0``) is a node, recomputed when the graph is replayed at another point
+    (the ``switch`` row); a constant one is the ``where`` row's mask.
     """
-    return call("where", x, y, mask=np.asarray(value_of(condition), dtype=bool))
+    condition = lift(condition)
+    if x is None and y is None:
+        if isinstance(condition, Traced):
+            raise control_flow_error(condition, "np.where(condition) with one argument",
+                                     "the number of indices where a traced condition holds "
+                                     "depends on the values")
+        return np.nonzero(np.asarray(condition))
+    if isinstance(condition, Traced):
+        return call("switch", condition, x, y)
+    return call("where", x, y, mask=np.asarray(condition, dtype=bool))
 
 
 def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A002
@@ -201,11 +211,11 @@ def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A
 
 
 def sinc(x):
-    """``sin(pi x) / (pi x)``, 1 at 0 (numpy's normalized sinc); derivative 0 at 0."""
-    zero = value_of(x) == 0
-    if not np.any(zero):
-        px = multiply(x, math.pi)
-        return divide(sin(px), px)
+    """``sin(pi x) / (pi x)``, 1 at 0 (numpy's normalized sinc); derivative 0 at 0.
+
+    The zeros are found by a node (``x == 0``), so a replay at another point finds its own.
+    """
+    zero = call("equal", x, 0.0)
     safe = multiply(where(zero, 1.0, x), math.pi)
     return where(zero, 1.0, divide(sin(safe), safe))
 
@@ -247,8 +257,8 @@ def hypot(x1, x2):
 
 
 def fix(x, out=None):
-    """Round toward zero; derivative 0."""
-    return where(value_of(x) >= 0, floor(x), ceil(x))
+    """Round toward zero (floor where ``x >= 0``, a node, else ceil); derivative 0."""
+    return where(call("greater_equal", x, 0.0), floor(x), ceil(x))
 
 
 def trapezoid(y, x=None, dx=1.0, axis=-1):
@@ -266,3 +276,21 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
     if x is not None and np.ndim(value_of(x)) == 1 and n > 1:
         widths = call("reshape", lift(widths), shape=(-1,) + (1,) * (n - 1 - axis))
     return sum(multiply(pairs, multiply(widths, 0.5)), axis=axis)
+
+
+def copysign(x1, x2):
+    """``|x1|`` with the sign of ``x2``: ``|x1| (1 - 2 signbit(x2))``; the sign is a node, so
+    its derivative is zero (and ``abs'(0) = 0``)."""
+    return multiply(abs(x1), subtract(1.0, multiply(2.0, call("signbit", x2))))
+
+
+def fmod(x1, x2):
+    """The C remainder ``x1 - trunc(x1 / x2) x2``, with the sign of ``x1`` (numpy's fmod);
+    ``d/dx1 = 1``, ``d/dx2 = -trunc(x1 / x2)``."""
+    return subtract(x1, multiply(fix(divide(x1, x2)), x2))
+
+
+def heaviside(x1, x2):
+    """The step function: 0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where ``x1 > 0``;
+    derivative zero in ``x1``, and 1 in ``x2`` where ``x1 == 0``."""
+    return where(call("equal", x1, 0.0), x2, call("greater", x1, 0.0))

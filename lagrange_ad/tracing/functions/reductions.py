@@ -18,6 +18,7 @@ from .core import (
     call,
     check_dtype,
     check_out,
+    is_traced,
     keep,
     lift,
     refuse,
@@ -41,6 +42,8 @@ def _masked(name, a, where):
     """``a`` with zeros where ``where`` is False (for weighted sums), and the mask's weights."""
     if where is True:
         return lift(a), None
+    if is_traced(where):  # a mask node (x > 0): recomputed on replay
+        return multiply(a, where), None
     mask = np.broadcast_to(np.asarray(where, dtype=bool), shape_of(a)).astype(np.float64)
     return multiply(a, mask), mask
 
@@ -57,6 +60,9 @@ def mean(a, axis=None, dtype=None, out=None, keepdims=False, where=True):
     if where is True:
         return _reduce("mean", a, axis, keepdims, out, dtype)[0]
     a, mask = _masked("mean", a, where)
+    if mask is None:  # a traced mask: divide by its count, a node too
+        counts = _reduce("sum", call("mul", where, np.ones(shape_of(a))), axis, keepdims, out)[0]
+        return call("div", _reduce("sum", a, axis, keepdims, out, dtype)[0], counts)
     axes = axes_of(axis, mask.ndim, "mean")
     counts = np.sum(mask, axis=axes, keepdims=keepdims)
     if np.any(counts == 0):
@@ -107,6 +113,9 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=Tru
     if mean is not None:
         refuse("var", "mean", "a precomputed mean", "leave it out; the mean is recomputed")
     ddof = ddof if correction is None else correction
+    if is_traced(where):
+        refuse("var", "where", "a traced mask", "compute the weighted mean and squares with "
+               "np.sum(..., where=mask) / np.sum(mask)")
     a = lift(a)
     shape = shape_of(a)
     axes = axes_of(axis, len(shape), "var")

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ShapeError
-from .core import call, lift, refuse, shape_of
+from .comparisons import take_along_at, take_at
+from .core import call, is_traced, lift, refuse, shape_of
 from .elementwise import multiply
 from .shapes import ravel
 
@@ -71,6 +72,8 @@ def take(a, indices, axis=None, out=None, mode="raise"):
     """Entries at ``indices`` along ``axis`` (of the flattened array when None)."""
     if out is not None or mode != "raise":
         refuse("take", "out/mode", (out, mode), "use the returned value and in-range indices")
+    if is_traced(indices):  # indices computed from values (argmax): recomputed on replay
+        return take_at(a, indices, axis=axis)
     return _gather(a, np.take, indices, axis=axis)
 
 
@@ -146,9 +149,37 @@ def pad(array, pad_width, mode="constant", **kwargs):
 
 def take_along_axis(arr, indices, axis=-1):
     """Entries picked along ``axis`` by an index array (numpy's take_along_axis)."""
+    if is_traced(indices):  # argsort of a traced value: recomputed on replay
+        return take_along_at(arr, indices, axis=axis)
     return _gather(arr, np.take_along_axis, np.asarray(indices), axis)
 
 
 def diagflat(v, k=0):
     """A square matrix with the flattened ``v`` on its k-th diagonal."""
     return diag(ravel(v), k)
+
+
+def delete(arr, obj, axis=None):
+    """The entries of ``arr`` without those at ``obj`` along ``axis`` (of the flattened array
+    when None): a selection."""
+    return _gather(arr, np.delete, obj, axis=axis)
+
+
+def insert(arr, obj, values, axis=None):
+    """``values`` inserted into ``arr`` before the indices ``obj`` along ``axis`` (numpy's
+    insert): numpy's own insert applied to entry numbers tells which entry of ``arr`` or of
+    ``values`` each output entry is, and a gather of both picks them."""
+    arr, values = lift(arr), lift(values)
+    size = int(np.prod(shape_of(arr), dtype=np.int64))
+    ids = np.arange(size).reshape(shape_of(arr))
+    value_ids = size + np.arange(int(np.prod(shape_of(values), dtype=np.int64)))
+    picked = np.insert(ids, obj, value_ids.reshape(shape_of(values)), axis=axis)
+    both = call("concatenate", call("reshape", arr, shape=(-1,)),
+                call("reshape", values, shape=(-1,)), axis=0)
+    return call("getitem", both, index=np.asarray(picked, dtype=np.intp))
+
+
+def resize(a, new_shape):
+    """The entries of ``a`` repeated in C order to fill ``new_shape`` (numpy's resize): a
+    selection."""
+    return _gather(a, np.resize, new_shape)

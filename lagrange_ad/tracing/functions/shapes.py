@@ -272,3 +272,61 @@ def ediff1d(ary, to_end=None, to_begin=None):
     parts = [p for p in (to_begin, out, to_end) if p is not None]
     return concatenate([ravel(p) if p is not out else p for p in parts]) if len(parts) > 1 \
         else out
+
+
+def block(arrays):
+    """An array assembled from nested lists of blocks (numpy's block): the innermost lists are
+    joined along the last axis, the next ones along the axis before, and so on; blocks of
+    fewer dimensions get leading axes of length 1."""
+    depth, probe = 0, arrays
+    while isinstance(probe, list):
+        if not probe:
+            refuse("block", "arrays", "an empty list", "give non-empty lists of blocks")
+        depth, probe = depth + 1, probe[0]
+    leaves = []
+    pending = [arrays]
+    while pending:  # the blocks, to find the number of dimensions of the result
+        item = pending.pop()
+        if isinstance(item, list):
+            pending.extend(item)
+        else:
+            leaves.append(ndim_of(item))
+    ndim = max(max(leaves), depth)
+
+    def assemble(item, level):
+        if not isinstance(item, list):
+            item = lift(item)
+            return call("reshape", item, shape=(1,) * (ndim - ndim_of(item)) + shape_of(item))
+        return concatenate([assemble(part, level + 1) for part in item], axis=level - depth)
+
+    return assemble(arrays, 0)
+
+
+def gradient(f, *varargs, axis=None, edge_order=1):
+    """numpy's gradient with uniform spacings (scalars in ``varargs``): central differences
+    ``(f_{k+1} - f_{k-1}) / 2h`` inside and one-sided ones ``(f_1 - f_0) / h`` at the edges
+    (``edge_order=1``); one array per axis (a list when more than one)."""
+    f = lift(f)
+    ndim = ndim_of(f)
+    axes = tuple(range(ndim)) if axis is None else axes_of(axis, ndim, "gradient")
+    if edge_order != 1:
+        refuse("gradient", "edge_order", edge_order, "use edge_order=1")
+    spacings = varargs * len(axes) if len(varargs) == 1 else varargs or (1.0,) * len(axes)
+    if len(spacings) != len(axes) or any(np.ndim(h) != 0 for h in spacings):
+        refuse("gradient", "varargs", varargs, "give one scalar spacing, or one per axis")
+    out = []
+    for a, h in zip(axes, spacings):
+        n = shape_of(f)[a]
+        if n < 2:
+            raise ShapeError(f"gradient needs at least 2 entries along axis {a}; got {n}")
+        lead = (slice(None),) * a
+
+        def part(s, lead=lead):
+            return call("getitem", f, index=lead + (s,))
+        edges_first = call("div", subtract(part(slice(1, 2)), part(slice(0, 1))), float(h))
+        edges_last = call("div", subtract(part(slice(n - 1, n)), part(slice(n - 2, n - 1))),
+                          float(h))
+        inside = call("div", subtract(part(slice(2, n)), part(slice(0, n - 2))), 2.0 * float(h))
+        out.append(concatenate([edges_first, inside, edges_last], axis=a) if n > 2 else
+                   concatenate([edges_first, edges_last], axis=a))
+    return out[0] if len(out) == 1 else out
