@@ -1,0 +1,196 @@
+"""Sliding windows over the trailing axes of ``(batch, channels, *spatial)`` arrays.
+
+Convolution and pooling read, for every output position ``p`` and kernel offset ``k`` (both
+multi-indices over the N spatial axes), the entry of the padded input at
+
+    q = p * stride + k * dilation            (padded coordinates; ``q - before`` in the input),
+
+so along one axis of length ``n`` with ``before + after`` padding, a window of ``K`` taps
+spans ``e = dilation (K - 1) + 1`` entries and there are ``P = (n + before + after - e) //
+stride + 1`` positions (PyTorch's ``floor`` output size). `Windows` holds this geometry and
+the three moves every row is built from:
+
+``view``      the windows as one strided view ``(batch, channels, *K, *P)`` of the padded
+              input, without copying (reshaping it copies: the im2col matrix);
+``scatter``   its transpose: window entries added back to the input positions they read
+              (col2im), one strided addition per kernel offset;
+``sources``   for chosen kernel offsets, the flat index of the input entry they read.
+
+The parameters are normalized here once (`per_axis`, `padding_pairs`) and checked with
+`ShapeError` messages that name the row, the parameter and the value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..errors import ShapeError
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def per_axis(value, n: int, name: str, what: str, minimum: int) -> tuple[int, ...]:
+    """``value`` (an int, or one int per spatial axis) as n ints of at least ``minimum``."""
+    values = (value,) * n if _is_int(value) else value
+    try:
+        values = tuple(values)
+    except TypeError:
+        values = None
+    if values is None or len(values) != n or not all(_is_int(v) and v >= minimum
+                                                     for v in values):
+        raise ShapeError(f"{name}: {what} takes an int >= {minimum} or a tuple of {n} such "
+                         f"ints (one per spatial axis); got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def padding_pairs(value, n: int, name: str) -> tuple[tuple[int, int], ...]:
+    """Padding as one ``(before, after)`` pair of non-negative ints per spatial axis.
+
+    An int pads every side by that much, a tuple of n ints pads both sides of each axis
+    (PyTorch's symmetric padding), a tuple of n pairs says each side.
+    """
+    if _is_int(value) or (np.ndim(value) == 1 and all(_is_int(v) for v in value)):
+        sides = per_axis(value, n, name, "padding", 0)
+        return tuple((p, p) for p in sides)
+    try:
+        pairs = tuple(tuple(pair) for pair in value)
+    except TypeError:
+        pairs = ()
+    if len(pairs) != n or not all(len(pair) == 2 and all(_is_int(v) and v >= 0 for v in pair)
+                                  for pair in pairs):
+        raise ShapeError(f"{name}: padding takes an int >= 0, a tuple of {n} such ints, or "
+                         f"{n} (before, after) pairs; got {value!r}")
+    return tuple((int(a), int(b)) for a, b in pairs)
+
+
+@dataclass(frozen=True)
+class Windows:
+    """The windows of one row over inputs of spatial shape ``spatial``."""
+
+    spatial: tuple[int, ...]
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[tuple[int, int], ...]
+    dilation: tuple[int, ...]
+
+    @classmethod
+    def of(cls, name: str, x_shape: tuple, kernel, stride, padding, dilation) -> Windows:
+        """The checked geometry of row ``name`` on an input of shape ``x_shape``."""
+        n = len(x_shape) - 2
+        if n < 1:
+            raise ShapeError(f"{name} takes an input (batch, channels, *spatial) with at least "
+                             f"one spatial axis; got shape {tuple(x_shape)}")
+        kernel = per_axis(kernel, n, name, "kernel_size", 1)
+        windows = cls(tuple(int(s) for s in x_shape[2:]), kernel,
+                      per_axis(stride, n, name, "stride", 1), padding_pairs(padding, n, name),
+                      per_axis(dilation, n, name, "dilation", 1))
+        for axis, (size, span, (before, after)) in enumerate(
+                zip(windows.spatial, windows.span, windows.padding)):
+            if size + before + after < span:
+                raise ShapeError(
+                    f"{name}: along spatial axis {axis} the window spans {span} entries "
+                    f"(dilation * (kernel - 1) + 1) but the padded input has only "
+                    f"{size + before + after} ({size} + padding {before} + {after}): the output "
+                    f"would be empty; pad more or use a smaller kernel or dilation")
+        return windows
+
+    @property
+    def span(self) -> tuple[int, ...]:
+        """Entries covered by one window along each axis, ``dilation (K - 1) + 1``."""
+        return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))
+
+    @property
+    def out(self) -> tuple[int, ...]:
+        """The number of window positions along each axis."""
+        return tuple((n + a + b - e) // s + 1 for n, (a, b), e, s in
+                     zip(self.spatial, self.padding, self.span, self.stride))
+
+    def _region(self, offset: tuple[int, ...]) -> tuple:
+        """Slices of the padded input read at kernel offset ``offset`` by every position."""
+        return tuple(slice(k * d, k * d + (p - 1) * s + 1, s)
+                     for k, d, p, s in zip(offset, self.dilation, self.out, self.stride))
+
+    def padded(self, x: np.ndarray, fill: float) -> np.ndarray:
+        """``x`` with its spatial axes padded by ``fill``."""
+        if not any(a or b for a, b in self.padding):
+            return x
+        return np.pad(x, ((0, 0), (0, 0)) + self.padding, constant_values=fill)
+
+    def view(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """The windows of ``x`` as a read-only view ``(batch, channels, *kernel, *out)``."""
+        n = len(self.spatial)
+        spatial_axes = tuple(range(2, 2 + n))
+        every = sliding_window_view(self.padded(np.asarray(x), fill), self.span,
+                                    axis=spatial_axes)
+        picked = every[(slice(None), slice(None))
+                       + tuple(slice(0, (p - 1) * s + 1, s) for p, s in zip(self.out, self.stride))
+                       + tuple(slice(None, None, d) for d in self.dilation)]
+        return picked.transpose((0, 1) + tuple(range(2 + n, 2 + 2 * n)) + spatial_axes)
+
+    def scatter(self, cols: np.ndarray, x_shape: tuple) -> np.ndarray:
+        """The transpose of `view` (zero fill): ``cols`` of shape ``(batch, channels, *kernel,
+        *out)`` (a broadcast view will do) summed into the input positions they read."""
+        padded = np.zeros(tuple(x_shape[:2]) + tuple(n + a + b for n, (a, b) in
+                                                     zip(self.spatial, self.padding)))
+        everything = (slice(None), slice(None))
+        for offset in product(*(range(k) for k in self.kernel)):
+            padded[everything + self._region(offset)] += cols[everything + offset]
+        return padded[everything + tuple(slice(a, a + n) for n, (a, _) in
+                                         zip(self.spatial, self.padding))]
+
+    def sum(self, x: np.ndarray) -> np.ndarray:
+        """The sum of each window of ``x`` (zero fill), ``(batch, channels, *out)``."""
+        padded = self.padded(np.asarray(x, dtype=np.float64), 0.0)
+        everything = (slice(None), slice(None))
+        offsets = product(*(range(k) for k in self.kernel))
+        total = np.array(padded[everything + self._region(next(offsets))])
+        for offset in offsets:
+            total += padded[everything + self._region(offset)]
+        return total
+
+    def sources(self, offsets: np.ndarray) -> np.ndarray:
+        """The flat spatial index of the input entry read at flat kernel offset
+        ``offsets[..., *out]`` (C order over the kernel), for offsets that land inside."""
+        taps = np.unravel_index(offsets, self.kernel)
+        n = len(self.spatial)
+        positions = np.indices(self.out).reshape((n,) + (1,) * (offsets.ndim - n) + self.out)
+        read = [p * s + k * d - a for p, k, s, d, (a, _) in
+                zip(positions, taps, self.stride, self.dilation, self.padding)]
+        return np.ravel_multi_index(read, self.spatial)
+
+    def inside(self) -> np.ndarray:
+        """Whether kernel offset k at position p reads an input entry (not padding),
+        as a boolean array ``(*kernel, *out)``."""
+        mask = np.ones(self.kernel + self.out, dtype=bool)
+        n = len(self.spatial)
+        for axis, counts in enumerate(self._inside_per_axis()):
+            shape = [1] * (2 * n)
+            shape[axis], shape[n + axis] = counts.shape
+            mask = mask & counts.reshape(shape)
+        return mask
+
+    def _inside_per_axis(self) -> list[np.ndarray]:
+        """Per axis, the ``(K, P)`` table of whether tap k at position p reads the input."""
+        tables = []
+        for size, k, s, d, (a, _), p in zip(self.spatial, self.kernel, self.stride,
+                                            self.dilation, self.padding, self.out):
+            read = np.arange(p)[None, :] * s + np.arange(k)[:, None] * d - a
+            tables.append((read >= 0) & (read < size))
+        return tables
+
+    def taps_inside(self) -> int:
+        """The number of (kernel offset, position) pairs that read an input entry."""
+        return int(np.prod([t.sum() for t in self._inside_per_axis()], dtype=np.int64))
+
+    def inside_counts(self) -> np.ndarray:
+        """For each position, how many of its window's taps read the input, ``(*out)``."""
+        count = np.ones(())
+        for table in self._inside_per_axis():
+            count = np.multiply.outer(count, table.sum(axis=0))
+        return count
