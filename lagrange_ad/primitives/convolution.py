@@ -31,9 +31,10 @@ import numpy as np
 from ..errors import ShapeError
 from .registry import Block, Primitive, register
 from .structure import linear_curvature, multilinear_curvature, size_of
-from .windows import Windows, per_axis
+from .windows import Windows, per_axis, remembered
 
 
+@remembered
 def geometry(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1) -> Windows:
     """The checked windows of ``conv`` on these shapes, or `ShapeError` saying what is wrong."""
     x_shape, w_shape = tuple(x_shape), tuple(w_shape)
@@ -75,13 +76,12 @@ def _vjp_operand(k, g, ans, x, w, stride=1, padding=0, dilation=1, groups=1):
     grouped = np.reshape(g, (batch, groups, out_channels // groups, -1))
     if k == 0:
         cols = np.matmul(np.swapaxes(_grouped_weight(w, groups), -1, -2), grouped)
-        return windows.scatter(cols.reshape(np.shape(x)[:2] + windows.kernel + windows.out),
+        cols = cols.reshape(np.shape(x)[:2] + windows.kernel + windows.out)
+        return windows.scatter(lambda offset: cols[(slice(None), slice(None)) + offset],
                                np.shape(x))
+    # a product per example, G[b, g] X[b, g]^T (BLAS reads the transpose in place), summed
     cols = _columns(x, windows, groups)
-    # one product over batch and positions per group: (O/G, B P) times (B P, C/G K)
-    per_group = [np.tensordot(grouped[:, j], cols[:, j], axes=([0, 2], [0, 2]))
-                 for j in range(groups)]
-    return np.concatenate(per_group, axis=0).reshape(np.shape(w))
+    return np.matmul(grouped, np.swapaxes(cols, -1, -2)).sum(axis=0).reshape(np.shape(w))
 
 
 def _vjp(g, ans, x, w, **params):
@@ -146,6 +146,7 @@ CONV = register(Primitive(
 # ---------------------------------------------------------------------------------- pooling
 
 
+@remembered
 def pool_geometry(name: str, x_shape, kernel_size, stride=None, padding=0,
                   dilation=1) -> Windows:
     """The checked windows of a pooling row (stride defaults to the kernel size).
@@ -182,35 +183,43 @@ def _window_matrix(x, windows: Windows, fill: float) -> np.ndarray:
 
 
 def _max_pool(x, kernel_size, stride=None, padding=0, dilation=1):
+    return pool_geometry("max_pool", np.shape(x), kernel_size, stride, padding,
+                         dilation).maximum(x)
+
+
+def _first_maxima(ans, x, kernel_size, stride=None, padding=0, dilation=1):
+    """The windows and, per kernel offset, where the entry read there is the one its output
+    entry copies: the first maximum of the window in C order over the kernel offsets (as
+    PyTorch's max_pool indices). Chosen afresh from the values at every point."""
     windows = pool_geometry("max_pool", np.shape(x), kernel_size, stride, padding, dilation)
-    taken = _window_matrix(x, windows, -np.inf).max(axis=2)
-    return taken.reshape(np.shape(x)[:2] + windows.out)
-
-
-def _max_sources(x, kernel_size, stride=None, padding=0, dilation=1) -> np.ndarray:
-    """The flat index in x of the entry each output copies: the first maximum of its window
-    in C order over the kernel offsets (as ``argmax``, and PyTorch's max_pool indices)."""
-    shape = np.shape(x)
-    windows = pool_geometry("max_pool", shape, kernel_size, stride, padding, dilation)
-    chosen = np.argmax(_window_matrix(x, windows, -np.inf), axis=2)
-    spatial = windows.sources(chosen.reshape(shape[:2] + windows.out))
-    planes = np.arange(shape[0] * shape[1]).reshape(shape[:2] + (1,) * len(windows.out))
-    return planes * size_of(windows.spatial) + spatial
+    padded = windows.padded(np.asarray(x, dtype=np.float64), -np.inf)
+    free = np.ones(np.shape(ans), dtype=bool)
+    hits = {}
+    for offset in windows.offsets():
+        hit = windows.reads(padded, offset) == ans
+        hit &= free
+        free ^= hit
+        hits[offset] = hit
+    return windows, hits
 
 
 def _max_pool_vjp(g, ans, x, **params):
-    sources = _max_sources(x, **params)
-    ct = np.bincount(sources.ravel(), weights=np.ravel(g), minlength=np.size(x))
-    return (ct.reshape(np.shape(x)),)
+    windows, hits = _first_maxima(ans, x, **params)
+    return (windows.scatter(lambda offset: hits[offset] * g, np.shape(x)),)
 
 
 def _max_pool_jvp(ts, ans, x, **params):
-    (t,) = ts
-    return np.ravel(t)[_max_sources(x, **params)]
+    windows, hits = _first_maxima(ans, x, **params)
+    padded = windows.padded(ts[0], 0.0)
+    return sum(hit * windows.reads(padded, offset) for offset, hit in hits.items())
 
 
 def _max_pool_jacobian(ans, x, **params):
-    sources = _max_sources(x, **params).ravel()
+    windows, hits = _first_maxima(ans, x, **params)
+    chosen = sum(k * hit for k, hit in enumerate(hits.values()))
+    shape = np.shape(x)
+    planes = np.arange(shape[0] * shape[1]).reshape(shape[:2] + (1,) * len(windows.out))
+    sources = (planes * size_of(windows.spatial) + windows.sources(chosen)).ravel()
     return (Block(np.arange(sources.size), sources, np.ones(sources.size)),)
 
 
@@ -219,7 +228,7 @@ MAX_POOL = register(Primitive(
     shape=_pool_shape("max_pool"), jacobian=_max_pool_jacobian,
     param_names=("kernel_size", "stride", "padding", "dilation"),
     multiply_adds=lambda ans_shape, x_shape, **params: size_of(ans_shape),
-    vjp_reads=("operands",),  # the selection is recomputed from the operand at every point
+    vjp_reads=("ans", "operands"),  # the selection: where the operand equals the value
     curvature=linear_curvature,  # a selection, constant away from ties
 ))
 
@@ -250,9 +259,8 @@ def _avg_pool_vjp(g, ans, x, kernel_size, stride=None, padding=0, count_include_
     shape = np.shape(x)
     windows, divisor = _avg_geometry(shape, kernel_size, stride, padding, count_include_pad,
                                      divisor_override)
-    spread = np.expand_dims(g / divisor, tuple(range(2, 2 + len(windows.kernel))))
-    cols = np.broadcast_to(spread, shape[:2] + windows.kernel + windows.out)
-    return (windows.scatter(cols, shape),)
+    spread = g / divisor
+    return (windows.scatter(lambda offset: spread, shape),)
 
 
 def _avg_pool_jacobian(ans, x, kernel_size, stride=None, padding=0, count_include_pad=True,

@@ -22,13 +22,34 @@ The parameters are normalized here once (`per_axis`, `padding_pairs`) and checke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property, lru_cache, wraps
 from itertools import product
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ShapeError
+
+
+def remembered(function: Callable) -> Callable:
+    """``function`` with its results remembered for hashable arguments (shapes and parameters
+    as tuples, as the ``la.`` functions record them); other arguments are computed each time.
+
+    A row's rules read their geometry at every call (evaluation, shape, each cotangent), and
+    a geometry is the same for every call at one node.
+    """
+    cached = lru_cache(maxsize=256)(function)
+
+    @wraps(function)
+    def lookup(*args, **kwargs):
+        try:
+            return cached(*args, **kwargs)
+        except TypeError:  # an unhashable argument (a list): computed afresh
+            return function(*args, **kwargs)
+
+    return lookup
 
 
 def _is_int(value) -> bool:
@@ -80,6 +101,7 @@ class Windows:
     dilation: tuple[int, ...]
 
     @classmethod
+    @remembered
     def of(cls, name: str, x_shape: tuple, kernel, stride, padding, dilation) -> Windows:
         """The checked geometry of row ``name`` on an input of shape ``x_shape``."""
         n = len(x_shape) - 2
@@ -100,12 +122,12 @@ class Windows:
                     f"would be empty; pad more or use a smaller kernel or dilation")
         return windows
 
-    @property
+    @cached_property
     def span(self) -> tuple[int, ...]:
         """Entries covered by one window along each axis, ``dilation (K - 1) + 1``."""
         return tuple(d * (k - 1) + 1 for k, d in zip(self.kernel, self.dilation))
 
-    @property
+    @cached_property
     def out(self) -> tuple[int, ...]:
         """The number of window positions along each axis."""
         return tuple((n + a + b - e) // s + 1 for n, (a, b), e, s in
@@ -133,26 +155,44 @@ class Windows:
                        + tuple(slice(None, None, d) for d in self.dilation)]
         return picked.transpose((0, 1) + tuple(range(2 + n, 2 + 2 * n)) + spatial_axes)
 
-    def scatter(self, cols: np.ndarray, x_shape: tuple) -> np.ndarray:
-        """The transpose of `view` (zero fill): ``cols`` of shape ``(batch, channels, *kernel,
-        *out)`` (a broadcast view will do) summed into the input positions they read."""
+    def offsets(self):
+        """The kernel offsets (multi-indices over the kernel), in C order."""
+        return product(*(range(k) for k in self.kernel))
+
+    def reads(self, padded: np.ndarray, offset: tuple[int, ...]) -> np.ndarray:
+        """The entries of the padded input read at kernel offset ``offset``: a strided view
+        ``(batch, channels, *out)``."""
+        return padded[(slice(None), slice(None)) + self._region(offset)]
+
+    def scatter(self, part, x_shape: tuple) -> np.ndarray:
+        """The transpose of `view` (zero fill): the window entries, given per kernel offset as
+        ``part(offset)`` of shape ``(batch, channels, *out)`` (or broadcasting to it), summed
+        into the input positions they read."""
         padded = np.zeros(tuple(x_shape[:2]) + tuple(n + a + b for n, (a, b) in
                                                      zip(self.spatial, self.padding)))
-        everything = (slice(None), slice(None))
-        for offset in product(*(range(k) for k in self.kernel)):
-            padded[everything + self._region(offset)] += cols[everything + offset]
-        return padded[everything + tuple(slice(a, a + n) for n, (a, _) in
-                                         zip(self.spatial, self.padding))]
+        for offset in self.offsets():
+            self.reads(padded, offset)[...] += part(offset)
+        return padded[(slice(None), slice(None)) + tuple(slice(a, a + n) for n, (a, _) in
+                                                         zip(self.spatial, self.padding))]
 
     def sum(self, x: np.ndarray) -> np.ndarray:
         """The sum of each window of ``x`` (zero fill), ``(batch, channels, *out)``."""
         padded = self.padded(np.asarray(x, dtype=np.float64), 0.0)
-        everything = (slice(None), slice(None))
-        offsets = product(*(range(k) for k in self.kernel))
-        total = np.array(padded[everything + self._region(next(offsets))])
+        offsets = self.offsets()
+        total = np.array(self.reads(padded, next(offsets)))
         for offset in offsets:
-            total += padded[everything + self._region(offset)]
+            total += self.reads(padded, offset)
         return total
+
+    def maximum(self, x: np.ndarray) -> np.ndarray:
+        """The maximum of each window of ``x`` (padded with minus infinity),
+        ``(batch, channels, *out)``: one pass per kernel offset, no copy of the windows."""
+        padded = self.padded(np.asarray(x, dtype=np.float64), -np.inf)
+        offsets = self.offsets()
+        best = np.array(self.reads(padded, next(offsets)))
+        for offset in offsets:
+            np.maximum(best, self.reads(padded, offset), out=best)
+        return best
 
     def sources(self, offsets: np.ndarray) -> np.ndarray:
         """The flat spatial index of the input entry read at flat kernel offset
@@ -163,17 +203,6 @@ class Windows:
         read = [p * s + k * d - a for p, k, s, d, (a, _) in
                 zip(positions, taps, self.stride, self.dilation, self.padding)]
         return np.ravel_multi_index(read, self.spatial)
-
-    def inside(self) -> np.ndarray:
-        """Whether kernel offset k at position p reads an input entry (not padding),
-        as a boolean array ``(*kernel, *out)``."""
-        mask = np.ones(self.kernel + self.out, dtype=bool)
-        n = len(self.spatial)
-        for axis, counts in enumerate(self._inside_per_axis()):
-            shape = [1] * (2 * n)
-            shape[axis], shape[n + axis] = counts.shape
-            mask = mask & counts.reshape(shape)
-        return mask
 
     def _inside_per_axis(self) -> list[np.ndarray]:
         """Per axis, the ``(K, P)`` table of whether tap k at position p reads the input."""
@@ -194,3 +223,4 @@ class Windows:
         for table in self._inside_per_axis():
             count = np.multiply.outer(count, table.sum(axis=0))
         return count
+
