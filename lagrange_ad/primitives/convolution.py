@@ -53,10 +53,10 @@ def geometry(x_shape, w_shape, stride=1, padding=0, dilation=1, groups=1) -> Win
     return Windows.of("conv", x_shape, w_shape[2:], stride, padding, dilation)
 
 
-def _columns(x, windows: Windows, groups: int, fill: float = 0.0) -> np.ndarray:
-    """The im2col matrix ``X[b, g, (c, k), p]`` of ``x`` padded with ``fill`` (a copy)."""
-    batch = np.shape(x)[0]
-    return windows.view(x, fill).reshape(batch, groups, -1, size_of(windows.out))
+def _columns(x, windows: Windows, groups: int) -> np.ndarray:
+    """The im2col matrix ``X[b, g, (c, k), grid]`` of ``x`` (a copy; see `Columns`)."""
+    return windows.columns.matrix(x).reshape(np.shape(x)[0], groups, -1,
+                                             size_of(windows.columns.grid))
 
 
 def _grouped_weight(w, groups: int) -> np.ndarray:
@@ -67,18 +67,16 @@ def _grouped_weight(w, groups: int) -> np.ndarray:
 def _conv(x, w, stride=1, padding=0, dilation=1, groups=1):
     windows = geometry(np.shape(x), np.shape(w), stride, padding, dilation, groups)
     ans = np.matmul(_grouped_weight(w, groups), _columns(x, windows, groups))
-    return ans.reshape((np.shape(x)[0], np.shape(w)[0]) + windows.out)
+    return windows.columns.crop(ans.reshape(np.shape(x)[0], np.shape(w)[0], -1))
 
 
 def _vjp_operand(k, g, ans, x, w, stride=1, padding=0, dilation=1, groups=1):
     windows = geometry(np.shape(x), np.shape(w), stride, padding, dilation, groups)
     batch, out_channels = np.shape(x)[0], np.shape(w)[0]
-    grouped = np.reshape(g, (batch, groups, out_channels // groups, -1))
+    grouped = windows.columns.extend(g).reshape(batch, groups, out_channels // groups, -1)
     if k == 0:
         cols = np.matmul(np.swapaxes(_grouped_weight(w, groups), -1, -2), grouped)
-        cols = cols.reshape(np.shape(x)[:2] + windows.kernel + windows.out)
-        return windows.scatter(lambda offset: cols[(slice(None), slice(None)) + offset],
-                               np.shape(x))
+        return windows.columns.scatter(cols, np.shape(x))
     # a product per example, G[b, g] X[b, g]^T (BLAS reads the transpose in place), summed
     cols = _columns(x, windows, groups)
     return np.matmul(grouped, np.swapaxes(cols, -1, -2)).sum(axis=0).reshape(np.shape(w))
@@ -107,7 +105,7 @@ def _jacobian_operand(k, ans, x, w, stride=1, padding=0, dilation=1, groups=1):
         size_of(windows.out)
     # read[b, g, 1, (c, k), p]: the flat index of the input entry read, -1 in the padding
     ids = np.arange(x.size).reshape(x.shape)
-    read = _columns(ids, windows, groups, fill=-1)[:, :, None]
+    read = windows.view(ids, fill=-1).reshape(batch, groups, 1, taps, positions)
     o = np.arange(out_channels).reshape(groups, per_group)[None, :, :, None, None]
     rows = (np.arange(batch)[:, None, None, None, None] * out_channels + o) * positions \
         + np.arange(positions)

@@ -31,6 +31,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ShapeError
+from .structure import size_of
 
 
 def remembered(function: Callable) -> Callable:
@@ -138,6 +139,11 @@ class Windows:
         return tuple(slice(k * d, k * d + (p - 1) * s + 1, s)
                      for k, d, p, s in zip(offset, self.dilation, self.out, self.stride))
 
+    @cached_property
+    def columns(self) -> Columns:
+        """The im2col layout of these windows."""
+        return Columns(self)
+
     def padded(self, x: np.ndarray, fill: float) -> np.ndarray:
         """``x`` with its spatial axes padded by ``fill``."""
         if not any(a or b for a, b in self.padding):
@@ -224,3 +230,95 @@ class Windows:
             count = np.multiply.outer(count, table.sum(axis=0))
         return count
 
+
+
+@dataclass(frozen=True)
+class Columns:
+    """The im2col layout of some `Windows`: ``(batch, channels, *kernel, grid)`` matrices whose
+    last axis runs over a grid of window positions.
+
+    With strides other than one the grid is the positions themselves. With unit strides it is
+    wider: every axis but the first spans the whole padded input, so that the positions of one
+    kernel offset read one contiguous stretch of the flattened padded input, shifted by
+    ``sum_i k_i dilation_i r_i`` (``r_i`` the row-major strides of the padded input); copying
+    the windows and adding them back are then a few long contiguous moves instead of many
+    short ones. The extra positions of the grid read entries of the next row; they are cut
+    off the results (`crop`) and given zero cotangents (`extend`).
+    """
+
+    windows: Windows
+
+    @cached_property
+    def padded_shape(self) -> tuple[int, ...]:
+        return tuple(n + a + b for n, (a, b) in zip(self.windows.spatial, self.windows.padding))
+
+    @cached_property
+    def wide(self) -> bool:
+        """Whether the grid is the wide one of unit strides."""
+        return all(s == 1 for s in self.windows.stride) and len(self.windows.spatial) > 1
+
+    @cached_property
+    def grid(self) -> tuple[int, ...]:
+        out = self.windows.out
+        return (out[0],) + self.padded_shape[1:] if self.wide else out
+
+    @cached_property
+    def _shifts(self) -> list[int]:
+        """The flat shift of each kernel offset, in C order."""
+        strides = np.cumprod((1,) + self.padded_shape[:0:-1])[::-1]
+        return [int(sum(k * d * r for k, d, r in zip(offset, self.windows.dilation, strides)))
+                for offset in self.windows.offsets()]
+
+    def _flat_buffer(self, batch_channels: tuple, fill: float) -> tuple[np.ndarray, tuple]:
+        """A flat padded buffer with one padded row of slack, and the view of its interior."""
+        size = size_of(self.padded_shape)
+        slack = size_of(self.padded_shape[1:])
+        buffer = np.full(batch_channels + (size + slack,), fill)
+        inside = (slice(None), slice(None)) + tuple(
+            slice(a, a + n) for n, (a, _) in zip(self.windows.spatial, self.windows.padding))
+        return buffer, buffer[..., :size].reshape(batch_channels + self.padded_shape)[inside]
+
+    def matrix(self, x: np.ndarray) -> np.ndarray:
+        """The windows of ``x`` (zero padding) copied, ``(batch, channels, *kernel, grid)``."""
+        x = np.asarray(x)
+        if not self.wide:
+            return self.windows.view(x).reshape(x.shape[:2] + self.windows.kernel + (-1,))
+        buffer, inside = self._flat_buffer(x.shape[:2], 0.0)
+        inside[...] = x
+        cols = np.empty(x.shape[:2] + (len(self._shifts), size_of(self.grid)))
+        span = cols.shape[-1]
+        for k, shift in enumerate(self._shifts):
+            cols[:, :, k] = buffer[..., shift:shift + span]
+        return cols.reshape(x.shape[:2] + self.windows.kernel + (span,))
+
+    def scatter(self, cols: np.ndarray, x_shape: tuple) -> np.ndarray:
+        """The transpose of `matrix`: ``cols`` added back to the input entries they read."""
+        if not self.wide:
+            cols = cols.reshape(tuple(x_shape[:2]) + self.windows.kernel + self.windows.out)
+            return self.windows.scatter(lambda offset: cols[(slice(None), slice(None)) + offset],
+                                        x_shape)
+        buffer, inside = self._flat_buffer(tuple(x_shape[:2]), 0.0)
+        flat = cols.reshape(tuple(x_shape[:2]) + (len(self._shifts), -1))
+        span = flat.shape[-1]
+        for k, shift in enumerate(self._shifts):
+            buffer[..., shift:shift + span] += flat[:, :, k]
+        return inside
+
+    def crop(self, y: np.ndarray) -> np.ndarray:
+        """``(batch, channels, grid)`` values at the positions alone, ``(batch, channels,
+        *out)`` (contiguous)."""
+        y = y.reshape(y.shape[:2] + self.grid)
+        if not self.wide:
+            return y
+        return np.ascontiguousarray(y[(slice(None), slice(None))
+                                      + tuple(slice(0, p) for p in self.windows.out)])
+
+    def extend(self, g: np.ndarray) -> np.ndarray:
+        """The transpose of `crop`: ``(batch, channels, *out)`` cotangents on the grid, zero
+        at its extra positions, ``(batch, channels, grid)``."""
+        g = np.asarray(g)
+        if not self.wide:
+            return g.reshape(g.shape[:2] + (-1,))
+        out = np.zeros(g.shape[:2] + self.grid)
+        out[(slice(None), slice(None)) + tuple(slice(0, p) for p in self.windows.out)] = g
+        return out.reshape(g.shape[:2] + (-1,))
