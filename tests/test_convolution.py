@@ -81,25 +81,30 @@ def test_conv_and_its_gradients_match_torch(x_shape, w_shape, stride, padding, d
 
 
 MAX_POOL_CASES = [
-    # x shape, kernel, stride, padding, dilation
-    ((2, 3, 9), 2, None, 0, 1),
-    ((2, 3, 10), 3, 2, 1, 2),
-    ((2, 3, 8, 8), 2, None, 0, 1),
-    ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), (1, 2)),
-    ((1, 2, 7, 7), 3, 1, 1, 1),
+    # x shape, kernel, stride, padding, dilation, ceil_mode
+    ((2, 3, 9), 2, None, 0, 1, False),
+    ((2, 3, 10), 3, 2, 1, 2, False),
+    ((2, 3, 8, 8), 2, None, 0, 1, False),
+    ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), (1, 2), False),
+    ((1, 2, 7, 7), 3, 1, 1, 1, False),
+    ((2, 3, 9), 2, None, 0, 1, True),
+    ((1, 2, 9, 8), 3, 2, 1, 1, True),
+    ((1, 2, 8, 10), (2, 3), (3, 2), (1, 0), (2, 1), True),
+    ((1, 1, 6, 5), 2, 4, 0, 1, True),
 ]
 
 
-@pytest.mark.parametrize("x_shape, kernel, stride, padding, dilation", MAX_POOL_CASES)
-def test_max_pool_and_its_gradient_match_torch(x_shape, kernel, stride, padding, dilation):
+@pytest.mark.parametrize("x_shape, kernel, stride, padding, dilation, ceil", MAX_POOL_CASES)
+def test_max_pool_and_its_gradient_match_torch(x_shape, kernel, stride, padding, dilation, ceil):
     torch, F = torch_functional()
     x = rand(*x_shape)
     pool_nd = {3: F.max_pool1d, 4: F.max_pool2d}[len(x_shape)]
     out, c, grads = value_and_gradients(
-        lambda x: la.max_pool(x, kernel, stride=stride, padding=padding, dilation=dilation), x)
+        lambda x: la.max_pool(x, kernel, stride=stride, padding=padding, dilation=dilation,
+                              ceil_mode=ceil), x)
     theirs = torch_value_and_gradients(
-        torch, lambda x: pool_nd(x, kernel, stride=stride, padding=padding, dilation=dilation),
-        c, x)
+        torch, lambda x: pool_nd(x, kernel, stride=stride, padding=padding, dilation=dilation,
+                                 ceil_mode=ceil), c, x)
     assert_agree((out, grads), theirs)
 
 
@@ -335,8 +340,8 @@ REFUSALS = [
     (lambda: la.conv(rand(2, 1, 2, 6), rand(2, 2, 3)), ShapeError,
      r"\(batch, channels, \*spatial\) or \(channels, \*spatial\)"),
     (lambda: la.max_pool(rand(1, 1, 6, 6), 2, padding=2), ShapeError,
-     r"more than half the window's span 2"),
-    (lambda: la.max_pool(rand(1, 1, 6, 6), 2, ceil_mode=True), TracingError, r"ceil_mode"),
+     r"as wide as the window's span 2, so a window would read padding alone"),
+    (lambda: la.avg_pool(rand(1, 1, 6, 6), 2, ceil_mode=True), TracingError, r"ceil_mode"),
     (lambda: la.avg_pool(rand(1, 1, 6, 6), 2, divisor_override=0), ShapeError,
      r"divisor_override takes an int >= 1"),
     (lambda: la.avg_pool(rand(6, 6), (2, 2, 2)), ShapeError,

@@ -149,8 +149,9 @@ def pool_geometry(name: str, x_shape, kernel_size, stride=None, padding=0,
                   dilation=1) -> Windows:
     """The checked windows of a pooling row (stride defaults to the kernel size).
 
-    As in PyTorch, no side may be padded by more than half the window's span, so that every
-    window reads at least one input entry.
+    No side may be padded by as much as the window's span: every window reads at least one
+    input entry (PyTorch asks for at most half the span on each side, and pads the right
+    side further in its ceil mode, which stays within this bound).
     """
     x_shape = tuple(x_shape)
     if len(x_shape) not in (3, 4, 5):
@@ -161,9 +162,10 @@ def pool_geometry(name: str, x_shape, kernel_size, stride=None, padding=0,
     windows = Windows.of(name, x_shape, kernel, kernel if stride is None else stride, padding,
                          dilation)
     for axis, (span, pair) in enumerate(zip(windows.span, windows.padding)):
-        if max(pair) > span // 2:
-            raise ShapeError(f"{name}: padding {pair} along spatial axis {axis} is more than "
-                             f"half the window's span {span}; pad at most {span // 2}")
+        if max(pair) >= span:
+            raise ShapeError(f"{name}: padding {pair} along spatial axis {axis} is as wide as "
+                             f"the window's span {span}, so a window would read padding "
+                             f"alone; pad at most {span - 1} (PyTorch: at most {span // 2})")
     return windows
 
 

@@ -117,11 +117,8 @@ def conv(x, w, stride=1, padding=0, dilation=1, groups: int = 1):
     return _unbatched(y, added)
 
 
-def _pool_arguments(name: str, x, kernel_size, stride, padding, ceil_mode):
+def _pool_arguments(name: str, x, kernel_size, stride, padding):
     """The batched input, N and the normalized kernel, stride and padding of a pooling."""
-    if ceil_mode:
-        refuse(name, "ceil_mode", ceil_mode,
-               "the output size is floor((n + 2 padding - span) / stride) + 1 (ceil_mode=False)")
     n = len(kernel_size) if np.ndim(kernel_size) == 1 else len(shape_of(x)) - 2
     if n not in (1, 2, 3):
         raise ShapeError(f"{name} takes inputs with 1, 2 or 3 spatial axes (batch, channels, "
@@ -131,6 +128,19 @@ def _pool_arguments(name: str, x, kernel_size, stride, padding, ceil_mode):
     stride = kernel if stride is None or stride == () else per_axis(stride, n, name, "stride",
                                                                    1)
     return x, added, n, kernel, stride, padding_pairs(padding, n, name)
+
+
+def _ceil_padding(spatial, kernel, stride, padding, dilation):
+    """The padding of PyTorch's ceil mode: more on the right, so that a last, partial window
+    is taken when it starts inside the input or the left padding."""
+    pairs = []
+    for n, k, s, (before, after), d in zip(spatial, kernel, stride, padding, dilation):
+        span = d * (k - 1) + 1
+        positions = -(-(n + before + after - span) // s) + 1
+        if (positions - 1) * s >= n + before:
+            positions -= 1
+        pairs.append((before, max(after, (positions - 1) * s + span - n - before)))
+    return tuple(pairs)
 
 
 def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False):
@@ -145,17 +155,19 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool
     stride : int or tuple of N ints, optional
         The step between windows; the kernel size when None.
     padding : int or tuple of N ints
-        Entries of value minus infinity added on both sides (at most half the window's span).
+        Entries of value minus infinity added on both sides (less than the window's span).
     dilation : int or tuple of N ints
         The step between the taps of one window.
     ceil_mode : bool
-        Only False (PyTorch's default, the floor output size) is supported.
+        Whether the output size rounds up, as PyTorch's: a last, partial window is taken
+        when it starts inside the input or the left padding (the right side is padded
+        further with minus infinity).
 
     Returns
     -------
     traced or ndarray
         ``(batch, C, *out)``, ``out = (spatial + 2 padding - dilation (kernel - 1) - 1) //
-        stride + 1``.
+        stride + 1`` (rounded up in ceil mode).
 
     Notes
     -----
@@ -176,9 +188,12 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool
     array([[[0., 2., 1., 0.]]])
     """
     x, added, n, kernel, stride, padding = _pool_arguments("max_pool", x, kernel_size, stride,
-                                                           padding, ceil_mode)
+                                                           padding)
+    dilation = per_axis(dilation, n, "max_pool", "dilation", 1)
+    if ceil_mode:
+        padding = _ceil_padding(shape_of(x)[2:], kernel, stride, padding, dilation)
     y = call("max_pool", x, kernel_size=kernel, stride=stride, padding=padding,
-             dilation=per_axis(dilation, n, "max_pool", "dilation", 1))
+             dilation=dilation)
     return _unbatched(y, added)
 
 
@@ -195,7 +210,7 @@ def avg_pool(x, kernel_size, stride=None, padding=0, count_include_pad: bool = T
     stride : int or tuple of N ints, optional
         The step between windows; the kernel size when None.
     padding : int or tuple of N ints
-        Zeros added on both sides (at most half the kernel).
+        Zeros added on both sides (less than the kernel).
     count_include_pad : bool
         Whether the padding zeros count in the divisor (PyTorch's default, True), or only the
         input entries of the window.
@@ -226,8 +241,11 @@ def avg_pool(x, kernel_size, stride=None, padding=0, count_include_pad: bool = T
     >>> la.avg_pool(x, 2, padding=1, count_include_pad=False)
     array([[[1., 4., 7.]]])
     """
+    if ceil_mode:
+        refuse("avg_pool", "ceil_mode", ceil_mode, "the output size is floor((n + 2 padding - "
+               "kernel) / stride) + 1 (ceil_mode=False)")
     x, added, n, kernel, stride, padding = _pool_arguments("avg_pool", x, kernel_size, stride,
-                                                           padding, ceil_mode)
+                                                           padding)
     y = call("avg_pool", x, kernel_size=kernel, stride=stride, padding=padding,
              count_include_pad=count_include_pad, divisor_override=divisor_override)
     return _unbatched(y, added)
