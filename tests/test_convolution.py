@@ -91,6 +91,7 @@ MAX_POOL_CASES = [
     ((1, 2, 9, 8), 3, 2, 1, 1, True),
     ((1, 2, 8, 10), (2, 3), (3, 2), (1, 0), (2, 1), True),
     ((1, 1, 6, 5), 2, 4, 0, 1, True),
+    ((1, 2, 5, 4, 6), (2, 3, 2), (1, 2, 2), (1, 1, 0), 1, False),
 ]
 
 
@@ -98,7 +99,7 @@ MAX_POOL_CASES = [
 def test_max_pool_and_its_gradient_match_torch(x_shape, kernel, stride, padding, dilation, ceil):
     torch, F = torch_functional()
     x = rand(*x_shape)
-    pool_nd = {3: F.max_pool1d, 4: F.max_pool2d}[len(x_shape)]
+    pool_nd = {3: F.max_pool1d, 4: F.max_pool2d, 5: F.max_pool3d}[len(x_shape)]
     out, c, grads = value_and_gradients(
         lambda x: la.max_pool(x, kernel, stride=stride, padding=padding, dilation=dilation,
                               ceil_mode=ceil), x)
@@ -148,6 +149,7 @@ AVG_POOL_CASES = [
     ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), False, None),
     ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), True, None),
     ((1, 2, 7, 7), 3, 1, 1, True, 4),
+    ((1, 2, 5, 4, 6), (2, 3, 2), (1, 2, 2), (1, 1, 0), False, None),
 ]
 
 
@@ -164,9 +166,11 @@ def test_avg_pool_and_its_gradient_match_torch(x_shape, kernel, stride, padding,
             return F.avg_pool1d(x, kernel, stride=stride, padding=padding,
                                 count_include_pad=include)
     else:
+        pool_nd = F.avg_pool2d if len(x_shape) == 4 else F.avg_pool3d
+
         def reference(x):
-            return F.avg_pool2d(x, kernel, stride=stride, padding=padding,
-                                count_include_pad=include, divisor_override=divisor)
+            return pool_nd(x, kernel, stride=stride, padding=padding,
+                           count_include_pad=include, divisor_override=divisor)
     assert_agree((out, grads), torch_value_and_gradients(torch, reference, c, x))
 
 
@@ -317,6 +321,9 @@ def test_hessian_of_a_tiny_cnn_matches_differences_of_its_gradient():
     ours = la.hvp(loss)(params, direction)
     for o, fd in zip(ours, gradient_differences(loss, params, direction)):
         np.testing.assert_allclose(o, fd, rtol=1e-5, atol=1e-7)
+    # the second adjoint system solved from the assembled matrices agrees with the sweeps
+    for o, theirs in zip(ours, la.hvp(loss, method="spsolve")(params, direction)):
+        np.testing.assert_allclose(theirs, o, rtol=1e-10, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------- refusals

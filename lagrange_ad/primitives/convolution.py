@@ -1,4 +1,6 @@
-"""Convolution: PyTorch's N-d cross-correlation of a batch of images with a bank of filters.
+"""Convolution and pooling in PyTorch's layout ``(batch, channels, *spatial)``, N = 1, 2, 3.
+
+``conv`` is PyTorch's N-d cross-correlation of a batch of images with a bank of filters.
 
 The input ``x`` has shape ``(B, C, *S)``, the weight ``w`` shape ``(O, C / G, *K)`` (G groups:
 input channels ``g C/G .. (g + 1) C/G - 1`` feed output channels ``g O/G .. (g + 1) O/G - 1``)
@@ -7,7 +9,8 @@ and, with the windows of `windows.Windows` (zero padding, stride, dilation),
     ans[b, o, p] = sum_{c, k}  w[o, c, k] x_pad[b, g(o) C/G + c, p * stride + k * dilation].
 
 There is no bias: add it by broadcasting. The rule is the im2col form: the windows of x
-copied into a matrix ``X[b, g, (c, k), p]`` and one batched matrix product
+copied into a matrix ``X[b, g, (c, k), p]`` (p over the position grid of `windows.Columns`)
+and one batched matrix product
 ``ans[b, g] = W[g] X[b, g]`` with ``W[g] = w[g O/G .., :, :].reshape(O/G, -1)``, so BLAS does
 the arithmetic. Being bilinear,
 
@@ -22,6 +25,15 @@ and per tap that reads the input (not the padding), in each of the two blocks:
 ``d ans[b, o, p] / d x[b, c', q] = w[o, c, k]`` and ``d ans[b, o, p] / d w[o, c, k] =
 x[b, c', q]`` where ``q = p * stride + k * dilation - padding``; their number is
 ``multiply_adds`` (twice ``B O C/G`` times the taps inside the input).
+
+``max_pool`` takes the maximum of each window of the input padded with minus infinity. Each
+output entry copies one input entry, so the rule is a selection, recomputed from the values
+at every point: linear with zero curvature away from ties. Among tied entries of a window
+the first in C order over the kernel offsets is the one copied (PyTorch's max_pool indices);
+it is found with one pass per kernel offset, as the first offset whose entry equals the
+value. ``avg_pool`` divides each window's sum of the zero-padded input by the kernel's size,
+by the number of input entries in the window (``count_include_pad=False``) or by a given
+divisor: linear, its cotangent spreads ``g / divisor`` over each window.
 """
 
 from __future__ import annotations
