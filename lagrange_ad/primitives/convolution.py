@@ -205,12 +205,15 @@ def _first_maxima(ans, x, kernel_size, stride=None, padding=0, dilation=1):
     PyTorch's max_pool indices). Chosen afresh from the values at every point."""
     windows = pool_geometry("max_pool", np.shape(x), kernel_size, stride, padding, dilation)
     padded = windows.padded(np.asarray(x, dtype=np.float64), -np.inf)
-    free = np.ones(np.shape(ans), dtype=bool)
+    free = None  # where no earlier offset was the maximum (None: everywhere)
     hits = {}
     for offset in windows.offsets():
         hit = windows.reads(padded, offset) == ans
-        hit &= free
-        free ^= hit
+        if free is None:
+            free = ~hit
+        else:
+            hit &= free
+            free ^= hit
         hits[offset] = hit
     return windows, hits
 

@@ -180,8 +180,12 @@ class Windows:
         into the input positions they read."""
         padded = np.zeros(tuple(x_shape[:2]) + tuple(n + a + b for n, (a, b) in
                                                      zip(self.spatial, self.padding)))
+        apart = all(s >= e for s, e in zip(self.stride, self.span))
         for offset in self.offsets():
-            self.reads(padded, offset)[...] += part(offset)
+            if apart:  # windows that do not overlap: each entry is written once at most
+                np.copyto(self.reads(padded, offset), part(offset))
+            else:
+                self.reads(padded, offset)[...] += part(offset)
         return padded[(slice(None), slice(None)) + tuple(slice(a, a + n) for n, (a, _) in
                                                          zip(self.spatial, self.padding))]
 
