@@ -12,7 +12,7 @@ import pytest
 from linalg_cases import check_gradient
 
 import lagrange_ad as la
-from lagrange_ad.errors import ShapeError, TracingError
+from lagrange_ad.errors import ShapeError
 
 RNG = np.random.default_rng(20261205)
 
@@ -141,35 +141,43 @@ def test_the_first_maximum_in_c_order_takes_the_whole_cotangent():
 
 
 AVG_POOL_CASES = [
-    # x shape, kernel, stride, padding, count_include_pad, divisor_override
-    ((2, 3, 9), 2, None, 0, True, None),
-    ((2, 3, 10), 3, 2, 1, False, None),
-    ((2, 3, 10), 3, 2, 1, True, None),
-    ((2, 3, 8, 8), 2, None, 0, True, None),
-    ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), False, None),
-    ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), True, None),
-    ((1, 2, 7, 7), 3, 1, 1, True, 4),
-    ((1, 2, 5, 4, 6), (2, 3, 2), (1, 2, 2), (1, 1, 0), False, None),
+    # x shape, kernel, stride, padding, count_include_pad, divisor_override, ceil_mode
+    ((2, 3, 9), 2, None, 0, True, None, False),
+    ((2, 3, 9), 2, None, 0, True, None, True),
+    ((1, 2, 9, 8), 3, 2, 1, True, None, True),
+    ((1, 2, 9, 8), 3, 2, 1, False, None, True),
+    ((1, 2, 8, 10), (2, 3), (3, 2), (1, 0), True, None, True),
+    ((1, 2, 8, 10), (2, 3), (3, 2), (1, 0), True, 5, True),
+    ((1, 1, 6, 5), 2, 4, 0, True, None, True),
+    ((2, 3, 10), 3, 2, 1, False, None, False),
+    ((2, 3, 10), 3, 2, 1, True, None, False),
+    ((2, 3, 8, 8), 2, None, 0, True, None, False),
+    ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), False, None, False),
+    ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), True, None, False),
+    ((1, 2, 7, 7), 3, 1, 1, True, 4, False),
+    ((1, 2, 5, 4, 6), (2, 3, 2), (1, 2, 2), (1, 1, 0), False, None, False),
 ]
 
 
-@pytest.mark.parametrize("x_shape, kernel, stride, padding, include, divisor", AVG_POOL_CASES)
+@pytest.mark.parametrize("x_shape, kernel, stride, padding, include, divisor, ceil",
+                         AVG_POOL_CASES)
 def test_avg_pool_and_its_gradient_match_torch(x_shape, kernel, stride, padding, include,
-                                               divisor):
+                                               divisor, ceil):
     torch, F = torch_functional()
     x = rand(*x_shape)
     out, c, grads = value_and_gradients(
         lambda x: la.avg_pool(x, kernel, stride=stride, padding=padding,
-                              count_include_pad=include, divisor_override=divisor), x)
+                              count_include_pad=include, divisor_override=divisor,
+                              ceil_mode=ceil), x)
     if len(x_shape) == 3:
         def reference(x):
-            return F.avg_pool1d(x, kernel, stride=stride, padding=padding,
+            return F.avg_pool1d(x, kernel, stride=stride, padding=padding, ceil_mode=ceil,
                                 count_include_pad=include)
     else:
         pool_nd = F.avg_pool2d if len(x_shape) == 4 else F.avg_pool3d
 
         def reference(x):
-            return pool_nd(x, kernel, stride=stride, padding=padding,
+            return pool_nd(x, kernel, stride=stride, padding=padding, ceil_mode=ceil,
                            count_include_pad=include, divisor_override=divisor)
     assert_agree((out, grads), torch_value_and_gradients(torch, reference, c, x))
 
@@ -348,7 +356,7 @@ REFUSALS = [
      r"\(batch, channels, \*spatial\) or \(channels, \*spatial\)"),
     (lambda: la.max_pool(rand(1, 1, 6, 6), 2, padding=2), ShapeError,
      r"as wide as the window's span 2, so a window would read padding alone"),
-    (lambda: la.avg_pool(rand(1, 1, 6, 6), 2, ceil_mode=True), TracingError, r"ceil_mode"),
+    (lambda: la.avg_pool(rand(1, 1, 6, 6), 7), ShapeError, r"the output would be empty"),
     (lambda: la.avg_pool(rand(1, 1, 6, 6), 2, divisor_override=0), ShapeError,
      r"divisor_override takes an int >= 1"),
     (lambda: la.avg_pool(rand(6, 6), (2, 2, 2)), ShapeError,

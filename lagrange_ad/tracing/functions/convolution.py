@@ -13,7 +13,7 @@ import numpy as np
 
 from ...errors import ShapeError
 from ...primitives.windows import padding_pairs, per_axis
-from .core import call, lift, refuse, shape_of
+from .core import call, lift, shape_of
 
 
 def _batched(name: str, x, n: int):
@@ -217,19 +217,24 @@ def avg_pool(x, kernel_size, stride=None, padding=0, count_include_pad: bool = T
     divisor_override : int, optional
         A divisor for every window instead.
     ceil_mode : bool
-        Only False (PyTorch's default, the floor output size) is supported.
+        Whether the output size rounds up, as PyTorch's: a last, partial window is taken
+        when it starts inside the input or the left padding, and with ``count_include_pad``
+        its divisor counts the entries of the window within the padded input.
 
     Returns
     -------
     traced or ndarray
-        ``(batch, C, *out)``, ``out = (spatial + 2 padding - kernel) // stride + 1``.
+        ``(batch, C, *out)``, ``out = (spatial + 2 padding - kernel) // stride + 1`` (rounded
+        up in ceil mode).
 
     Notes
     -----
     :math:`y[b, c, p] = \frac{1}{d_p} \sum_k x_{pad}[b, c, p \cdot stride + k]` with
     :math:`d_p` the kernel's size, the number of input entries in the window (without
     ``count_include_pad``) or ``divisor_override``. Linear: the cotangent spreads
-    :math:`g / d_p` over each window, and there is no curvature.
+    :math:`g / d_p` over each window, and there is no curvature. In ceil mode with
+    ``count_include_pad`` the row averages over the input entries and a constant factor
+    rescales to PyTorch's divisor.
 
     Examples
     --------
@@ -241,14 +246,26 @@ def avg_pool(x, kernel_size, stride=None, padding=0, count_include_pad: bool = T
     >>> la.avg_pool(x, 2, padding=1, count_include_pad=False)
     array([[[1., 4., 7.]]])
     """
-    if ceil_mode:
-        refuse("avg_pool", "ceil_mode", ceil_mode, "the output size is floor((n + 2 padding - "
-               "kernel) / stride) + 1 (ceil_mode=False)")
     x, added, n, kernel, stride, padding = _pool_arguments("avg_pool", x, kernel_size, stride,
                                                            padding)
-    y = call("avg_pool", x, kernel_size=kernel, stride=stride, padding=padding,
-             count_include_pad=count_include_pad, divisor_override=divisor_override)
-    return _unbatched(y, added)
+    spatial = shape_of(x)[2:]
+    wider = _ceil_padding(spatial, kernel, stride, padding, (1,) * n) if ceil_mode else padding
+    if wider == padding or divisor_override is not None or not count_include_pad:
+        y = call("avg_pool", x, kernel_size=kernel, stride=stride, padding=wider,
+                 count_include_pad=count_include_pad, divisor_override=divisor_override)
+        return _unbatched(y, added)
+    # a window reaching past the padded input: PyTorch divides by its part inside the padded
+    # input, the row (count_include_pad=False) by its part inside the input
+    y = call("avg_pool", x, kernel_size=kernel, stride=stride, padding=wider,
+             count_include_pad=False)
+    rescale = np.ones(())
+    for size, k, s, (before, after), m in zip(spatial, kernel, stride, padding,
+                                               shape_of(y)[2:]):
+        start = np.arange(m) * s - before
+        inside = np.minimum(start + k, size) - np.maximum(start, 0)
+        counted = np.minimum(start + k, size + after) - start
+        rescale = np.multiply.outer(rescale, inside / counted)
+    return _unbatched(call("mul", y, rescale), added)
 
 
 def _averaging_matrix(size: int, out: int) -> np.ndarray:
