@@ -373,3 +373,22 @@ def test_bad_shapes_and_parameters_are_refused_by_name(call, error, message):
 def test_a_traced_refusal_names_the_shapes():
     with pytest.raises(ShapeError, match=r"groups=2 does not divide"):
         la.grad(lambda w: la.sum(la.conv(rand(1, 4, 5), w, groups=2)))(rand(3, 2, 3))
+
+
+@pytest.mark.parametrize("stride", [(1, 2), (1, 1)])
+def test_a_large_batch_is_taken_in_chunks_with_the_same_result(monkeypatch, stride):
+    from lagrange_ad.primitives import convolution
+
+    x, w = rand(5, 4, 6, 7), rand(6, 2, 3, 2)
+    params = {"stride": stride, "padding": ((1, 1), (0, 1)), "dilation": (1, 1), "groups": 2}
+    row = convolution.CONV
+    ans = row.evaluate(x, w, **params)
+    g = rand(*ans.shape)
+    whole = (ans, *row.vjp(g, ans, x, w, **params))
+    windows = convolution.geometry(x.shape, w.shape, **params)
+    per_example = 4 * 6 * int(np.prod(windows.columns.grid))
+    monkeypatch.setattr(convolution, "COLUMNS_BUDGET", 2 * per_example)  # two examples
+    assert len(convolution._chunks(windows, 5, 4)) == 3
+    chunked = (row.evaluate(x, w, **params), *row.vjp(g, ans, x, w, **params))
+    for a, b in zip(whole, chunked):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)

@@ -12,7 +12,8 @@ There is no bias: add it by broadcasting. The rule is the im2col form: the windo
 copied into a matrix ``X[b, g, (c, k), p]`` (p over the position grid of `windows.Columns`)
 and one batched matrix product
 ``ans[b, g] = W[g] X[b, g]`` with ``W[g] = w[g O/G .., :, :].reshape(O/G, -1)``, so BLAS does
-the arithmetic. Being bilinear,
+the arithmetic; a batch whose matrix would pass `COLUMNS_BUDGET` entries is taken in chunks
+of examples. Being bilinear,
 
     jvp = conv(t_x, w) + conv(x, t_w),
     vjp_w[g] = sum_b  G[b, g] X[b, g]^T,            (a correlation of x with the cotangent)
@@ -76,22 +77,51 @@ def _grouped_weight(w, groups: int) -> np.ndarray:
     return np.reshape(w, (groups, np.shape(w)[0] // groups, -1))
 
 
+# entries of one im2col matrix (64 MB); a larger batch is taken in chunks of examples
+COLUMNS_BUDGET = 2**23
+
+
+def _chunks(windows: Windows, batch: int, channels: int) -> list[slice]:
+    """Slices of the batch whose im2col matrices stay within `COLUMNS_BUDGET` entries."""
+    per_example = channels * size_of(windows.kernel) * size_of(windows.columns.grid)
+    step = max(1, COLUMNS_BUDGET // max(per_example, 1))
+    return [slice(start, min(start + step, batch)) for start in range(0, batch, step)]
+
+
 def _conv(x, w, stride=1, padding=0, dilation=1, groups=1):
     windows = geometry(np.shape(x), np.shape(w), stride, padding, dilation, groups)
-    ans = np.matmul(_grouped_weight(w, groups), _columns(x, windows, groups))
-    return windows.columns.crop(ans.reshape(np.shape(x)[0], np.shape(w)[0], -1))
+    weight = _grouped_weight(w, groups)
+
+    def chunk(xs):
+        ans = np.matmul(weight, _columns(xs, windows, groups))
+        return windows.columns.crop(ans.reshape(np.shape(xs)[0], np.shape(w)[0], -1))
+
+    parts = _chunks(windows, *np.shape(x)[:2])
+    if len(parts) == 1:
+        return chunk(x)
+    return np.concatenate([chunk(x[part]) for part in parts], axis=0)
 
 
 def _vjp_operand(k, g, ans, x, w, stride=1, padding=0, dilation=1, groups=1):
     windows = geometry(np.shape(x), np.shape(w), stride, padding, dilation, groups)
-    batch, out_channels = np.shape(x)[0], np.shape(w)[0]
-    grouped = windows.columns.extend(g).reshape(batch, groups, out_channels // groups, -1)
+    weight = _grouped_weight(w, groups)
+    out_channels = np.shape(w)[0]
+    parts = _chunks(windows, *np.shape(x)[:2])
+    cotangents = []
+    for part in parts:
+        xs, gs = (x, g) if len(parts) == 1 else (x[part], g[part])
+        grouped = windows.columns.extend(gs).reshape(np.shape(xs)[0], groups,
+                                                     out_channels // groups, -1)
+        if k == 0:
+            cols = np.matmul(np.swapaxes(weight, -1, -2), grouped)
+            cotangents.append(windows.columns.scatter(cols, np.shape(xs)))
+        else:
+            # a product per example, G[b, g] X[b, g]^T (BLAS reads the transpose in place)
+            cols = _columns(xs, windows, groups)
+            cotangents.append(np.matmul(grouped, np.swapaxes(cols, -1, -2)).sum(axis=0))
     if k == 0:
-        cols = np.matmul(np.swapaxes(_grouped_weight(w, groups), -1, -2), grouped)
-        return windows.columns.scatter(cols, np.shape(x))
-    # a product per example, G[b, g] X[b, g]^T (BLAS reads the transpose in place), summed
-    cols = _columns(x, windows, groups)
-    return np.matmul(grouped, np.swapaxes(cols, -1, -2)).sum(axis=0).reshape(np.shape(w))
+        return cotangents[0] if len(parts) == 1 else np.concatenate(cotangents, axis=0)
+    return sum(cotangents[1:], cotangents[0]).reshape(np.shape(w))
 
 
 def _vjp(g, ans, x, w, **params):
