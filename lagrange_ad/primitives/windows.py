@@ -240,7 +240,6 @@ class Windows:
         return count
 
 
-
 @dataclass(frozen=True)
 class Columns:
     """The im2col layout of some `Windows`: ``(batch, channels, *kernel, grid)`` matrices whose
