@@ -3,6 +3,7 @@
 from . import (  # noqa: F401  (registration)
     arrays,
     comparisons,
+    convolution,
     einsum,
     elementwise,
     guards,

@@ -4,7 +4,7 @@ Each takes numpy's arguments and is also what numpy's function of the same name 
 traced value (`lagrange_ad.tracing.numpy_api`). Families: `elementwise` (ufuncs and
 scipy.special functions), `reductions`, `shapes` (moving entries), `products`,
 `comparisons` (masks and value-dependent indices as nodes), `sequences` (spaced sequences,
-grids, 1-D convolution, interpolation).
+grids, 1-D convolution, interpolation), `convolution` (convolution and pooling).
 """
 
 from .comparisons import (
@@ -31,6 +31,7 @@ from .comparisons import (
     searchsorted,
     signbit,
 )
+from .convolution import adaptive_avg_pool, avg_pool, conv, max_pool
 from .core import call  # noqa: F401  (for the linalg functions; not an la. name)
 from .elementwise import (
     abs,
@@ -217,6 +218,7 @@ from .shapes import (
 )
 
 __all__ = [
+    "adaptive_avg_pool", "avg_pool", "conv", "max_pool",
     "abs", "add", "all", "allclose", "amax", "amin", "any", "append", "arccos", "arccosh",
     "arcsin", "arcsinh", "arctan", "arctan2", "arctanh", "argmax", "argmin", "argsort",
     "around", "array_equal", "array_split", "atleast_1d", "atleast_2d", "atleast_3d", "block",
