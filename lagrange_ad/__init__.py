@@ -38,6 +38,7 @@ from .schedules.solution import Solution, SolveStats
 from .tracing import functions as _functions
 from .tracing.fixed_point import fixed_point
 from .tracing.functions import *  # noqa: F403  (the la. functions, by numpy's names)
+from .tracing.scope import scope
 from .tracing.tracer import Tracer, trace  # after the functions: la.trace traces
 from .verify import Check, VerificationReport, verify
 
@@ -52,5 +53,6 @@ __all__ = [
     "UnknownPrimitiveError", "Unrolled", "VerificationReport", "compare", "examples",
     "fixed_point", "grad", "hessian", "hvp", "jacobian", "linalg", "solve", "trace", "unroll",
     "use_reference", "verify",
+    "scope",
     *(name for name in _functions.__all__ if name != "trace"),
 ]
