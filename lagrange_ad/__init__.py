@@ -23,12 +23,14 @@ from .errors import (
                      SingularKKTError,
                      UnknownMethodError,
                      UnknownPrimitiveError,
+                     UnsupportedOperationError,
 )
 from .grad import grad
 from .graph.builder import GraphBuilder
 from .graph.graph import Graph
 from .graph.unroll import Unrolled, unroll
 from .hessian import hessian, hvp
+from .importers.jaxpr import from_jax
 from .jacobians.jacobian import jacobian
 from .primitives import PRIMITIVES, Primitive
 from .program.program import Program
@@ -53,6 +55,7 @@ __all__ = [
     "UnknownPrimitiveError", "Unrolled", "VerificationReport", "compare", "examples",
     "fixed_point", "grad", "hessian", "hvp", "jacobian", "linalg", "solve", "trace", "unroll",
     "use_reference", "verify",
+    "UnsupportedOperationError", "from_jax",
     "scope",
     *(name for name in _functions.__all__ if name != "trace"),
 ]

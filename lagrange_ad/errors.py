@@ -108,3 +108,7 @@ class TracingError(LagrangeADError):
     """An operation on a traced value that cannot be recorded in the graph (reading it as a
     Python number, writing it into a numpy buffer, an unsupported argument); the message says
     what to write instead."""
+
+
+class UnsupportedOperationError(LagrangeADError):
+    """an operation of an imported program has no mapping to the library's primitives"""
