@@ -197,3 +197,32 @@ def test_show_draws_scopes_as_clusters(tmp_path, capsys):
         "        return h * h + y\n")
     assert main(["show", f"{source}:f", "--format", "dot"]) == 0
     assert clusters(capsys.readouterr().out) == ["encoder", "head"]
+
+
+def test_jax_named_scopes_become_scopes():
+    jax = pytest.importorskip("jax")
+    jnp = jax.numpy
+
+    def model(x):
+        with jax.named_scope("encoder"):
+            with jax.named_scope("attn"):
+                y = jnp.sin(x)
+            y = jax.jit(lambda z: z * 2.0)(y)
+
+            def cell(h, u):
+                with jax.named_scope("cell"):
+                    return jnp.tanh(h * u), None
+
+            h, _ = jax.lax.scan(cell, y, np.full((3, 3), 0.5))
+        return jnp.sum(h)
+
+    graph = la.from_jax(model, np.linspace(0.1, 0.3, 3))
+    by_primitive = {}
+    for i, path in graph.scopes.items():
+        by_primitive.setdefault(graph.op_names[graph.op[i]], set()).add(path)
+    assert by_primitive["sin"] == {"encoder.attn"}
+    assert by_primitive["tanh"] == {"encoder.cell"}  # every step of the scan
+    assert graph.output not in graph.scopes
+    with jax.enable_x64(True):
+        expected = jax.grad(model)(jnp.linspace(0.1, 0.3, 3))
+    assert np.allclose(la.grad(graph)(*graph.point)[0], expected, rtol=1e-12)

@@ -21,6 +21,7 @@ hands its outputs to a continuation that may push the next frame.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ from jax.extend.core import ClosedJaxpr, Jaxpr, Literal
 
 from ..errors import UnsupportedOperationError
 from ..tracing import functions as la
+from ..tracing.scope import scope
 from ..tracing.tape import Traced
 from .lax_table import RULES, value_of
 
@@ -50,6 +52,7 @@ class Frame:
     env: dict
     finish: Callable[[list], None]
     position: int = 0
+    scope: str = ""  # the scope path of the equation that pushed it (`scope_path`)
 
 
 @dataclass
@@ -67,14 +70,25 @@ class Interpreter:
             frame = self.stack[-1]
             if frame.position == len(frame.jaxpr.eqns):
                 self.stack.pop()
+                depth = len(self.stack)
                 frame.finish([read(frame.env, v) for v in frame.jaxpr.outvars])
+                self.inherit_scope(depth, frame.scope)  # the next step of a scan
                 continue
             eqn = frame.jaxpr.eqns[frame.position]
             frame.position += 1
-            self.step(eqn, frame.env)
+            path, depth = scope_path(frame.scope, eqn), len(self.stack)
+            with scope(path) if path else contextlib.nullcontext():
+                self.step(eqn, frame.env)
+            self.inherit_scope(depth, path)
         if self.unmapped:
             raise UnsupportedOperationError(unmapped_message(self.unmapped))
         return outputs
+
+    def inherit_scope(self, depth: int, path: str) -> None:
+        """Frames pushed above ``depth`` run in the scope ``path`` of the equation that
+        pushed them."""
+        for frame in self.stack[depth:]:
+            frame.scope = path
 
     def push(self, jaxpr: Jaxpr, consts, inputs: list, finish: Callable[[list], None]) -> None:
         """Start interpreting ``jaxpr`` at ``inputs``; ``finish`` receives its outputs."""
@@ -114,6 +128,13 @@ class Interpreter:
         """Remember an equation without a mapping, and go on with its value as a constant."""
         self.unmapped.setdefault(eqn.primitive.name, set()).add(id(eqn))
         write(evaluate(eqn, operands))
+
+
+def scope_path(outer: str, eqn) -> str:
+    """The scope of an equation: its frame's path, then its name stack (``jax.named_scope``)
+    with ``/`` read as ``.``."""
+    inner = [part for part in str(eqn.source_info.name_stack).split("/") if part]
+    return ".".join(([outer] if outer else []) + inner)
 
 
 def read(env: dict, v):
