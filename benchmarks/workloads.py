@@ -8,7 +8,7 @@ to one or two of the previous 100 nodes). Every other system replays the same gr
 per node. Every peer's gradient is checked against lagrange_ad's before it is timed.
 
 Each workload is a function ``(Context) -> list[Table]`` registered in `WORKLOADS`; the
-tensor workloads live in `tensors`.
+tensor workloads live in `tensors`, the imported PyTorch and JAX models in `importing`.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from .harness import (
     timing_table,
     verdict,
 )
+from .importing import imported_workload
 from .tensors import cyclic_workload, mlp_forward_backward, mlp_workload
 
 SWEEPS = 3
@@ -436,4 +437,5 @@ WORKLOADS: dict[str, Callable[[Context], list[Table]]] = {
     "mlp": mlp_workload,
     "cyclic": cyclic_workload,
     "memory": memory_workload,
+    "imported": imported_workload,
 }

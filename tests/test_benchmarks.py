@@ -26,6 +26,8 @@ TITLES = {
     "mlp": ("MLP gradient",),
     "cyclic": ("Equilibrium layer",),
     "memory": ("Peak memory",),
+    "imported": ("Importing a model", "Gradient of an imported model: Transformer",
+                 "Gradient of an imported model: CNN"),
 }
 
 
