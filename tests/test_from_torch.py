@@ -70,6 +70,30 @@ def test_exported_program_at_new_arguments():
     assert_agrees(graph, module, (x2,))
 
 
+@pytest.mark.parametrize("name", ["cnn", "transformer"])
+def test_hessian_vector_product_agrees_with_torch(name):
+    module, args = torch_models.MODELS[name]()
+    graph = la.from_torch(module, *args)
+    direction = tuple(np.random.default_rng(0).normal(size=x.shape) for x in graph.point)
+    mine = la.hvp(graph)(graph.point, direction)
+
+    double = copy.deepcopy(module).double()
+    names = [graph.names[i] for i in graph.inputs]
+    n_params = len(dict(double.named_parameters()))
+
+    def loss(*inputs):  # the graph's inputs: parameters, then the float arguments
+        floats = iter(inputs[n_params:])
+        full = tuple(next(floats) if a.is_floating_point() else a for a in args)
+        return torch.func.functional_call(double, dict(zip(names, inputs[:n_params])), full)
+
+    point = tuple(torch.from_numpy(np.array(x)) for x in graph.point)
+    tangent = tuple(torch.from_numpy(d) for d in direction)
+    with torch.nn.attention.sdpa_kernel(torch.nn.attention.SDPBackend.MATH):
+        theirs = torch.autograd.functional.hvp(loss, point, tangent)[1]
+    for a, b in zip(mine, theirs):
+        np.testing.assert_allclose(a, b.numpy(), rtol=0, atol=1e-10 * max(1.0, b.abs().max()))
+
+
 def test_jacobian_of_a_vector_output():
     module, (x,) = torch_models.vector()
     graph = la.from_torch(module, x)
