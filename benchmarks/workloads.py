@@ -8,7 +8,7 @@ to one or two of the previous 100 nodes). Every other system replays the same gr
 per node. Every peer's gradient is checked against lagrange_ad's before it is timed.
 
 Each workload is a function ``(Context) -> list[Table]`` registered in `WORKLOADS`; the
-tensor workloads live in `tensors`.
+tensor workloads live in `tensors`, the imported PyTorch and JAX models in `importing`.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from .harness import (
     verdict,
 )
 from .hessians import hvp_workload
+from .importing import imported_workload
 from .tensors import cnn_workload, cyclic_workload, mlp_forward_backward, mlp_workload
 
 SWEEPS = 3
@@ -439,4 +440,5 @@ WORKLOADS: dict[str, Callable[[Context], list[Table]]] = {
     "cyclic": cyclic_workload,
     "hvp": hvp_workload,
     "memory": memory_workload,
+    "imported": imported_workload,
 }

@@ -25,12 +25,15 @@ from .errors import (
                      TracingError,
                      UnknownMethodError,
                      UnknownPrimitiveError,
+                     UnsupportedOperationError,
 )
 from .grad import grad
 from .graph.builder import GraphBuilder
 from .graph.graph import Graph
 from .graph.unroll import Unrolled, unroll
 from .hessian import hessian, hessian_pattern, hvp
+from .importers.jaxpr import from_jax
+from .importers.torch_export import from_torch
 from .jacobians.jacobian import jacobian
 from .primitives import PRIMITIVES, Primitive
 from .program.program import Program
@@ -40,6 +43,7 @@ from .schedules.solution import Solution, SolveStats
 from .tracing import functions as _functions
 from .tracing.fixed_point import fixed_point
 from .tracing.functions import *  # noqa: F403  (the la. functions, by numpy's names)
+from .tracing.scope import scope
 from .tracing.tracer import Tracer, trace  # after the functions: la.trace traces
 from .verify import Check, VerificationReport, verify
 
@@ -55,5 +59,7 @@ __all__ = [
     "fixed_point", "grad", "hessian", "hvp", "jacobian", "linalg", "solve", "trace", "unroll",
     "hessian_pattern",
     "use_reference", "verify", "ControlFlowError", "TracingError",
+    "UnsupportedOperationError", "from_jax", "from_torch",
+    "scope",
     *(name for name in _functions.__all__ if name != "trace"),
 ]

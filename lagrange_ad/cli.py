@@ -4,7 +4,10 @@
 named either as an example (``lagrange-ad examples`` lists them) or as
 ``path/to/file.py:function`` (``file.py`` alone means its function ``f``), a Python function of
 numbers or arrays written with ``la.`` functions; ``--at`` gives the point (see
-`lagrange_ad.cli_input` for its forms). Every failure ends with one line on stderr and exit
+`lagrange_ad.cli_input` for its forms). A function of no arguments may instead return a
+PyTorch module or a JAX function with its example inputs, ``(model, (args...))``, and a
+program saved by ``torch.export.save`` is named by its file, ``model.pt2``
+(`lagrange_ad.cli_models`). Every failure ends with one line on stderr and exit
 status 2; a failed verification exits with status 1.
 """
 
@@ -210,8 +213,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-TARGET_HELP = ("an example name (see 'lagrange-ad examples') or path/to/file.py:function "
-               "(file.py alone: its function f)")
+TARGET_HELP = ("an example name (see 'lagrange-ad examples'), path/to/file.py:function "
+               "(file.py alone: its function f; a function of no arguments may return "
+               "(torch module or JAX function, (example inputs...))), or a saved "
+               "torch.export program model.pt2")
 AT_HELP = ("the point, one comma-separated item per input: numbers (2,-1,0), bracketed "
            "arrays ([[1,2],[3,4]],0.5) or .npy/.npz files; for an example, plain numbers may "
            "also list every input entry in order")

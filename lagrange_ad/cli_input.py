@@ -41,18 +41,28 @@ class UsageError(Exception):
 
 
 def load_program(target: str, at: str | None) -> Program:
-    """The program named by an example name or ``file.py[:function]``, at ``--at`` if given."""
+    """The program named by an example name, ``file.py[:function]`` or a saved torch program
+    (``model.pt2``), at ``--at`` if given."""
+    from . import cli_models
+
+    if cli_models.is_saved_export(target):
+        return program_at(cli_models.graph_from_export(Path(target)), at, target)
     if ":" in target or target.endswith(".py"):
         return _program_from_file(target, at)
     if target not in examples.EXAMPLES:
         raise UsageError(f"unknown example {target!r}; examples are: "
-                         f"{', '.join(examples.EXAMPLES)} (or give path/to/file.py:function)")
-    graph = examples.get(target).graph
+                         f"{', '.join(examples.EXAMPLES)} (or give path/to/file.py:function "
+                         f"or a saved torch.export program model.pt2)")
+    return program_at(examples.get(target).graph, at, f"example {target!r}")
+
+
+def program_at(graph, at: str | None, what: str) -> Program:
+    """The program of ``graph`` at its recorded point, or at ``--at`` (one value per input)."""
     if at is None:
         return Program(graph)
     shapes = [graph.shape(i) for i in graph.inputs]
     names = [graph.names.get(int(i), f"v{i}") for i in graph.inputs]
-    return Program(graph, *fit_to_inputs(parse_point(at, names), shapes, f"example {target!r}"))
+    return Program(graph, *fit_to_inputs(parse_point(at, names), shapes, what))
 
 
 def split_target(target: str) -> tuple[Path, str]:
@@ -66,6 +76,8 @@ def split_target(target: str) -> tuple[Path, str]:
 
 
 def _program_from_file(target: str, at: str | None) -> Program:
+    from . import cli_models
+
     path, name = split_target(target)
     if not path.is_file():
         raise UsageError(f"no such file: {path}")
@@ -74,12 +86,16 @@ def _program_from_file(target: str, at: str | None) -> Program:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's module: any failure is reported in one line
-        raise UsageError(f"importing {path} failed: {type(exc).__name__}: {exc}") from None
+        reason = cli_models.missing_library(exc) or f"{type(exc).__name__}: {exc}"
+        raise UsageError(f"importing {path} failed: {reason}") from None
     function = getattr(module, name, None)
     if not callable(function):
         hint = "" if name != DEFAULT_FUNCTION or ":" in target else \
             " (file.py alone means file.py:f; name another function as file.py:function)"
         raise UsageError(f"{path} has no function {name!r}{hint}")
+    model = None if at is not None else _model_of(function, name)
+    if model is not None:
+        return Program(cli_models.graph_from_pair(*model, f"the model of {name}()"))
     if at is not None:
         point = [float(x) if x.ndim == 0 else x for x in parse_point(at)]
     else:
@@ -95,6 +111,31 @@ def _program_from_file(target: str, at: str | None) -> Program:
     except Exception as exc:  # the user's function raised while being traced
         shown = ", ".join(_short(x) for x in point)
         raise UsageError(f"{name}({shown}) raised {type(exc).__name__}: {exc}") from None
+
+
+def _model_of(function, name: str):
+    """``(model, args)`` when ``function()`` (at its defaults) returns a model with its example
+    inputs, else None (the function itself is then traced)."""
+    from . import cli_models
+
+    parameters = inspect.signature(function).parameters.values()
+    if any(p.default is inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL,
+                                                                    p.VAR_KEYWORD)
+           for p in parameters):
+        return None
+    try:
+        result = function()
+    except Exception as exc:  # the user's function: reported in one line
+        if parameters:
+            return None  # tracing it at its defaults reports what goes wrong
+        reason = cli_models.missing_library(exc) or f"{type(exc).__name__}: {exc}"
+        raise UsageError(f"{name}() raised {reason}") from None
+    model = cli_models.model_pair(result)
+    if model is None and not parameters:
+        raise UsageError(f"{name}() returned {type(result).__name__}; a function of no "
+                         f"arguments must return (model, (example inputs...)): a torch.nn.Module "
+                         f"or a JAX function with its inputs")
+    return model
 
 
 def _short(x) -> str:

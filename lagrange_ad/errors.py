@@ -115,3 +115,8 @@ class ControlFlowError(TracingError):
     a boolean mask): the graph would keep the branch taken at the traced point and replay it
     wrongly elsewhere; the message says what to write instead (``np.where``, a mask,
     ``la.fixed_point``)."""
+
+
+class UnsupportedOperationError(LagrangeADError):
+    """An operation of an imported program has no mapping to the library's primitives; the
+    message lists every unmapped operation of the program at once, with counts."""

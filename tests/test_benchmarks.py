@@ -28,6 +28,8 @@ TITLES = {
     "cyclic": ("Equilibrium layer",),
     "memory": ("Peak memory",),
     "hvp": ("Hessian-vector products: time in gradients",),
+    "imported": ("Importing a model", "Gradient of an imported model: Transformer",
+                 "Gradient of an imported model: CNN"),
 }
 
 

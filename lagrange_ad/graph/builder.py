@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import GraphError, NonFiniteError, ShapeError
 from ..primitives import lookup
 from ..program.vectors import all_finite
+from . import scopes
 from .graph import Graph
 from .nodetable import NodeTable, distinct_rows
 
@@ -61,6 +62,10 @@ class GraphBuilder:
         self._names: dict[int, str] = {}
         self._initial: dict[int, np.ndarray] = {}
         self._n_inputs = 0
+        # (node count, scope path from then on) at each change of `la.scope`; see graph.scopes
+        self._scope_marks: list[tuple[int, str]] = [(0, scopes.current())]
+        self._scopes: dict[int, str] = {}  # scopes given node by node (`set_scope`)
+        scopes.listen(self)
 
     def __len__(self) -> int:
         return len(self._nodes)
@@ -94,6 +99,20 @@ class GraphBuilder:
             self._params.append(dict(params))
             return len(self._params) - 1
         return self._code(self._params, self._param_index, key, dict(params))
+
+    def mark_scope(self, path: str) -> None:
+        """Nodes added from now on belong to the scope ``path`` (``""``: to none)."""
+        marks = self._scope_marks
+        if marks[-1][0] == len(self):
+            marks[-1] = (len(self), path)
+        else:
+            marks.append((len(self), path))
+
+    def set_scope(self, node: int, path: str | None) -> None:
+        """Put one node in the scope ``path`` whatever scope was in force when it was added."""
+        node = self._check_node(node, "a scoped node")
+        if path:
+            self._scopes[node] = str(path)
 
     def shape(self, node: int) -> tuple:
         """The shape of a node added so far."""
@@ -344,6 +363,7 @@ class GraphBuilder:
         op, param_id, parents = self._nodes.pop()
         primitive, params = self._op_names[op], self._params[param_id]
         self._names.pop(last, None)
+        self._scopes.pop(last, None)
         return self.define(node, primitive, *parents, **params)
 
     def _redefine(self, node, primitive, params, parents):
@@ -360,6 +380,8 @@ class GraphBuilder:
             raise GraphError("the graph has no nodes")
         output = len(self) - 1 if output is None else self._check_node(output, "output")
         op, shape_id, param_id, parent_ptr, parent_idx = self._nodes.arrays()
+        node_scopes = scopes.expand(self._scope_marks, len(self))
+        node_scopes.update(self._scopes)
         return Graph(
             op_names=tuple(self._op_names),
             op=op,
@@ -374,5 +396,6 @@ class GraphBuilder:
             names=self._names,
             point=point,
             initial=self._initial,
+            scopes=node_scopes,
             trusted=True,
         )

@@ -58,6 +58,9 @@ class Graph:
     initial : mapping of int to ndarray, optional
         Starting values for nodes on cycles, whose values are found by fixed-point iteration
         (zeros when absent).
+    scopes : mapping of int to str, optional
+        The scope path of some nodes: the part of a model that recorded them, such as
+        ``"layers.0.self_attn"`` (`la.scope`, or a module's path when imported from torch).
     trusted : bool, optional
         Set by `GraphBuilder`, which checks every node as it is added (so the graph is not
         checked twice) and hands over node arrays made for this graph alone (kept without a
@@ -77,6 +80,7 @@ class Graph:
     names: Mapping[int, str] = field(default_factory=dict)
     point: tuple[np.ndarray, ...] | None = None
     initial: Mapping[int, np.ndarray] = field(default_factory=dict)
+    scopes: Mapping[int, str] = field(default_factory=dict)
     trusted: bool = field(default=False, repr=False)
 
     def __post_init__(self):
@@ -97,6 +101,7 @@ class Graph:
             ReadOnlyDict({k: read_only_param(v, copy) for k, v in p.items()})
             for p in self.param_table))
         set_(self, "names", ReadOnlyDict(self.names))
+        set_(self, "scopes", ReadOnlyDict(self.scopes))
         set_(self, "initial", ReadOnlyDict({index_value(i, "initial node"): read_only(x, np.float64)
                                             for i, x in self.initial.items()}))
         if self.point is not None:
@@ -116,6 +121,7 @@ class Graph:
         return {f.name: self.__dict__[f.name] for f in fields(self)}
 
     def __setstate__(self, state: dict) -> None:
+        state.setdefault("scopes", ReadOnlyDict())  # pickled before graphs had scopes
         for name, value in state.items():
             object.__setattr__(self, name, value)
 

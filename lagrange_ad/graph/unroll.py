@@ -58,14 +58,18 @@ def unroll(graph: Graph, steps: int) -> Unrolled:
     copies: dict[int, list[int]] = {}
     for i in graph.inputs:
         last[i] = builder.input(graph.shape(i), name=graph.names.get(i))
+        builder.set_scope(last[i], graph.scopes.get(i))
         copies[i] = [last[i]]
 
     def add_copy(i, parents):
         params = dict(graph.params(i))
         name = graph.op_names[graph.op[i]]
         if name == "const":
-            return builder.const(params["value"], name=graph.names.get(i))
-        return builder.add(name, *parents, **params)
+            node = builder.const(params["value"], name=graph.names.get(i))
+        else:
+            node = builder.add(name, *parents, **params)
+        builder.set_scope(node, graph.scopes.get(i))
+        return node
 
     for component in graph.strongly_connected_components():
         members = component.tolist()

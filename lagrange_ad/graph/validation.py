@@ -33,6 +33,12 @@ def check_structure(graph) -> None:
     for i in graph.names:
         if not 0 <= index_value(i, "a named node") < n:
             raise GraphError(f"names: node v{i} does not exist (the graph has {n} nodes)")
+    for i, path in graph.scopes.items():
+        if not 0 <= index_value(i, "a scoped node") < n:
+            raise GraphError(f"scopes: node v{i} does not exist (the graph has {n} nodes)")
+        if not isinstance(path, str) or not path:
+            raise GraphError(f"scopes: the scope of node v{i} must be a non-empty string such "
+                             f"as 'layers.0'; got {path!r}")
     bad = np.flatnonzero((graph.parent_idx < 0) | (graph.parent_idx >= n))
     if bad.size:
         child = int(np.searchsorted(graph.parent_ptr, bad[0], side="right") - 1)

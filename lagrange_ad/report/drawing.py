@@ -4,9 +4,12 @@
 deep graphs) and draws it with matplotlib: inputs blue, the output orange, edges that close a
 cycle dashed red. Graphs with more than `MAX_NODES` nodes are drawn collapsed: consecutive
 levels are grouped into at most `MAX_BANDS` boxes, each with its node and entry counts and its
-most frequent primitives, and edges between boxes carry their counts; ``full=True`` draws
-every node. `render` writes SVG or PNG with Graphviz's ``dot`` when it is installed and with
-matplotlib otherwise; `dot_text` is the DOT source either way.
+most frequent primitives, and edges between boxes carry their counts; a graph whose nodes
+carry scopes (`la.scope`, a torch module's path) is collapsed into one box per scope instead,
+so that a transformer layer reads as its attention, norms and feed-forward parts.
+``full=True`` draws every node; the nodes of one scope share a colour (a legend names them),
+and in DOT they share a cluster. `render` writes SVG or PNG with Graphviz's ``dot`` when it
+is installed and with matplotlib otherwise; `dot_text` is the DOT source either way.
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ PAD = 5.0
 COLORS = {"input": "#c6dbef", "output": "#fdd0a2", "node": "#eeeeee", "band": "#e5e5f0"}
 COLLAPSED_NOTE = ("collapsed: one box per group of levels; draw every node with "
                   "full=True (lagrange-ad show --full)")
+SCOPED_NOTE = ("collapsed: one box per scope; draw every node with full=True "
+               "(lagrange-ad show --full)")
+# the fill of each scope's nodes in a full drawing, in order of first appearance (then again)
+SCOPE_COLORS = ("#d9f0d3", "#fde0ef", "#fff2ae", "#e6f5c9", "#f4cae4", "#cbd5e8", "#fdcdac",
+                "#b3e2cd", "#f1e2cc", "#ccebc5")
 
 
 def node_text(graph, i: int, label: str | None = None) -> str:
@@ -68,9 +76,7 @@ def graph_layout(graph, labels: Mapping[int, str] | None = None) -> tuple[Layout
     texts = [node_text(graph, i, (labels or {}).get(i)) for i in range(len(graph))]
     sizes = np.array([box_size(t) for t in texts])
     edges = [(int(j), i) for i in range(len(graph)) for j in graph.parents(i)]
-    order = graph.topological_order() if graph.is_acyclic \
-        else np.concatenate(graph.strongly_connected_components())
-    layout = layered_layout(sizes, edges, order, pinned=list(graph.inputs))
+    layout = layered_layout(sizes, edges, node_order(graph), pinned=list(graph.inputs))
     return layout, texts
 
 
@@ -113,10 +119,89 @@ def collapsed(graph, max_bands: int = MAX_BANDS):
     return texts, {(int(a), int(b)): int(c) for (a, b), c in zip(pairs, counts)}
 
 
+def scope_groups(graph) -> tuple[list[str], np.ndarray]:
+    """The scope path of each group and each node's group, groups in order of their first node.
+
+    The nodes of one scope are one group. Nodes outside every scope (path ``""``) are grouped
+    by runs of consecutive indices, so that the inputs, the nodes between two scopes and the
+    loss at the end are apart.
+    """
+    keys, run, previous = [], 0, None
+    for i in range(len(graph)):
+        path = graph.scopes.get(i, "")
+        if not path and previous:
+            run += 1
+        keys.append((path, 0 if path else run))
+        previous = path
+    index = {key: k for k, key in enumerate(dict.fromkeys(keys))}
+    group = np.array([index[key] for key in keys], np.int64)
+    return [path for path, _ in index], group
+
+
+def collapsed_by_scope(graph):
+    """One box per scope: ``(texts, edges, paths, order)``, ``edges[(a, b)] = count``.
+
+    A box counts its nodes and entries and names its most frequent primitives; an edge counts
+    the graph's edges from one scope's nodes to another's. ``order`` lists the boxes by their
+    first node in topological order, which is how they are laid out.
+    """
+    paths, group = scope_groups(graph)
+    owner = np.repeat(np.arange(len(graph)), np.diff(graph.parent_ptr))
+    tail, head = group[graph.parent_idx], group[owner]
+    across = tail != head
+    pairs, counts = np.unique(np.column_stack([tail, head])[across], axis=0, return_counts=True)
+    names = np.asarray(graph.op_names, dtype=object)
+    sizes = np.asarray(graph.sizes)
+    texts = []
+    for k, path in enumerate(paths):
+        members = np.flatnonzero(group == k)
+        ops, freq = np.unique(graph.op[members], return_counts=True)
+        top = np.argsort(-freq, kind="stable")
+        kinds = ", ".join(f"{names[ops[j]]} {count(int(freq[j]))}" for j in top[:3])
+        more = f", {len(ops) - 3} more kinds" if len(ops) > 3 else ""
+        outside = "inputs" if members.max() < graph.n_inputs else "(outside every scope)"
+        lines = [path or outside,
+                 f"{count(members.size)} nodes, {count(int(sizes[members].sum()))} entries",
+                 kinds + more]
+        if graph.output in members:
+            lines.append(f"output v{graph.output}")
+        texts.append("\n".join(lines))
+    position = np.empty(len(graph), np.int64)
+    position[node_order(graph)] = np.arange(len(graph))
+    first = np.full(len(paths), len(graph), np.int64)
+    np.minimum.at(first, group, position)
+    order = np.argsort(first, kind="stable")
+    edges = {(int(a), int(b)): int(c) for (a, b), c in zip(pairs, counts)}
+    return texts, edges, paths, order
+
+
+def node_order(graph) -> np.ndarray:
+    """Topological order of a DAG; the condensation's order for a cyclic graph."""
+    return graph.topological_order() if graph.is_acyclic \
+        else np.concatenate(graph.strongly_connected_components())
+
+
+def _by_scope(graph, full: bool | None) -> bool:
+    """Whether a collapsed drawing has one box per scope (else one per group of levels)."""
+    return not _is_full(graph, full) and bool(graph.scopes) \
+        and len(scope_groups(graph)[0]) <= MAX_NODES
+
+
+def _is_full(graph, full: bool | None) -> bool:
+    return len(graph) <= MAX_NODES if full is None else full
+
+
 def _collapsed_layout(graph) -> tuple[Layout, list[str], dict]:
     texts, edges = collapsed(graph)
     sizes = np.array([box_size(t) for t in texts])
     layout = layered_layout(sizes, list(edges), pinned=range(len(texts)))
+    return layout, texts, edges
+
+
+def _scoped_layout(graph) -> tuple[Layout, list[str], dict]:
+    texts, edges, _, order = collapsed_by_scope(graph)
+    sizes = np.array([box_size(t) for t in texts])
+    layout = layered_layout(sizes, list(edges), order=order)
     return layout, texts, edges
 
 
@@ -132,22 +217,27 @@ def draw(graph, labels: Mapping[int, str] | None = None, ax=None, full: bool | N
         Where to draw; by default a new figure sized so that 1 point of layout is 1 point of
         paper, which keeps every label readable.
     full : bool, optional
-        Draw every node (True), or groups of levels (False); by default every node up to
-        `MAX_NODES` nodes.
+        Draw every node (True), or groups (False): one box per scope when the graph has
+        scopes, else per group of levels; by default every node up to `MAX_NODES` nodes.
     """
     plt = require_module("matplotlib.pyplot", "drawing a graph", package="matplotlib")
-    full = len(graph) <= MAX_NODES if full is None else full
+    by_scope = _by_scope(graph, full)
+    full = _is_full(graph, full)
     if full and len(graph) > MAX_FULL:
         raise LagrangeADError(f"drawing {len(graph):,} nodes one by one is unreadable (at most "
                               f"{MAX_FULL:,}); draw it collapsed (full=False)")
+    legend = {}
     if full:
         layout, texts = graph_layout(graph, labels)
-        kinds = ["input" if i in graph.inputs else "output" if i == graph.output else "node"
-                 for i in range(len(graph))]
+        fills, legend = _node_fills(graph)
         edge_labels, title = {}, None
+    elif by_scope:
+        layout, texts, edge_labels = _scoped_layout(graph)
+        fills = [COLORS["band"]] * len(texts)
+        title = f"{count(len(graph))} nodes, {SCOPED_NOTE}"
     else:
         layout, texts, edge_labels = _collapsed_layout(graph)
-        kinds = ["band"] * len(texts)
+        fills = [COLORS["band"]] * len(texts)
         title = f"{count(len(graph))} nodes, {COLLAPSED_NOTE}"
     xmin, xmax, ymin, ymax = layout.extent
     margin = 12.0
@@ -161,8 +251,17 @@ def draw(graph, labels: Mapping[int, str] | None = None, ax=None, full: bool | N
     ax.set_aspect("equal")
     ax.set_axis_off()
     scale = _points_per_unit(ax)
-    _draw_boxes(ax, layout, texts, kinds, FONT * scale)
+    outlined = [full and i == graph.output for i in range(len(texts))]
+    _draw_boxes(ax, layout, texts, fills, outlined, FONT * scale)
     _draw_routes(ax, layout, edge_labels, FONT * scale)
+    if legend:
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(facecolor=color, edgecolor="#555555", label=path)
+                           for path, color in legend.items()],
+                  loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=FONT,
+                  prop={"family": "monospace", "size": FONT}, title="scopes",
+                  title_fontsize=FONT)
     if title:
         ax.set_title(textwrap.fill(title, max(30, int((xmax - xmin) / (0.6 * FONT)))),
                      fontsize=FONT, loc="left", family="monospace")
@@ -178,14 +277,32 @@ def _points_per_unit(ax) -> float:
     return min(width_pt / (x1 - x0), height_pt / (y1 - y0))
 
 
-def _draw_boxes(ax, layout: Layout, texts, kinds, font: float) -> None:
+def _node_fills(graph) -> tuple[list[str], dict[str, str]]:
+    """Each node's fill: inputs blue, the output orange, a scope's nodes its scope's colour.
+
+    Returns the fills and the legend (scope path to colour; empty when there are no scopes).
+    """
+    paths = list(dict.fromkeys(graph.scopes[i] for i in sorted(graph.scopes)))
+    legend = {p: SCOPE_COLORS[k % len(SCOPE_COLORS)] for k, p in enumerate(paths)}
+    fills = []
+    for i in range(len(graph)):
+        if i in graph.inputs:
+            fills.append(COLORS["input"])
+        elif i == graph.output:
+            fills.append(COLORS["output"])
+        else:
+            fills.append(legend.get(graph.scopes.get(i), COLORS["node"]))
+    return fills, legend
+
+
+def _draw_boxes(ax, layout: Layout, texts, fills, outlined, font: float) -> None:
     from matplotlib.patches import FancyBboxPatch
 
-    for (x, y), (w, h), text, kind in zip(layout.centers, layout.sizes, texts, kinds):
+    for (x, y), (w, h), text, fill, bold in zip(layout.centers, layout.sizes, texts, fills,
+                                                outlined):
         ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, linewidth=0.8,
-                                    boxstyle="round,pad=0,rounding_size=3",
-                                    facecolor=COLORS[kind],
-                                    edgecolor="#d94801" if kind == "output" else "#555555"))
+                                    boxstyle="round,pad=0,rounding_size=3", facecolor=fill,
+                                    edgecolor="#d94801" if bold else "#555555"))
         ax.text(x, y, text, ha="center", va="center", fontsize=font, family="monospace",
                 linespacing=1.25)
 
@@ -222,9 +339,18 @@ def require_renderer() -> None:
 
 
 def dot_text(graph, labels: Mapping[int, str] | None = None, full: bool | None = None) -> str:
-    """Graphviz DOT of every node, or of the collapsed groups for a large graph."""
-    full = len(graph) <= MAX_NODES if full is None else full
-    if full:
+    """Graphviz DOT of every node, or of the collapsed groups for a large graph.
+
+    Scopes are clusters: of nodes in a full drawing, of scope boxes in a collapsed one (each
+    box in the cluster of its enclosing scope).
+    """
+    if _by_scope(graph, full):
+        texts, edges, paths, _ = collapsed_by_scope(graph)
+        return export.boxes_to_dot(texts, {pair: count(n) for pair, n in edges.items()},
+                                   rankdir="TB" if len(texts) > DEEP else "LR",
+                                   comment=f"{len(graph):,} nodes, {SCOPED_NOTE}",
+                                   scopes=[path.rpartition(".")[0] for path in paths])
+    if _is_full(graph, full):
         return export.to_dot(graph, labels)
     texts, edges = collapsed(graph)
     return export.boxes_to_dot(texts, {pair: count(n) for pair, n in edges.items()},
@@ -239,8 +365,8 @@ def render(graph, labels: Mapping[int, str] | None, output: str, fmt: str,
     Graphviz's ``dot`` draws when installed, matplotlib otherwise. A failure of either is a
     `LagrangeADError` with one line of explanation.
     """
-    collapsed_note = "" if (len(graph) <= MAX_NODES if full is None else full) \
-        else f"{count(len(graph))} nodes drawn {COLLAPSED_NOTE}"
+    note = SCOPED_NOTE if _by_scope(graph, full) else COLLAPSED_NOTE
+    collapsed_note = "" if _is_full(graph, full) else f"{count(len(graph))} nodes drawn {note}"
     if shutil.which("dot"):
         done = subprocess.run(["dot", f"-T{fmt}", "-o", output],
                               input=dot_text(graph, labels, full).encode(), capture_output=True)
@@ -251,7 +377,7 @@ def render(graph, labels: Mapping[int, str] | None, output: str, fmt: str,
     plt = require_module("matplotlib.pyplot", "drawing a graph", package="matplotlib")
     ax = draw(graph, labels, full=full)
     try:
-        ax.figure.savefig(output, format=fmt, dpi=100)
+        ax.figure.savefig(output, format=fmt, dpi=100, bbox_inches="tight")  # the legend too
     except OSError as exc:
         raise LagrangeADError(f"cannot write {output}: {exc.strerror or exc}") from None
     finally:

@@ -1,0 +1,258 @@
+"""Interpreting a jaxpr with the ``la.`` functions, inside a trace: one loop over equations.
+
+Every equation is read once per time it runs. Its operands are traced values (the float
+quantities that depend on the inputs) or numpy arrays (constants). Then:
+
+* no traced operand, or no float output (a comparison, ``argmax``, index arithmetic): JAX
+  evaluates the equation at the example point (`evaluate`) and its outputs are constants;
+* a call (``jit``, ``custom_jvp_call``, ``custom_vjp_call``, ``remat``, ``cond`` at a constant
+  index): its jaxpr is pushed on the work stack and runs in place. A custom rule is not read:
+  the library differentiates the function's primal jaxpr;
+* ``scan``: unrolled, one body per step, each pushed when the previous one finishes;
+  ``while`` whose condition depends only on constants (a static trip count): unrolled the same
+  way; any other ``while`` is refused;
+* otherwise the primitive's rule in `lax_table.RULES` records it with ``la.`` functions.
+
+An equation without a rule, or a refused ``while``, is noted and evaluated as a constant so
+that the walk goes on; at the end `UnsupportedOperationError` lists every one with its count.
+Nothing here recurses: sub-jaxprs are frames on an explicit stack, and a frame that finishes
+hands its outputs to a continuation that may push the next frame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from jax.extend.core import ClosedJaxpr, Jaxpr, Literal
+
+from ..errors import UnsupportedOperationError
+from ..tracing import functions as la
+from ..tracing.scope import scope
+from ..tracing.tape import Traced
+from .lax_table import RULES, value_of
+
+CALLS = ("jit", "pjit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call",
+         "remat2", "checkpoint")
+REFUSAL_HINTS = {
+    "while": "a while_loop whose condition depends on traced values has no static trip "
+             "count and cannot be unrolled; write the iteration as la.fixed_point(g, init, "
+             "*params) (differentiated implicitly), or use lax.scan / lax.fori_loop with a "
+             "static trip count",
+}
+
+
+@dataclass
+class Frame:
+    """A jaxpr being interpreted: its variables' values, the next equation, its continuation."""
+
+    jaxpr: Jaxpr
+    env: dict
+    finish: Callable[[list], None]
+    position: int = 0
+    scope: str = ""  # the scope path of the equation that pushed it (`scope_path`)
+
+
+@dataclass
+class Interpreter:
+    """The work stack of frames and the equations found without a mapping."""
+
+    stack: list = field(default_factory=list)
+    unmapped: dict = field(default_factory=dict)  # primitive name -> ids of its equations
+
+    def run(self, closed: ClosedJaxpr, inputs: list) -> list:
+        """The outputs of ``closed`` at ``inputs``, every equation recorded or evaluated."""
+        outputs: list = []
+        self.push(closed.jaxpr, closed.consts, inputs, outputs.extend)
+        while self.stack:
+            frame = self.stack[-1]
+            if frame.position == len(frame.jaxpr.eqns):
+                self.stack.pop()
+                depth = len(self.stack)
+                frame.finish([read(frame.env, v) for v in frame.jaxpr.outvars])
+                self.inherit_scope(depth, frame.scope)  # the next step of a scan
+                continue
+            eqn = frame.jaxpr.eqns[frame.position]
+            frame.position += 1
+            path, depth = scope_path(frame.scope, eqn), len(self.stack)
+            with scope(path) if path else contextlib.nullcontext():
+                self.step(eqn, frame.env)
+            self.inherit_scope(depth, path)
+        if self.unmapped:
+            raise UnsupportedOperationError(unmapped_message(self.unmapped))
+        return outputs
+
+    def inherit_scope(self, depth: int, path: str) -> None:
+        """Frames pushed above ``depth`` run in the scope ``path`` of the equation that
+        pushed them."""
+        for frame in self.stack[depth:]:
+            frame.scope = path
+
+    def push(self, jaxpr: Jaxpr, consts, inputs: list, finish: Callable[[list], None]) -> None:
+        """Start interpreting ``jaxpr`` at ``inputs``; ``finish`` receives its outputs."""
+        env = dict(zip(jaxpr.constvars, consts))
+        env.update(zip(jaxpr.invars, inputs))
+        self.stack.append(Frame(jaxpr, env, finish))
+
+    def step(self, eqn, env: dict) -> None:
+        """Record, inline, evaluate or note one equation; its outputs go into ``env``."""
+        operands = [read(env, v) for v in eqn.invars]
+
+        def write(outputs):
+            env.update(zip(eqn.outvars, outputs))
+
+        name = eqn.primitive.name
+        if not any(isinstance(x, Traced) for x in operands) or not has_float_output(eqn):
+            write(evaluate(eqn, operands))
+        elif name in CALLS:
+            sub = eqn.params.get("jaxpr", eqn.params.get("call_jaxpr"))
+            self.push_sub(sub, operands, write)
+        elif name in CONTROL:
+            CONTROL[name](self, eqn, operands, write)
+        elif name in RULES:
+            out = RULES[name](*operands, **eqn.params)
+            write(out if eqn.primitive.multiple_results else [out])
+        else:
+            self.note(eqn, operands, write)
+
+    def push_sub(self, sub, inputs: list, finish: Callable[[list], None]) -> None:
+        """Push a closed or an open jaxpr (``remat`` holds an open one)."""
+        if isinstance(sub, ClosedJaxpr):
+            self.push(sub.jaxpr, sub.consts, inputs, finish)
+        else:
+            self.push(sub, (), inputs, finish)
+
+    def note(self, eqn, operands: list, write: Callable[[list], None]) -> None:
+        """Remember an equation without a mapping, and go on with its value as a constant."""
+        self.unmapped.setdefault(eqn.primitive.name, set()).add(id(eqn))
+        write(evaluate(eqn, operands))
+
+
+def scope_path(outer: str, eqn) -> str:
+    """The scope of an equation: its frame's path, then its name stack (``jax.named_scope``)
+    with ``/`` read as ``.``."""
+    inner = [part for part in str(eqn.source_info.name_stack).split("/") if part]
+    return ".".join(([outer] if outer else []) + inner)
+
+
+def read(env: dict, v):
+    """The value of a variable or a literal."""
+    return np.asarray(v.val) if isinstance(v, Literal) else env[v]
+
+
+def has_float_output(eqn) -> bool:
+    return any(np.issubdtype(getattr(v.aval, "dtype", np.bool_), np.floating)
+               for v in eqn.outvars)
+
+
+def evaluate(eqn, operands: list) -> list:
+    """The outputs of ``eqn`` computed by JAX at the operands' values, as numpy arrays."""
+    params = eqn.primitive.get_bind_params(eqn.params)
+    out = eqn.primitive.bind(*[value_of(x) for x in operands], **params)
+    return [np.asarray(o) for o in (out if eqn.primitive.multiple_results else [out])]
+
+
+def unmapped_message(unmapped: dict) -> str:
+    """Every primitive without a mapping, with its number of equations, most frequent first."""
+    counts = sorted(((len(ids), name) for name, ids in unmapped.items()), key=lambda c: -c[0])
+    parts = []
+    for count, name in counts:
+        hint = REFUSAL_HINTS.get(name)
+        parts.append(f"{name} ({count} equation{'s' if count > 1 else ''}"
+                     + (f": {hint})" if hint else ")"))
+    return (f"from_jax: {len(counts)} primitive(s) of the jaxpr have no mapping to the "
+            f"library's primitives on traced values: {'; '.join(parts)}. The mapped ones are "
+            f"listed in lagrange_ad.importers.lax_table.RULES; write the function with those")
+
+
+def stacked(parts: list, shape: tuple, dtype) -> object:
+    """The per-step outputs of a scan stacked along a new first axis."""
+    if not parts:
+        return np.zeros(shape, dtype=dtype)
+    if any(isinstance(p, Traced) for p in parts):
+        return la.stack(parts, axis=0)
+    return np.stack([np.asarray(p) for p in parts])
+
+
+def unroll_scan(interpreter: Interpreter, eqn, operands: list, write) -> None:
+    """``scan``: the body applied ``length`` times, carry threaded, per-step outputs stacked.
+
+    Each step's body is pushed when the previous step finishes (its continuation).
+    """
+    params = eqn.params
+    body, length = params["jaxpr"], params["length"]
+    n_consts, n_carry = params["num_consts"], params["num_carry"]
+    consts = operands[:n_consts]
+    xs = operands[n_consts + n_carry:]
+    steps = range(length - 1, -1, -1) if params["reverse"] else range(length)
+    state = {"carry": operands[n_consts:n_consts + n_carry], "done": 0}
+    ys: dict = {}
+
+    def next_step(outputs=None):
+        if outputs is not None:
+            state["carry"] = outputs[:n_carry]
+            ys[steps[state["done"]]] = outputs[n_carry:]
+            state["done"] += 1
+        if state["done"] == length:
+            avals = [v.aval for v in eqn.outvars[n_carry:]]
+            write(state["carry"] + [stacked([ys[t][j] for t in range(length)], a.shape, a.dtype)
+                                    for j, a in enumerate(avals)])
+            return
+        t = steps[state["done"]]
+        interpreter.push(body.jaxpr, body.consts, consts + state["carry"] + [x[t] for x in xs],
+                         next_step)
+
+    next_step()
+
+
+def unroll_while(interpreter: Interpreter, eqn, operands: list, write) -> None:
+    """``while`` with a static trip count: condition and body alternate until it is false.
+
+    The trip count is static when the condition reads no traced value (a counter of
+    ``fori_loop``); otherwise the loop is refused (`REFUSAL_HINTS`).
+    """
+    params = eqn.params
+    cond, body = params["cond_jaxpr"], params["body_jaxpr"]
+    n_cond, n_body = params["cond_nconsts"], params["body_nconsts"]
+    cond_consts = operands[:n_cond]
+    body_consts = operands[n_cond:n_cond + n_body]
+    reads = inputs_read(cond.jaxpr)
+    state = {"carry": operands[n_cond + n_body:]}
+
+    def test(outputs=None):
+        if outputs is not None:
+            state["carry"] = outputs
+        inputs = cond_consts + state["carry"]
+        if any(isinstance(x, Traced) for x, used in zip(inputs, reads) if used):
+            interpreter.note(eqn, operands, write)
+            return
+        interpreter.push(cond.jaxpr, cond.consts, inputs, decide)
+
+    def decide(predicate):
+        if bool(np.asarray(predicate[0])):
+            interpreter.push(body.jaxpr, body.consts, body_consts + state["carry"], test)
+        else:
+            write(state["carry"])
+
+    test()
+
+
+def inline_cond(interpreter: Interpreter, eqn, operands: list, write) -> None:
+    """``cond`` at its constant branch index: the branch taken at the example point."""
+    branches = eqn.params["branches"]
+    index = int(np.clip(int(np.asarray(operands[0])), 0, len(branches) - 1))
+    interpreter.push_sub(branches[index], operands[1:], write)
+
+
+def inputs_read(jaxpr: Jaxpr) -> list[bool]:
+    """For each input of ``jaxpr``, whether its outputs depend on it (one backward pass)."""
+    needed = {v for v in jaxpr.outvars if not isinstance(v, Literal)}
+    for eqn in reversed(jaxpr.eqns):
+        if any(v in needed for v in eqn.outvars):
+            needed.update(v for v in eqn.invars if not isinstance(v, Literal))
+    return [v in needed for v in jaxpr.invars]
+
+
+CONTROL = {"scan": unroll_scan, "while": unroll_while, "cond": inline_cond}

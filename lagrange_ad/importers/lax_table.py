@@ -1,0 +1,328 @@
+"""The lax primitives of a jaxpr, each written with ``la.`` functions: one table row each.
+
+A rule takes the equation's operands and its parameters, ``rule(*operands, **params)``, and
+returns its output (a list when the primitive has several). Operands are traced values or
+numpy arrays: the interpreter (`lagrange_ad.importers.jaxpr`) calls a rule only when some
+operand is traced and some output is a float; equations on constants alone, and equations
+whose outputs are integers or booleans (comparisons, ``argmax``, ``iota``, index arithmetic),
+are evaluated by JAX itself at the example point and enter the graph as constants.
+
+So a comparison feeding ``select_n`` is a constant mask, as in ``la.where``: the graph holds
+the branch taken at the example point. Primitives that move entries with static indices
+(``gather``, ``pad``) are the library's ``getitem`` of the flattened operand, with the index
+map that JAX's own primitive gives when applied to the entry numbers ``1 .. size``.
+
+This module imports JAX; only `from_jax` imports it, when it is called.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable
+
+import numpy as np
+from jax import lax
+from jax.extend.core import primitives as lax_primitives
+
+from ..errors import UnsupportedOperationError
+from ..tracing import functions as la
+from ..tracing.tape import Traced
+
+Rule = Callable[..., object]
+
+
+def shape_of(x) -> tuple:
+    """The shape of a traced value or an array."""
+    return x.shape if isinstance(x, Traced) else np.shape(x)
+
+
+def value_of(x) -> np.ndarray:
+    """The value of a traced operand at the example point, or the constant itself."""
+    return x.value if isinstance(x, Traced) else np.asarray(x)
+
+
+def _elementwise(function: Callable) -> Rule:
+    """The rule of a primitive that is ``function`` of its operands, without parameters."""
+    def rule(*operands, **params):
+        return function(*operands)
+    rule.__doc__ = f"``{function.__name__}`` entrywise."
+    return rule
+
+
+def _identity(x, **params):
+    """The operand itself: a float-to-float conversion, a copy, a sharding annotation."""
+    return x
+
+
+def _stop_gradient(x, **params):
+    """The operand's value as a constant: its derivative is zero."""
+    return np.array(value_of(x))
+
+
+def _integer_pow(x, *, y):
+    return la.power(x, float(y))
+
+
+def _rsqrt(x, **params):
+    return la.power(x, -0.5)
+
+
+def _extreme(pairwise: Callable, identity: float) -> Rule:
+    """``max`` or ``min``; an operand that is its identity (``-inf`` for max) is dropped.
+
+    ``jax.nn.logsumexp`` writes ``max(-inf, m)``; a graph holds finite values only, and
+    ``max(-inf, m) = m``.
+    """
+    def rule(x, y, **params):
+        for kept, other in ((x, y), (y, x)):
+            if not isinstance(other, Traced) and np.all(np.asarray(other) == identity):
+                shape = np.broadcast_shapes(shape_of(x), shape_of(y))
+                return kept if shape_of(kept) == shape else la.broadcast_to(kept, shape)
+        return pairwise(x, y)
+    rule.__doc__ = f"``{pairwise.__name__}``, dropping an operand equal to {identity}."
+    return rule
+
+
+def _round(x, *, rounding_method):
+    """``round``: ties to even (``rint``) or away from zero, ``sign(x) floor(|x| + 1/2)``."""
+    if int(rounding_method) == 1:  # lax.RoundingMethod.TO_NEAREST_EVEN
+        return la.rint(x)
+    return la.multiply(la.sign(x), la.floor(la.add(la.abs(x), 0.5)))
+
+
+def _clamp(low, x, high, **params):
+    return la.minimum(la.maximum(x, low), high)
+
+
+def _select_n(which, *cases):
+    """``cases[which]`` entrywise; ``which`` (a boolean or integer array) is a constant."""
+    which = np.asarray(which).astype(np.int64)
+    first = int(which.flat[0]) if which.size else 0
+    if np.all(which == first):
+        return cases[first]
+    out = cases[0]
+    for k in range(1, len(cases)):
+        out = la.where(which == k, cases[k], out)
+    return out
+
+
+def _reduction(function: Callable) -> Rule:
+    def rule(x, *, axes, **params):
+        return function(x, axis=tuple(int(a) for a in axes)) if len(axes) else x
+    rule.__doc__ = f"``{function.__name__}`` over ``axes``."
+    return rule
+
+
+def _cumulative(function: Callable) -> Rule:
+    def rule(x, *, axis, reverse=False):
+        if not reverse:
+            return function(x, axis=axis)
+        return la.flip(function(la.flip(x, axis=axis), axis=axis), axis=axis)
+    rule.__doc__ = f"``{function.__name__}`` along ``axis``, from the end when ``reverse``."
+    return rule
+
+
+def _dot_general(lhs, rhs, *, dimension_numbers, **params):
+    """``dot_general`` as an einsum: batch axes, then the free axes of lhs, then of rhs."""
+    (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dimension_numbers
+    letters = iter(string.ascii_letters)
+    lhs_ids = [""] * len(shape_of(lhs))
+    rhs_ids = [""] * len(shape_of(rhs))
+    for a, b in zip(tuple(lhs_batch) + tuple(lhs_contract), tuple(rhs_batch) + tuple(rhs_contract)):
+        lhs_ids[a] = rhs_ids[b] = next(letters)
+    batch = [lhs_ids[a] for a in lhs_batch]
+    lhs_free = [_fresh(lhs_ids, k, letters) for k in range(len(lhs_ids)) if not lhs_ids[k]]
+    rhs_free = [_fresh(rhs_ids, k, letters) for k in range(len(rhs_ids)) if not rhs_ids[k]]
+    subscripts = f"{''.join(lhs_ids)},{''.join(rhs_ids)}->{''.join(batch + lhs_free + rhs_free)}"
+    return la.einsum(subscripts, lhs, rhs)
+
+
+def _fresh(ids: list, k: int, letters) -> str:
+    ids[k] = next(letters)
+    return ids[k]
+
+
+def _broadcast_in_dim(x, *operands, shape, broadcast_dimensions, **params):
+    """The operand's axes placed at ``broadcast_dimensions``, then broadcast to ``shape``."""
+    placed = [1] * len(shape)
+    for axis, length in zip(broadcast_dimensions, shape_of(x)):
+        placed[axis] = length
+    out = x if tuple(placed) == shape_of(x) else la.reshape(x, tuple(placed))
+    return out if tuple(placed) == tuple(shape) else la.broadcast_to(out, tuple(shape))
+
+
+def _reshape(x, *operands, new_sizes, dimensions=None, **params):
+    if dimensions is not None:
+        x = la.transpose(x, tuple(dimensions))
+    return la.reshape(x, tuple(new_sizes))
+
+
+def _squeeze(x, *, dimensions):
+    drop = {d % len(shape_of(x)) for d in dimensions}
+    return la.reshape(x, tuple(n for k, n in enumerate(shape_of(x)) if k not in drop))
+
+
+def _transpose(x, *, permutation):
+    return la.transpose(x, tuple(permutation))
+
+
+def _concatenate(*operands, dimension):
+    return la.concatenate(list(operands), axis=dimension)
+
+
+def _slice(x, *, start_indices, limit_indices, strides=None):
+    strides = strides or (1,) * len(start_indices)
+    return x[tuple(slice(s, e, k) for s, e, k in zip(start_indices, limit_indices, strides))]
+
+
+def _split(x, *, sizes, axis):
+    ends = np.cumsum(sizes)
+    lead = (slice(None),) * axis
+    return [x[lead + (slice(int(e - n), int(e)),)] for n, e in zip(sizes, ends)]
+
+
+def _dynamic_slice(x, *starts, slice_sizes):
+    """A slice at constant start indices, clamped into the array as JAX clamps them."""
+    index = []
+    for start, size, length in zip(starts, slice_sizes, shape_of(x)):
+        begin = int(np.clip(int(np.asarray(start)), 0, length - size))
+        index.append(slice(begin, begin + size))
+    return x[tuple(index)]
+
+
+def _dynamic_update_slice(x, update, *starts):
+    """``x`` with ``update`` written at constant (clamped) start indices: a `where` of a pad."""
+    shape = shape_of(x)
+    widths, region = [], []
+    for start, size, length in zip(starts, shape_of(update), shape):
+        begin = int(np.clip(int(np.asarray(start)), 0, length - size))
+        widths.append((begin, length - begin - size))
+        region.append(slice(begin, begin + size))
+    mask = np.zeros(shape, dtype=bool)
+    mask[tuple(region)] = True
+    return la.where(mask, la.pad(update, widths), x)
+
+
+def _moved_entries(primitive, x, fill, *static, **params):
+    """``primitive`` (which only moves entries) applied to ``x``, as one ``getitem``.
+
+    ``primitive`` applied to the entry numbers ``1 .. size`` (0 standing for the padding or
+    fill value) gives the index map; an entry numbered 0 takes ``fill`` (a scalar operand).
+    """
+    shape = shape_of(x)
+    size = int(np.prod(shape, dtype=np.int64))
+    numbers = np.arange(1, size + 1, dtype=np.int64).reshape(shape)
+    ids = np.asarray(primitive.bind(numbers, *static, **params)) - 1
+    flat = la.reshape(x, (size,))
+    if np.any(ids < 0):
+        if fill is None:
+            raise UnsupportedOperationError(
+                f"{primitive.name}: an index out of bounds fills with NaN, which a graph "
+                f"cannot hold; keep the indices inside the array or give a fill value")
+        flat = la.concatenate([flat, la.reshape(fill, (1,))], axis=0)
+        ids = np.where(ids < 0, size, ids)
+    return flat[ids]
+
+
+def _gather(x, indices, *, fill_value=None, **params):
+    """``gather`` with constant indices (every pattern of ``x[...]`` JAX writes)."""
+    params = dict(params, fill_value=0)
+    return _moved_entries(lax_primitives.gather_p, x, fill_value, np.asarray(indices), **params)
+
+
+def _pad(x, padding_value, *, padding_config):
+    return _moved_entries(lax_primitives.pad_p, x, padding_value, np.int64(0),
+                          padding_config=padding_config)
+
+
+def _rev(x, *, dimensions):
+    return la.flip(x, axis=tuple(dimensions)) if len(dimensions) else x
+
+
+def _sort(*operands, dimension, is_stable=True, num_keys=1):
+    """Sorted operands: the permutation of the keys at the example point applied to each."""
+    values = [value_of(x) for x in operands]
+    positions = lax.broadcasted_iota(np.int64, values[0].shape, dimension)
+    order = np.asarray(lax_primitives.sort_p.bind(*values, positions, dimension=dimension,
+                                                  is_stable=True, num_keys=num_keys)[-1])
+    return [la.take_along_axis(x, order, axis=dimension) if isinstance(x, Traced)
+            else np.take_along_axis(np.asarray(x), order, axis=dimension) for x in operands]
+
+
+RULES: dict[str, Rule] = {
+    # arithmetic
+    "add": _elementwise(la.add),
+    "sub": _elementwise(la.subtract),
+    "mul": _elementwise(la.multiply),
+    "div": _elementwise(la.divide),
+    "neg": _elementwise(la.negative),
+    "max": _extreme(la.maximum, -np.inf),
+    "min": _extreme(la.minimum, np.inf),
+    "pow": _elementwise(la.power),
+    "integer_pow": _integer_pow,
+    "square": _elementwise(la.square),
+    "sqrt": _elementwise(la.sqrt),
+    "rsqrt": _rsqrt,
+    "abs": _elementwise(la.abs),
+    "sign": _elementwise(la.sign),
+    "clamp": _clamp,
+    "floor": _elementwise(la.floor),
+    "ceil": _elementwise(la.ceil),
+    "round": _round,
+    # transcendental
+    "exp": _elementwise(la.exp),
+    "exp2": _elementwise(la.exp2),
+    "log": _elementwise(la.log),
+    "log1p": _elementwise(la.log1p),
+    "expm1": _elementwise(la.expm1),
+    "tanh": _elementwise(la.tanh),
+    "logistic": _elementwise(la.sigmoid),
+    "erf": _elementwise(la.erf),
+    "erfc": _elementwise(la.erfc),
+    "lgamma": _elementwise(la.gammaln),
+    "digamma": _elementwise(la.digamma),
+    "sin": _elementwise(la.sin),
+    "cos": _elementwise(la.cos),
+    "tan": _elementwise(la.tan),
+    "sinh": _elementwise(la.sinh),
+    "cosh": _elementwise(la.cosh),
+    "asin": _elementwise(la.arcsin),
+    "acos": _elementwise(la.arccos),
+    "atan": _elementwise(la.arctan),
+    "asinh": _elementwise(la.arcsinh),
+    "acosh": _elementwise(la.arccosh),
+    "atanh": _elementwise(la.arctanh),
+    "atan2": _elementwise(la.arctan2),
+    # selection by a constant mask
+    "select_n": _select_n,
+    # reductions and scans
+    "reduce_sum": _reduction(la.sum),
+    "reduce_max": _reduction(la.max),
+    "reduce_min": _reduction(la.min),
+    "reduce_prod": _reduction(la.prod),
+    "cumsum": _cumulative(la.cumsum),
+    "cumprod": _cumulative(la.cumprod),
+    "sort": _sort,
+    # products
+    "dot_general": _dot_general,
+    # shapes and moves
+    "broadcast_in_dim": _broadcast_in_dim,
+    "reshape": _reshape,
+    "squeeze": _squeeze,
+    "transpose": _transpose,
+    "concatenate": _concatenate,
+    "slice": _slice,
+    "split": _split,
+    "dynamic_slice": _dynamic_slice,
+    "dynamic_update_slice": _dynamic_update_slice,
+    "gather": _gather,
+    "pad": _pad,
+    "rev": _rev,
+    # no change of value
+    "convert_element_type": _identity,
+    "copy": _identity,
+    "copy_p": _identity,
+    "reduce_precision": _identity,
+    "sharding_constraint": _identity,
+    "stop_gradient": _stop_gradient,
+}
