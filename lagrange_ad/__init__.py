@@ -31,6 +31,7 @@ from .graph.graph import Graph
 from .graph.unroll import Unrolled, unroll
 from .hessian import hessian, hvp
 from .importers.jaxpr import from_jax
+from .importers.torch_export import from_torch
 from .jacobians.jacobian import jacobian
 from .primitives import PRIMITIVES, Primitive
 from .program.program import Program
@@ -55,7 +56,7 @@ __all__ = [
     "UnknownPrimitiveError", "Unrolled", "VerificationReport", "compare", "examples",
     "fixed_point", "grad", "hessian", "hvp", "jacobian", "linalg", "solve", "trace", "unroll",
     "use_reference", "verify",
-    "UnsupportedOperationError", "from_jax",
+    "UnsupportedOperationError", "from_jax", "from_torch",
     "scope",
     *(name for name in _functions.__all__ if name != "trace"),
 ]

@@ -8,6 +8,7 @@ explicit Jacobian entries, its multiply-add count and its shape rule.
 
 import numpy as np
 import pytest
+from convolution_cases import CONVOLUTION_CASES, CONVOLUTION_KINKS
 from linalg_cases import LINALG_CASES
 
 from lagrange_ad.primitives import PRIMITIVES, dense_jacobian, lookup
@@ -160,6 +161,9 @@ CASES = {
               ((uniform((3,)), uniform((3,)), uniform((3,))), {"axis": 1})],
 }
 CASES.update(LINALG_CASES)  # the matrix rows' sample operands live beside their tests
+CASES.update(CONVOLUTION_CASES)
+for name, kinks in CONVOLUTION_KINKS.items():
+    CASES[name] = CASES[name] + [kink(*case) for case in kinks]
 
 
 def cases():

@@ -2,9 +2,11 @@
 
 Each takes numpy's arguments and is also what numpy's function of the same name does on a
 traced value (`lagrange_ad.tracing.numpy_api`). Families: `elementwise` (ufuncs and
-scipy.special functions), `reductions`, `shapes` (moving entries), `products`.
+scipy.special functions), `reductions`, `shapes` (moving entries), `products`,
+`convolution` (convolution and pooling).
 """
 
+from .convolution import adaptive_avg_pool, avg_pool, conv, max_pool
 from .core import call  # noqa: F401  (for the linalg functions; not an la. name)
 from .elementwise import (
     abs,
@@ -168,6 +170,7 @@ from .shapes import (
 )
 
 __all__ = [
+    "adaptive_avg_pool", "avg_pool", "conv", "max_pool",
     "abs", "add", "amax", "amin", "append", "arccos", "arccosh", "arcsin", "arcsinh", "arctan",
     "arctan2", "arctanh", "around", "array_split", "atleast_1d", "atleast_2d", "atleast_3d",
     "broadcast_to", "ceil", "clip", "column_stack", "concatenate", "corrcoef", "cos",
