@@ -1,0 +1,204 @@
+"""la.from_torch: PyTorch modules imported from torch.export programs, their gradients against
+torch.autograd in float64, saved .pt2 programs, names, scopes, constants and refusals."""
+
+import copy
+import sys
+
+import numpy as np
+import pytest
+
+import lagrange_ad as la
+from lagrange_ad.examples import torch_models
+
+torch = pytest.importorskip("torch")
+
+TOL = 1e-10
+
+
+def torch_reference(module, args):
+    """The loss and the gradient by name (parameters, then float arguments in order) of the
+    module converted to float64, by torch.autograd."""
+    module = copy.deepcopy(module).double()
+    args = [a.detach().double().requires_grad_() if a.is_floating_point() else a for a in args]
+    loss = module(*args)
+    loss.backward()
+    gradient = {name: p.grad.numpy() for name, p in module.named_parameters()}
+    floats = [a.grad.numpy() for a in args if a.is_floating_point()]
+    return loss.item(), gradient, floats
+
+
+def assert_agrees(graph, module, args):
+    """Value and gradient of the graph at its point equal torch's to TOL (relative to the
+    largest entry); every parameter and float argument is an input."""
+    loss, by_name, floats = torch_reference(module, args)
+    names = [graph.names[i] for i in graph.inputs]
+    expected = [by_name[n] for n in names if n in by_name] + floats
+    assert names[:len(by_name)] == list(by_name)
+    assert len(names) == len(by_name) + len(floats)
+    assert la.Program(graph).output_value == pytest.approx(loss, rel=TOL, abs=TOL)
+    gradient = la.grad(graph)(*graph.point)
+    for name, mine, theirs in zip(names, gradient, expected):
+        scale = max(1.0, float(np.max(np.abs(theirs))))
+        assert np.max(np.abs(mine - theirs)) <= TOL * scale, name
+
+
+@pytest.mark.parametrize("name", list(torch_models.MODELS))
+def test_gradient_agrees_with_torch(name):
+    module, args = torch_models.MODELS[name]()
+    assert_agrees(la.from_torch(module, *args), module, args)
+
+
+@pytest.mark.parametrize("name", list(torch_models.MODELS))
+def test_saved_float32_program_imports_in_float64(name, tmp_path):
+    module, args = torch_models.MODELS[name]()
+    path = tmp_path / f"{name}.pt2"
+    torch.export.save(torch.export.export(module, args), path)  # float32, as built
+    graph = la.from_torch(path)  # the example inputs saved with the program
+    assert all(x.dtype == np.float64 for x in graph.point)
+    assert_agrees(graph, module, args)
+
+
+def test_exported_program_at_new_arguments():
+    module, (x,) = torch_models.mlp()
+    program = torch.export.export(module, (x,))
+    x2 = torch.randn(x.shape, generator=torch.Generator().manual_seed(3))
+    graph = la.from_torch(program, x2)
+    np.testing.assert_array_equal(graph.point[-1], x2.double().numpy())
+    assert_agrees(graph, module, (x2,))
+
+
+def test_jacobian_of_a_vector_output():
+    module, (x,) = torch_models.vector()
+    graph = la.from_torch(module, x)
+    result = la.jacobian(la.Program(graph))
+    names = [graph.names[i] for i in graph.inputs]
+    assert names == ["0.weight", "0.bias", "input"]
+    double = copy.deepcopy(module).double()
+    params = {k: v.detach() for k, v in double.named_parameters()}
+
+    def f(weight, bias, x):
+        return torch.func.functional_call(double, {"0.weight": weight, "0.bias": bias}, (x,))
+
+    expected = torch.autograd.functional.jacobian(
+        f, (params["0.weight"], params["0.bias"], x.double()))
+    for node, block in zip(graph.inputs, expected):
+        mine = result.blocks[(graph.output, node)]
+        np.testing.assert_allclose(mine, block.numpy(), rtol=0, atol=1e-12)
+
+
+def test_verify_passes():
+    module, args = torch_models.mlp()
+    report = la.verify(la.Program(la.from_torch(module, *args)), methods=("forward",),
+                       n_directions=2, progress=False)
+    assert report.ok, str(report)
+
+
+def test_scopes_name_the_modules():
+    module, args = torch_models.transformer()
+    graph = la.from_torch(module, *args)
+    scopes = set(graph.scopes.values())
+    assert {"layer.self_attn", "layer.linear1", "layer.linear2", "layer.norm1",
+            "layer.norm2"} <= scopes
+    # every node but the inputs, the constants and the head (the top module's own square
+    # and sum, in no scope) was recorded by some module of the layer
+    recorded = [i for i in range(len(graph)) if not graph.is_source[i]]
+    head = recorded[-2:]
+    assert [graph.primitive(i).name for i in head] == ["pow", "sum"]
+    assert all(i not in graph.scopes for i in head)
+    assert all(graph.scopes[i].startswith("layer") for i in recorded[:-2])
+
+
+def test_integer_arguments_are_constants():
+    module, args = torch_models.embedding_bag()
+    graph = la.from_torch(module, *args)
+    assert [graph.names[i] for i in graph.inputs] == ["embedding.weight", "fc.weight",
+                                                      "fc.bias"]
+    module, args = torch_models.cnn()
+    assert [la.from_torch(module, *args).names[i] for i in range(5)][-1] == "x"
+
+
+def test_embedding_bag_modes_and_padding():
+    torch.manual_seed(0)
+    tokens, offsets = torch.tensor([1, 4, 0, 2, 4, 4, 3]), torch.tensor([0, 3, 3, 6])
+    for mode in ("sum", "mean", "max"):
+        bag = torch.nn.EmbeddingBag(5, 3, mode=mode, padding_idx=4)
+
+        class Model(torch.nn.Module):
+            def __init__(self, bag=bag):
+                super().__init__()
+                self.bag = bag
+
+            def forward(self, tokens, offsets):
+                return (self.bag(tokens, offsets) ** 2).sum()
+
+        assert_agrees(la.from_torch(Model(), tokens, offsets), Model(), (tokens, offsets))
+
+
+def test_buffers_are_inputs_or_constants():
+    class Scaled(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(3, 2)
+            self.register_buffer("scale", torch.tensor([2.0, -1.0]))
+
+        def forward(self, x):
+            return (self.linear(x) * self.scale).sum()
+
+    module, x = Scaled(), torch.ones(4, 3)
+    graph = la.from_torch(module, x)
+    assert [graph.names[i] for i in graph.inputs] == ["linear.weight", "linear.bias", "scale",
+                                                      "x"]
+    scale_gradient = la.grad(graph)(*graph.point)[2]
+    with torch.no_grad():
+        np.testing.assert_allclose(scale_gradient, module.linear(x).sum(0).double().numpy(),
+                                   rtol=1e-6)
+    graph = la.from_torch(module, x, buffers="constants")
+    assert [graph.names[i] for i in graph.inputs] == ["linear.weight", "linear.bias", "x"]
+    with pytest.raises(la.LagrangeADError, match="buffers must be one of"):
+        la.from_torch(module, x, buffers="parameters")
+
+
+def test_functions_and_numpy_arguments():
+    rng = np.random.default_rng(0)
+    w, x = rng.normal(size=(3, 3)), rng.normal(size=3)
+    graph = la.from_torch(lambda w, x: torch.tanh(w @ x).sum(), w, x)
+    assert [graph.names[i] for i in graph.inputs] == ["w", "x"]
+    gw, gx = la.grad(graph)(w, x)
+    s = 1 - np.tanh(w @ x) ** 2
+    np.testing.assert_allclose(gw, np.outer(s, x), rtol=1e-13)
+    np.testing.assert_allclose(gx, w.T @ s, rtol=1e-13)
+
+
+def test_unmapped_operations_are_all_listed():
+    class Special(torch.nn.Module):
+        def forward(self, x):
+            return (torch.erfinv(x / 2) + torch.erfinv(x / 4) + torch.special.i0(x)).sum()
+
+    with pytest.raises(la.UnsupportedOperationError) as info:
+        la.from_torch(Special(), torch.rand(3))
+    message = str(info.value)
+    assert "aten.erfinv.default (2 nodes)" in message
+    assert "aten.i0.default (1 node)" in message
+    assert "2 ATen operation(s)" in message
+
+
+def test_several_outputs_are_refused():
+    class Two(torch.nn.Module):
+        def forward(self, x):
+            return x.sum(), x.mean()
+
+    with pytest.raises(la.GraphError, match="returns 2 tensors"):
+        la.from_torch(Two(), torch.ones(3))
+
+
+def test_what_is_not_a_model_is_refused(tmp_path):
+    with pytest.raises(la.LagrangeADError, match="no such file"):
+        la.from_torch(str(tmp_path / "missing.pt2"))
+    with pytest.raises(la.LagrangeADError, match="needs a torch.nn.Module"):
+        la.from_torch(3.0)
+
+
+def test_missing_torch_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
+    with pytest.raises(la.LagrangeADError, match=r"lagrange_ad\[torch\]"):
+        la.from_torch(object())
