@@ -50,7 +50,7 @@ class Case:
         """The module imported by `la.from_torch` (NotAvailable when there is none)."""
         if not hasattr(la, "from_torch"):
             raise NotAvailable("la.from_torch")
-        return la.from_torch(self.module, self.x)
+        return la.from_torch(self.module, self.x, buffers="constants")
 
     def jax_problem(self) -> tuple[Callable, dict, np.ndarray]:
         """The loss in JAX, the parameters by torch's names and the input."""
@@ -123,7 +123,8 @@ def gradient_table(ctx: Context, name: str) -> Table:
     return gradient_timing_table(ctx, title, rows)
 
 
-GRADIENT_LABELS = ("lagrange_ad la.grad(graph) of la.from_torch", "torch eager backward (float64)",
+GRADIENT_LABELS = ("lagrange_ad la.grad(graph) of la.from_torch",
+                   "torch eager forward + backward (float64, one thread)",
                    "la.grad(graph) of la.from_jax (the JAX twin)", "jax.grad (eager)",
                    "jax.grad (jit)")
 
@@ -135,11 +136,16 @@ def gradient_timing_table(ctx: Context, title: str, rows: list[Row]) -> Table:
         notes=("Every system computes the loss and the gradient of every parameter and of the "
                "input, in float64, from the same weights and input. lagrange_ad differentiates "
                "the graph imported once (as a training loop would); torch runs its forward and "
-               "backward eagerly; jax.grad runs the JAX twin of the model.",))
+               "backward eagerly on one thread; jax.grad runs the JAX twin of the model.",))
 
 
 def lagrange_and_torch_rows(ctx: Context, model: Case) -> tuple[Row, Row]:
     labels = GRADIENT_LABELS[:2]
+    torch = peers.load("torch")
+    threads = torch.get_num_threads()
+    # one thread: on a shared machine torch's thread pool waits on busy cores (a layer that
+    # takes 10 ms on one thread took 0.5 s on two under load); numpy's sweeps run on one too
+    torch.set_num_threads(1)
     try:
         graph = model.graph()
         grad = la.grad(graph)
@@ -151,15 +157,16 @@ def lagrange_and_torch_rows(ctx: Context, model: Case) -> tuple[Row, Row]:
     except Exception as exc:  # reported in the table; torch is timed alone
         return failed(labels[0], 1, exc), timed_row(
             labels[1], 1, lambda: ctx.time(model.torch_gradient, 1))
+    finally:
+        torch.set_num_threads(threads)
     return tuple(timed_row(label, 1, lambda t=t: t) for label, t in zip(labels, timings))
 
 
 def ordered_like_torch(graph: la.Graph, gradient) -> list[np.ndarray]:
-    """The gradient in torch's order (parameters, then the input), matched by shape in order.
+    """The gradient in torch's order: the parameters by name, then the input.
 
-    `la.from_torch` makes the parameters and the input its inputs, in the order of
-    ``torch.export``: parameters, then buffers, then the user's inputs; the buffer (the target)
-    is a constant and has no gradient.
+    `la.from_torch` names its inputs by the module (``model.layer.weight``), the input ``x``;
+    the buffer (the target) is imported as a constant.
     """
     return [np.asarray(g) for g in gradient]
 
