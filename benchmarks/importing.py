@@ -7,6 +7,7 @@ Both models and their JAX twins are in `imported`. Every gradient is checked aga
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -136,7 +137,11 @@ def gradient_timing_table(ctx: Context, title: str, rows: list[Row]) -> Table:
         notes=("Every system computes the loss and the gradient of every parameter and of the "
                "input, in float64, from the same weights and input. lagrange_ad differentiates "
                "the graph imported once (as a training loop would); torch runs its forward and "
-               "backward eagerly on one thread; jax.grad runs the JAX twin of the model.",))
+               "backward eagerly on one thread; jax.grad runs the JAX twin of the model.",
+               f"numpy's BLAS threads: OPENBLAS_NUM_THREADS = "
+               f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}. On a busy machine set it to 1 "
+               f"(as torch's threads are here): a thread pool waiting on busy cores can make "
+               f"either system several times slower.",))
 
 
 def lagrange_and_torch_rows(ctx: Context, model: Case) -> tuple[Row, Row]:
