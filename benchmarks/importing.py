@@ -51,7 +51,7 @@ class Case:
         """The module imported by `la.from_torch` (NotAvailable when there is none)."""
         if not hasattr(la, "from_torch"):
             raise NotAvailable("la.from_torch")
-        return la.from_torch(self.module, self.x, buffers="constants")
+        return la.from_torch(self.module, self.x, buffers="constants")  # the target
 
     def jax_problem(self) -> tuple[Callable, dict, np.ndarray]:
         """The loss in JAX, the parameters by torch's names and the input."""

@@ -29,17 +29,20 @@ def torch_reference(module, args):
 
 def assert_agrees(graph, module, args):
     """Value and gradient of the graph at its point equal torch's to TOL (relative to the
-    largest entry); every parameter and float argument is an input."""
+    largest entry); every parameter and float argument is an input. Float buffers that are
+    inputs (running statistics) have no gradient in torch and are not compared."""
     loss, by_name, floats = torch_reference(module, args)
+    buffers = {name for name, b in module.named_buffers() if b.is_floating_point()}
     names = [graph.names[i] for i in graph.inputs]
-    expected = [by_name[n] for n in names if n in by_name] + floats
-    assert names[:len(by_name)] == list(by_name)
-    assert len(names) == len(by_name) + len(floats)
+    compared = [k for k, n in enumerate(names) if n not in buffers]
+    expected = [by_name[names[k]] for k in compared if names[k] in by_name] + floats
+    assert [names[k] for k in compared[:len(by_name)]] == list(by_name)
+    assert len(compared) == len(by_name) + len(floats)
     assert la.Program(graph).output_value == pytest.approx(loss, rel=TOL, abs=TOL)
     gradient = la.grad(graph)(*graph.point)
-    for name, mine, theirs in zip(names, gradient, expected):
+    for k, theirs in zip(compared, expected):
         scale = max(1.0, float(np.max(np.abs(theirs))))
-        assert np.max(np.abs(mine - theirs)) <= TOL * scale, name
+        assert np.max(np.abs(gradient[k] - theirs)) <= TOL * scale, names[k]
 
 
 @pytest.mark.parametrize("name", list(torch_models.MODELS))
@@ -132,6 +135,78 @@ def test_embedding_bag_modes_and_padding():
                 return (self.bag(tokens, offsets) ** 2).sum()
 
         assert_agrees(la.from_torch(Model(), tokens, offsets), Model(), (tokens, offsets))
+
+
+def many_layers():
+    """A module touching most rows of the ATen table (eval-mode batch norm, grouped and
+    dilated convolutions, pools, embedding, activations, reductions, moves, losses)."""
+    nn, F = torch.nn, torch.nn.functional
+    torch.manual_seed(0)
+
+    class Layers(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv1d(2, 4, 3, stride=2, padding=1, bias=False)
+            self.bn = nn.BatchNorm1d(4)
+            self.conv2 = nn.Conv2d(1, 4, 3, dilation=2)
+            self.grouped = nn.Conv2d(4, 4, 2, groups=2, stride=2)
+            self.avg = nn.AvgPool2d(2, stride=1, padding=1, count_include_pad=False)
+            self.adaptive = nn.AdaptiveAvgPool2d((2, 2))
+            self.emb = nn.Embedding(7, 4, padding_idx=0)
+            self.ln = nn.LayerNorm(4)
+
+        def forward(self, x1, x2, ids):
+            a = F.elu(self.bn(self.conv1(x1))).sum() + F.softplus(x1).mean()
+            b = self.adaptive(self.avg(self.grouped(F.silu(self.conv2(x2))))).sum()
+            c = self.ln(self.emb(ids))
+            d = (F.gelu(c, approximate="tanh").sum() + F.gelu(c).sum() + F.leaky_relu(c).sum()
+                 + F.hardtanh(c).sum() + torch.clamp(c, -0.5, 0.5).sum())
+            e = (c.var(dim=0).sum() + c.std() + c.amax(dim=1).sum() + torch.logsumexp(c, 1).sum()
+                 + c.max() + c.min(dim=0).values.sum() + torch.sigmoid(c).prod())
+            f = (torch.cumsum(c, 0).sum() + torch.flip(c, [0])[0].sum()
+                 + torch.roll(c, 1, 0)[0].sum() + c.repeat(2, 1)[3].sum()
+                 + F.pad(c, (1, 2), value=0.5).sum() + torch.tril(c[:4, :4]).sum()
+                 + torch.stack([c[0], c[1]]).sum() + torch.cat(torch.chunk(c, 2, 1), 0).sum())
+            g = (F.mse_loss(c, torch.ones_like(c)) + F.smooth_l1_loss(c, torch.zeros_like(c))
+                 + F.cross_entropy(c, ids % 4, label_smoothing=0.1)
+                 + torch.where(c > 0, c, c * c).sum() + (c / (c.abs() + 1)).sum()
+                 + torch.sqrt(c * c + 1).sum() + torch.log1p(c * c).sum())
+            h = (torch.einsum("ij,kj->ik", c, c).sum() + (c @ c.T).trace()
+                 + F.normalize(c, dim=1).sum()
+                 + F.scaled_dot_product_attention(c[None, None], c[None, None],
+                                                  c[None, None]).sum())
+            return a + b + d + e + f + g + h
+
+    return Layers().eval(), (torch.randn(2, 2, 9), torch.randn(2, 1, 9, 9),
+                             torch.tensor([1, 3, 4, 5, 6, 2]))
+
+
+def causal_decoder():
+    """A pre-norm ``TransformerDecoderLayer`` (GELU) with a causal mask of -inf entries."""
+    torch.manual_seed(0)
+
+    class Decoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0,
+                                                          batch_first=True, norm_first=True,
+                                                          activation="gelu")
+
+        def forward(self, x, memory):
+            mask = torch.nn.Transformer.generate_square_subsequent_mask(x.shape[1])
+            return (self.layer(x, memory, tgt_mask=mask) ** 2).sum()
+
+    return Decoder().eval(), (torch.randn(2, 3, 8), torch.randn(2, 4, 8))
+
+
+@pytest.mark.parametrize("make", [many_layers, causal_decoder])
+def test_more_layers_agree_with_torch(make):
+    module, args = make()
+    graph = la.from_torch(module, *args)
+    # batch norm's running statistics (float buffers) are inputs, after the parameters
+    buffers = [name for name, b in module.named_buffers() if b.is_floating_point()]
+    assert set(buffers) <= {graph.names[i] for i in graph.inputs}
+    assert_agrees(graph, module, args)
 
 
 def test_buffers_are_inputs_or_constants():

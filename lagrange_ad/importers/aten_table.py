@@ -103,6 +103,15 @@ def _softplus(x, beta=1, threshold=20):
     return la.where(linear, x, smooth) if np.any(linear) else smooth
 
 
+def _elu(x, alpha=1, scale=1, input_scale=1):
+    """``scale x`` where ``x > 0``, else ``scale alpha (exp(input_scale x) - 1)``; the
+    exponential reads only the non-positive entries, so it cannot overflow."""
+    positive = value_of(x) > 0
+    negative_part = la.where(positive, 0.0, x)
+    curve = la.multiply(scale * alpha, la.expm1(la.multiply(input_scale, negative_part)))
+    return la.where(positive, la.multiply(scale, x), curve)
+
+
 def _leaky_relu(x, negative_slope=0.01):
     return la.where(value_of(x) > 0, x, la.multiply(negative_slope, x))
 
@@ -162,6 +171,21 @@ def _variance(function: Callable) -> Rule:
         return function(x, axis=_axes(x, dim), ddof=ddof, keepdims=bool(keepdim))
     rule.__doc__ = f"``{function.__name__}`` over ``dim`` with ``ddof = correction``."
     return rule
+
+
+def _vector_norm(x, ord=2, dim=None, keepdim=False, dtype=None):  # noqa: A002  (ATen's name)
+    """``(sum |x|^ord)^(1/ord)`` over ``dim``; ``ord`` 2 is ``sqrt(sum x^2)``, infinite ord
+    the largest (smallest) ``|x|``."""
+    axis, keepdims = _axes(x, dim), bool(keepdim)
+    if ord == 2:
+        return la.sqrt(la.sum(la.square(x), axis=axis, keepdims=keepdims))
+    if np.isinf(ord):
+        extreme = la.max if ord > 0 else la.min
+        return extreme(la.abs(x), axis=axis, keepdims=keepdims)
+    if ord == 1:
+        return la.sum(la.abs(x), axis=axis, keepdims=keepdims)
+    return la.power(la.sum(la.power(la.abs(x), float(ord)), axis=axis, keepdims=keepdims),
+                    1.0 / ord)
 
 
 def _var_mean(x, dim=None, *, correction=None, keepdim=False):
@@ -285,6 +309,11 @@ def _gather(x, dim, index, sparse_grad=False):
     return x[tuple(grids)]
 
 
+def _diagonal(x, offset=0, dim1=0, dim2=1):
+    """The diagonal moved to the last axis, as numpy's ``diagonal``."""
+    return la.diagonal(x, int(offset), int(dim1), int(dim2))
+
+
 def _flip(x, dims):
     return la.flip(x, axis=tuple(int(d) for d in dims))
 
@@ -373,6 +402,7 @@ RULES: dict[str, Rule] = {
     "silu": _silu,
     "softplus": _softplus,
     "leaky_relu": _leaky_relu,
+    "elu": _elu,
     # reductions
     "sum": _reduction(la.sum),
     "mean": _reduction(la.mean),
@@ -385,6 +415,7 @@ RULES: dict[str, Rule] = {
     "var": _variance(la.var),
     "std": _variance(la.std),
     "var_mean": _var_mean,
+    "linalg_vector_norm": _vector_norm,
     "cumsum": _cumsum,
     # products
     "mm": la.matmul,
@@ -415,6 +446,7 @@ RULES: dict[str, Rule] = {
     "index": _index,
     "index_select": _index_select,
     "gather": _gather,
+    "diagonal": _diagonal,
     "flip": _flip,
     "roll": _roll,
     "repeat": _repeat,

@@ -8,7 +8,8 @@ the graph's inputs), numpy arrays (constants) or Python values. Then:
   of constants, index arithmetic): PyTorch runs the ATen operation at the example point
   (`evaluate`) and its outputs are constants;
 * ``operator.getitem`` picks one output of an operation with several;
-* otherwise the operation's rule in `aten_table.RULES` records it with ``la.`` functions,
+* otherwise the operation's rule in `aten_table.RULES` records it with ``la.`` functions
+  (an infinite constant operand, such as an attention mask's -inf, enters as ``-INFINITY``),
   inside ``la.scope`` of the innermost module that called it (the node's
   ``nn_module_stack``), so the graph's ``scopes`` name the module of every node. Outputs a
   rule leaves as None (indices, counts) are filled by `evaluate`.
@@ -36,6 +37,11 @@ from ..errors import GraphError, UnsupportedOperationError
 from ..tracing.scope import scope
 from ..tracing.tape import Traced
 from .aten_table import RULES
+
+# the stand-in of an infinite constant on its way into the graph, which holds finite values
+# only: an additive attention mask's -inf becomes -1e300, and exp(-1e300 - m) is 0 exactly in
+# float64, as exp(-inf) is, so a softmax over it has the same values and derivatives
+INFINITY = 1e300
 
 
 def run(graph_module: torch.fx.GraphModule, placeholders: dict, user_outputs: list[int]):
@@ -83,6 +89,7 @@ def step(node: Node, env: dict, unmapped: Counter):
         unmapped[str(target)] += 1
         return evaluate(target, args, kwargs)
     path = module_path(node)
+    args, kwargs = _pytree.tree_map(finite, (args, kwargs))
     try:
         with scope(path) if path else contextlib.nullcontext():
             out = rule(*args, **kwargs)
@@ -131,6 +138,13 @@ def evaluate(target, args, kwargs):
     if isinstance(out, (tuple, list)):
         return [to_numpy(o) for o in out]
     return to_numpy(out)
+
+
+def finite(x):
+    """A constant with its infinite entries replaced by ``+-INFINITY``; anything else as is."""
+    if isinstance(x, (float, np.ndarray)) and np.isinf(x).any():
+        return np.clip(x, -INFINITY, INFINITY)
+    return x
 
 
 def to_torch(x):
