@@ -20,6 +20,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 
+import jax
 import numpy as np
 from jax import lax
 from jax.extend.core import primitives as lax_primitives
@@ -230,6 +231,39 @@ def _gather(x, indices, *, fill_value=None, **params):
     return _moved_entries(lax_primitives.gather_p, x, fill_value, np.asarray(indices), **params)
 
 
+def _scatter(x, indices, updates, **params):
+    """``x.at[indices].set(updates)`` with constant indices: each entry is one of x or updates.
+
+    Scattering the update numbers ``n+1 .. n+m`` into the entry numbers ``1 .. n`` of x says
+    which; the result is a ``getitem`` of x and the updates joined.
+    """
+    n, m = _size(x), _size(updates)
+    numbers = np.arange(1, n + 1, dtype=np.int64).reshape(shape_of(x))
+    update_numbers = np.arange(n + 1, n + m + 1, dtype=np.int64).reshape(shape_of(updates))
+    ids = np.asarray(lax_primitives.scatter_p.bind(numbers, np.asarray(indices), update_numbers,
+                                                   **params)) - 1
+    return la.concatenate([la.reshape(x, (n,)), la.reshape(updates, (m,))], axis=0)[ids]
+
+
+def _scatter_add(x, indices, updates, **params):
+    """``x.at[indices].add(updates)`` with constant indices: ``x + S u``, S of zeros and ones.
+
+    S's row k is where update entry k lands (indices may repeat, so a sum): JAX's scatter-add
+    of the k-th unit update.
+    """
+    n, m = _size(x), _size(updates)
+    units = np.eye(m).reshape((m,) + tuple(shape_of(updates)))
+    zeros, indices = np.zeros(shape_of(x)), np.asarray(indices)
+    placed = jax.vmap(lambda unit: lax_primitives.scatter_add_p.bind(
+        zeros, indices, unit, **params))(units)
+    spread = la.matmul(la.reshape(updates, (m,)), np.asarray(placed).reshape(m, n))
+    return la.add(x, la.reshape(spread, shape_of(x)))
+
+
+def _size(x) -> int:
+    return int(np.prod(shape_of(x), dtype=np.int64))
+
+
 def _pad(x, padding_value, *, padding_config):
     return _moved_entries(lax_primitives.pad_p, x, padding_value, np.int64(0),
                           padding_config=padding_config)
@@ -316,6 +350,8 @@ RULES: dict[str, Rule] = {
     "dynamic_slice": _dynamic_slice,
     "dynamic_update_slice": _dynamic_update_slice,
     "gather": _gather,
+    "scatter": _scatter,
+    "scatter-add": _scatter_add,
     "pad": _pad,
     "rev": _rev,
     # no change of value
