@@ -153,16 +153,57 @@ def test_unmapped_primitives_are_listed_all_at_once_with_counts():
     assert isinstance(raised.value, LagrangeADError)
 
 
-def test_a_while_loop_on_traced_values_is_refused_naming_fixed_point():
+def test_a_while_loop_on_traced_values_that_is_no_fixed_point_is_refused():
+    def function(x):
+        return jax.lax.while_loop(lambda y: jnp.sum(y) < 10.0, lambda y: 2.0 * y, x)
+
+    with pytest.raises(UnsupportedOperationError, match=r"while \(1 equation.*la\.fixed_point"):
+        la.from_jax(function, np.array([0.5, 1.0]))
+
+
+def test_a_fixed_point_while_loop_is_a_cycle_with_the_implicit_derivative():
     def function(a):
         def body(c):
             return a * jnp.cos(c[0]), c[0]
 
-        return jax.lax.while_loop(lambda c: jnp.abs(c[0] - c[1]) > 1e-12, body,
-                                  (jnp.float64(0.5), jnp.float64(10.0)))[0]
+        h, previous = jax.lax.while_loop(lambda c: jnp.abs(c[0] - c[1]) > 1e-13, body,
+                                         (jnp.float64(0.5), jnp.float64(10.0)))
+        return h + 0.5 * previous
 
-    with pytest.raises(UnsupportedOperationError, match=r"while \(1 equation.*la\.fixed_point"):
-        la.from_jax(function, 0.8)
+    a = 0.8
+    graph = la.from_jax(function, a)
+    assert not graph.is_acyclic
+    h = float(la.Program(graph).output_value) / 1.5
+    assert h == pytest.approx(a * np.cos(h), abs=1e-14)
+    implicit = np.cos(h) / (1 + a * np.sin(h))  # dh/da from h = a cos h
+    assert la.grad(graph)(a)[0] == pytest.approx(1.5 * implicit, rel=1e-12)
+
+
+def test_a_fixed_point_loop_with_a_counter_and_an_error_carry():
+    rng = np.random.default_rng(4)
+    a, b = 0.5 * rng.normal(size=(3, 3)), rng.normal(size=3)
+
+    def function(a, b):
+        def body(c):
+            i, x, _ = c
+            new = 0.5 * jnp.tanh(a @ x) + b
+            return i + 1, new, jnp.max(jnp.abs(new - x))
+
+        _, x, _ = jax.lax.while_loop(lambda c: (c[0] < 500) & (c[2] > 1e-14), body,
+                                     (0, jnp.zeros(3), jnp.float64(1.0)))
+        return jnp.sum(x ** 2)
+
+    graph = la.from_jax(function, a, b)
+    assert not graph.is_acyclic
+    x = np.zeros(3)
+    for _ in range(200):
+        x = 0.5 * np.tanh(a @ x) + b
+    # implicit derivative: (I - dg/dx)^T mu = 2 x, gradient in b is mu, in a is outer terms
+    slope = 0.5 * (1 - np.tanh(a @ x) ** 2)
+    mu = np.linalg.solve((np.eye(3) - slope[:, None] * a).T, 2 * x)
+    grad_a, grad_b = la.grad(graph)(a, b)
+    np.testing.assert_allclose(grad_b, mu, rtol=1e-10)
+    np.testing.assert_allclose(grad_a, np.outer(mu * slope, x), rtol=1e-10)
 
 
 def test_a_pytree_output_is_refused():

@@ -89,7 +89,10 @@ def from_jax(function: Callable, *example_args) -> Graph:
             inputs = list(leaves)
             for k, tracer in zip(floats, tracers):
                 inputs[k] = tracer
-            return Interpreter().run(closed, inputs)[0]
+            interpreter = Interpreter()
+            outputs = interpreter.run(closed, inputs)
+            interpreter.raise_unmapped()
+            return outputs[0]
 
         return trace(program, *[leaves[k] for k in floats], names=[names[k] for k in floats])
 

@@ -10,7 +10,8 @@ quantities that depend on the inputs) or numpy arrays (constants). Then:
   the library differentiates the function's primal jaxpr;
 * ``scan``: unrolled, one body per step, each pushed when the previous one finishes;
   ``while`` whose condition depends only on constants (a static trip count): unrolled the same
-  way; any other ``while`` is refused;
+  way; a ``while`` that iterates ``x <- g(x, params)`` to convergence becomes a cycle of the
+  graph through ``la.fixed_point`` (`jaxpr_fixed_point`); any other ``while`` is refused;
 * otherwise the primitive's rule in `lax_table.RULES` records it with ``la.`` functions.
 
 An equation without a rule, or a refused ``while``, is noted and evaluated as a constant so
@@ -36,9 +37,10 @@ CALLS = ("jit", "pjit", "closed_call", "core_call", "custom_jvp_call", "custom_v
          "remat2", "checkpoint")
 REFUSAL_HINTS = {
     "while": "a while_loop whose condition depends on traced values has no static trip "
-             "count and cannot be unrolled; write the iteration as la.fixed_point(g, init, "
-             "*params) (differentiated implicitly), or use lax.scan / lax.fori_loop with a "
-             "static trip count",
+             "count and cannot be unrolled, and it is not a converged fixed-point iteration "
+             "x <- g(x, params); write the iteration as la.fixed_point(g, init, *params) "
+             "(differentiated implicitly), or use lax.scan / lax.fori_loop with a static "
+             "trip count",
 }
 
 
@@ -72,9 +74,12 @@ class Interpreter:
             eqn = frame.jaxpr.eqns[frame.position]
             frame.position += 1
             self.step(eqn, frame.env)
+        return outputs
+
+    def raise_unmapped(self) -> None:
+        """`UnsupportedOperationError` listing every equation noted, if any."""
         if self.unmapped:
             raise UnsupportedOperationError(unmapped_message(self.unmapped))
-        return outputs
 
     def push(self, jaxpr: Jaxpr, consts, inputs: list, finish: Callable[[list], None]) -> None:
         """Start interpreting ``jaxpr`` at ``inputs``; ``finish`` receives its outputs."""
@@ -190,8 +195,10 @@ def unroll_while(interpreter: Interpreter, eqn, operands: list, write) -> None:
     """``while`` with a static trip count: condition and body alternate until it is false.
 
     The trip count is static when the condition reads no traced value (a counter of
-    ``fori_loop``); otherwise the loop is refused (`REFUSAL_HINTS`).
+    ``fori_loop``); otherwise it is solved as a fixed point when it is one, else refused.
     """
+    from .jaxpr_fixed_point import solve_fixed_point  # it interprets the body with this module
+
     params = eqn.params
     cond, body = params["cond_jaxpr"], params["body_jaxpr"]
     n_cond, n_body = params["cond_nconsts"], params["body_nconsts"]
@@ -205,7 +212,8 @@ def unroll_while(interpreter: Interpreter, eqn, operands: list, write) -> None:
             state["carry"] = outputs
         inputs = cond_consts + state["carry"]
         if any(isinstance(x, Traced) for x, used in zip(inputs, reads) if used):
-            interpreter.note(eqn, operands, write)
+            if not solve_fixed_point(interpreter, eqn, operands, write):
+                interpreter.note(eqn, operands, write)
             return
         interpreter.push(cond.jaxpr, cond.consts, inputs, decide)
 
@@ -226,12 +234,21 @@ def inline_cond(interpreter: Interpreter, eqn, operands: list, write) -> None:
 
 
 def inputs_read(jaxpr: Jaxpr) -> list[bool]:
-    """For each input of ``jaxpr``, whether its outputs depend on it (one backward pass)."""
-    needed = {v for v in jaxpr.outvars if not isinstance(v, Literal)}
-    for eqn in reversed(jaxpr.eqns):
-        if any(v in needed for v in eqn.outvars):
-            needed.update(v for v in eqn.invars if not isinstance(v, Literal))
-    return [v in needed for v in jaxpr.invars]
+    """For each input of ``jaxpr``, whether some output depends on it."""
+    reads = set().union(*dependencies(jaxpr))
+    return [k in reads for k in range(len(jaxpr.invars))]
+
+
+def dependencies(jaxpr: Jaxpr) -> list[frozenset]:
+    """For each output of ``jaxpr``, the positions of the inputs it depends on (one forward
+    pass; an equation's outputs depend on all its operands)."""
+    reads = {v: frozenset({k}) for k, v in enumerate(jaxpr.invars)}
+    none: frozenset = frozenset()
+    for eqn in jaxpr.eqns:
+        depends = none.union(*(reads.get(v, none) for v in eqn.invars
+                               if not isinstance(v, Literal)))
+        reads.update((v, depends) for v in eqn.outvars)
+    return [none if isinstance(v, Literal) else reads.get(v, none) for v in jaxpr.outvars]
 
 
 CONTROL = {"scan": unroll_scan, "while": unroll_while, "cond": inline_cond}
