@@ -206,6 +206,21 @@ def test_a_fixed_point_loop_with_a_counter_and_an_error_carry():
     np.testing.assert_allclose(grad_a, np.outer(mu * slope, x), rtol=1e-10)
 
 
+def test_a_jitted_function_imports_and_the_64_bit_setting_is_restored():
+    before = jax.config.jax_enable_x64
+
+    @jax.jit
+    def function(w, x):
+        return {"loss": jnp.sum(jnp.tanh(w @ x) ** 2)}  # one leaf: the output
+
+    rng = np.random.default_rng(5)
+    w, x = rng.normal(size=(2, 3)), rng.normal(size=3)
+    graph = assert_gradients_agree(lambda w, x: function(w, x)["loss"], w, x)
+    assert la.from_jax(function, w, x).names == graph.names
+    assert [graph.names[i] for i in graph.inputs] == ["w", "x"]
+    assert jax.config.jax_enable_x64 == before
+
+
 def test_a_pytree_output_is_refused():
     with pytest.raises(GraphError, match="returns 2 arrays"):
         la.from_jax(lambda x: (jnp.sin(x), jnp.cos(x)), np.ones(2))

@@ -36,7 +36,8 @@ def from_jax(function: Callable, *example_args) -> Graph:
     Returns
     -------
     Graph
-        The graph at the point, whose output is the function's output.
+        The graph at the point, whose output is the function's output (a pytree output with
+        a single leaf stands for that leaf).
 
     Raises
     ------

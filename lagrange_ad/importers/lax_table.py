@@ -124,8 +124,15 @@ def _cumulative(function: Callable) -> Rule:
 
 
 def _dot_general(lhs, rhs, *, dimension_numbers, **params):
-    """``dot_general`` as an einsum: batch axes, then the free axes of lhs, then of rhs."""
+    """``dot_general`` as an einsum: batch axes, then the free axes of lhs, then of rhs.
+
+    A product of matrices and vectors over lhs's last and rhs's first axis is ``matmul``.
+    """
     (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dimension_numbers
+    lhs_ndim, rhs_ndim = len(shape_of(lhs)), len(shape_of(rhs))
+    if (not len(lhs_batch) and 1 <= lhs_ndim <= 2 and 1 <= rhs_ndim <= 2
+            and tuple(lhs_contract) == (lhs_ndim - 1,) and tuple(rhs_contract) == (0,)):
+        return la.matmul(lhs, rhs)
     letters = iter(string.ascii_letters)
     lhs_ids = [""] * len(shape_of(lhs))
     rhs_ids = [""] * len(shape_of(rhs))
