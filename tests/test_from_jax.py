@@ -94,6 +94,44 @@ def test_indexing_shapes_and_selections_agree_with_jax():
     assert_gradients_agree(function, x, m)
 
 
+def test_linear_algebra_agrees_with_jax():
+    rng = np.random.default_rng(6)
+    a = rng.normal(size=(3, 3))
+    a = a @ a.T + 3 * np.eye(3)
+    b = rng.normal(size=(3, 2))
+
+    def function(a, b):
+        lower = jax.scipy.linalg.solve_triangular(a, b, lower=True)
+        upper = jax.scipy.linalg.solve_triangular(a, b, trans=1, unit_diagonal=True)
+        return (jnp.sum(jnp.linalg.solve(a, b) ** 2) + jnp.sum(jnp.linalg.inv(a) @ b)
+                + jnp.sum(jnp.linalg.solve(a, b[:, 0])) + jnp.sum(lower * upper)
+                + jnp.sum(jnp.linalg.cholesky(a) ** 2) + jnp.sum(jnp.stack([a, a.T]) @ b)
+                + jnp.sum(jnp.tile(b, (1, 2)) ** 3))
+
+    assert_gradients_agree(function, a, b)
+
+
+def test_a_cholesky_factor_read_from_one_triangle_has_the_derivative_of_that_triangle():
+    # jax.grad of cho_factor assumes symmetric perturbations; the graph's gradient is the
+    # derivative of the function as computed (it reads one triangle): central differences
+    rng = np.random.default_rng(7)
+    a = rng.normal(size=(3, 3))
+    a, b = a @ a.T + 3 * np.eye(3), rng.normal(size=(3, 2))
+
+    def function(a):
+        return jnp.sum(jax.scipy.linalg.cho_solve(jax.scipy.linalg.cho_factor(a), b) ** 2)
+
+    gradient = la.grad(la.from_jax(function, a))(a)[0]
+    step, differences = 1e-6, np.zeros((3, 3))
+    with jax.enable_x64(True):
+        jitted = jax.jit(function)
+        for index in np.ndindex(3, 3):
+            e = np.zeros((3, 3))
+            e[index] = step
+            differences[index] = (jitted(a + e) - jitted(a - e)) / (2 * step)
+    np.testing.assert_allclose(gradient, differences, atol=1e-8)
+
+
 def test_dynamic_indices_in_loops_and_a_constant_cond_are_unrolled():
     rng = np.random.default_rng(3)
     xs, h = rng.normal(size=(4, 3)), rng.normal(size=3)

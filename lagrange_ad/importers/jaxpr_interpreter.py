@@ -8,6 +8,7 @@ quantities that depend on the inputs) or numpy arrays (constants). Then:
 * a call (``jit``, ``custom_jvp_call``, ``custom_vjp_call``, ``remat``, ``cond`` at a constant
   index): its jaxpr is pushed on the work stack and runs in place. A custom rule is not read:
   the library differentiates the function's primal jaxpr;
+* ``custom_linear_solve``: ``la.linalg.solve`` with the matrix of its linear map;
 * ``scan``: unrolled, one body per step, each pushed when the previous one finishes;
   ``while`` whose condition depends only on constants (a static trip count): unrolled the same
   way; a ``while`` that iterates ``x <- g(x, params)`` to convergence becomes a cycle of the
@@ -25,9 +26,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import jax
 import numpy as np
-from jax.extend.core import ClosedJaxpr, Jaxpr, Literal
+from jax.extend.core import ClosedJaxpr, Jaxpr, Literal, jaxpr_as_fun
 
+from .. import linalg
 from ..errors import UnsupportedOperationError
 from ..tracing import functions as la
 from ..tracing.tape import Traced
@@ -233,6 +236,33 @@ def inline_cond(interpreter: Interpreter, eqn, operands: list, write) -> None:
     interpreter.push_sub(branches[index], operands[1:], write)
 
 
+def linear_solve(interpreter: Interpreter, eqn, operands: list, write) -> None:
+    """``custom_linear_solve`` (``jnp.linalg.solve``, ``inv``) as ``la.linalg.solve(M, b)``.
+
+    The right-hand side b (one array of N entries) is the image of x under the linear map
+    ``matvec``; its N x N matrix M has the column ``matvec(e_j)`` for each unit array e_j
+    (all of them at once by ``jax.vmap``). That jaxpr is interpreted like any other, so M is
+    traced where the map's constants are, and ``x = reshape(solve(M, ravel(b)))``.
+    """
+    lengths, jaxprs = eqn.params["const_lengths"], eqn.params["jaxprs"]
+    consts, rhs = operands[:lengths.matvec], operands[sum(lengths):]
+    if len(rhs) != 1:
+        interpreter.note(eqn, operands, write)
+        return
+    b = rhs[0]
+    shape = np.shape(value_of(b))
+    size = int(np.prod(shape, dtype=np.int64))
+    units = np.eye(size).reshape((size,) + shape)
+    images = jax.vmap(jaxpr_as_fun(jaxprs.matvec), in_axes=(None,) * len(consts) + (0,))
+    matrix = jax.make_jaxpr(images)(*[value_of(c) for c in consts], units)
+
+    def solved(out):
+        columns = la.transpose(la.reshape(out[0], (size, size)))
+        write([la.reshape(linalg.solve(columns, la.reshape(b, (size,))), shape)])
+
+    interpreter.push(matrix.jaxpr, matrix.consts, consts + [units], solved)
+
+
 def inputs_read(jaxpr: Jaxpr) -> list[bool]:
     """For each input of ``jaxpr``, whether some output depends on it."""
     reads = set().union(*dependencies(jaxpr))
@@ -251,4 +281,5 @@ def dependencies(jaxpr: Jaxpr) -> list[frozenset]:
     return [none if isinstance(v, Literal) else reads.get(v, none) for v in jaxpr.outvars]
 
 
-CONTROL = {"scan": unroll_scan, "while": unroll_while, "cond": inline_cond}
+CONTROL = {"scan": unroll_scan, "while": unroll_while, "cond": inline_cond,
+           "custom_linear_solve": linear_solve}

@@ -25,6 +25,7 @@ import numpy as np
 from jax import lax
 from jax.extend.core import primitives as lax_primitives
 
+from .. import linalg
 from ..errors import UnsupportedOperationError
 from ..tracing import functions as la
 from ..tracing.tape import Traced
@@ -267,6 +268,26 @@ def _scatter_add(x, indices, updates, **params):
     return la.add(x, la.reshape(spread, shape_of(x)))
 
 
+def _triangular_solve(a, b, *, left_side, lower, transpose_a, unit_diagonal, **params):
+    """``op(A) x = b`` (or ``x op(A) = b``) for the triangle of ``a`` that JAX reads.
+
+    ``A`` is ``a`` masked to its lower (upper) triangle, with ones on the diagonal when
+    ``unit_diagonal``; ``op`` transposes when ``transpose_a``. The right-side system is
+    ``op(A)^T x^T = b^T``.
+    """
+    n = shape_of(a)[-1]
+    offset = (-1 if lower else 1) if unit_diagonal else 0
+    mask = np.tril(np.ones((n, n)), offset) if lower else np.triu(np.ones((n, n)), offset)
+    a = la.multiply(a, mask)
+    if unit_diagonal:
+        a = la.add(a, np.eye(n))
+    if transpose_a:
+        a = la.matrix_transpose(a)
+    if left_side:
+        return linalg.solve(a, b)
+    return la.matrix_transpose(linalg.solve(la.matrix_transpose(a), la.matrix_transpose(b)))
+
+
 def _size(x) -> int:
     return int(np.prod(shape_of(x), dtype=np.int64))
 
@@ -344,6 +365,12 @@ RULES: dict[str, Rule] = {
     "cumsum": _cumulative(la.cumsum),
     "cumprod": _cumulative(la.cumprod),
     "sort": _sort,
+    # linear algebra
+    # cholesky reads the lower triangle, as LAPACK does: its derivative is that of the
+    # function computed, where jax.grad assumes symmetric perturbations (they agree after the
+    # symmetrization jnp.linalg.cholesky applies, not after jax.scipy.linalg.cho_factor)
+    "cholesky": lambda x, **params: linalg.cholesky(x),
+    "triangular_solve": _triangular_solve,
     # products
     "dot_general": _dot_general,
     # shapes and moves
@@ -352,6 +379,8 @@ RULES: dict[str, Rule] = {
     "squeeze": _squeeze,
     "transpose": _transpose,
     "concatenate": _concatenate,
+    "stack": lambda *operands, axis: la.stack(list(operands), axis=axis),
+    "tile": lambda x, *, reps: la.tile(x, tuple(reps)),
     "slice": _slice,
     "split": _split,
     "dynamic_slice": _dynamic_slice,
