@@ -278,3 +278,26 @@ def test_missing_jax_names_the_extra(monkeypatch):
     with pytest.raises(LagrangeADError, match=r"la.from_jax needs the optional package 'jax'.*"
                                               r"lagrange_ad\[jax\]"):
         la.from_jax(jnp.sin, 1.0)
+
+
+def test_custom_vjp_checkpoint_and_eigenvalues_import():
+    # a custom VJP rule is not read: the primal jaxpr is differentiated
+    @jax.custom_vjp
+    def scaled_sin(x):
+        return jnp.sin(x) * 2.0
+
+    scaled_sin.defvjp(lambda x: (scaled_sin(x), x), lambda x, g: (2.0 * g * jnp.cos(x),))
+    rng = np.random.default_rng(8)
+    a, x = rng.normal(size=(3, 3)), rng.normal(size=3)
+
+    def function(a, x):
+        inner = jax.checkpoint(lambda y: jnp.tanh(a @ y) * y)(x)
+        return (jnp.sum(scaled_sin(inner)) + jnp.sum(jnp.linalg.eigvalsh(a @ a.T) ** 2)
+                + jnp.sum(jax.lax.optimization_barrier(x) ** 2))
+
+    assert_gradients_agree(function, a, x)
+
+
+def test_eigenvectors_are_refused():
+    with pytest.raises(UnsupportedOperationError, match=r"eigh \(1 equation\)"):
+        la.from_jax(lambda a: jnp.sum(jnp.linalg.eigh(a)[1]), np.diag([1.0, 2.0, 3.0]))

@@ -23,9 +23,9 @@ from jax.extend.core import Literal, jaxpr_as_fun
 
 from ..tracing import functions as la
 from ..tracing.fixed_point import fixed_point
+from ..tracing.functions.core import value_of
 from ..tracing.tape import Traced
 from .jaxpr_interpreter import dependencies, evaluate
-from .lax_table import value_of
 
 RTOL, ATOL = 1e-6, 1e-9
 

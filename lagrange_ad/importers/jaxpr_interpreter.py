@@ -8,7 +8,8 @@ quantities that depend on the inputs) or numpy arrays (constants). Then:
 * a call (``jit``, ``custom_jvp_call``, ``custom_vjp_call``, ``remat``, ``cond`` at a constant
   index): its jaxpr is pushed on the work stack and runs in place. A custom rule is not read:
   the library differentiates the function's primal jaxpr;
-* ``custom_linear_solve``: ``la.linalg.solve`` with the matrix of its linear map;
+* ``custom_linear_solve``: ``la.linalg.solve`` with the matrix of its linear map; ``eigh``:
+  ``la.linalg.eigvalsh`` (its eigenvectors are a `Refused` output, noted if read);
 * ``scan``: unrolled, one body per step, each pushed when the previous one finishes;
   ``while`` whose condition depends only on constants (a static trip count): unrolled the same
   way; a ``while`` that iterates ``x <- g(x, params)`` to convergence becomes a cycle of the
@@ -33,11 +34,12 @@ from jax.extend.core import ClosedJaxpr, Jaxpr, Literal, jaxpr_as_fun
 from .. import linalg
 from ..errors import UnsupportedOperationError
 from ..tracing import functions as la
+from ..tracing.functions.core import value_of
 from ..tracing.tape import Traced
-from .lax_table import RULES, value_of
+from .lax_table import RULES
 
 CALLS = ("jit", "pjit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call",
-         "remat2", "checkpoint")
+         "custom_vjp_call_jaxpr", "remat2", "checkpoint")
 REFUSAL_HINTS = {
     "while": "a while_loop whose condition depends on traced values has no static trip "
              "count and cannot be unrolled, and it is not a converged fixed-point iteration "
@@ -45,6 +47,14 @@ REFUSAL_HINTS = {
              "(differentiated implicitly), or use lax.scan / lax.fori_loop with a static "
              "trip count",
 }
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An output without a mapping (eigenvectors), refused only if something reads it."""
+
+    eqn: object
+    value: np.ndarray
 
 
 @dataclass
@@ -77,7 +87,14 @@ class Interpreter:
             eqn = frame.jaxpr.eqns[frame.position]
             frame.position += 1
             self.step(eqn, frame.env)
-        return outputs
+        return [self.resolve(x) for x in outputs]
+
+    def resolve(self, x):
+        """``x``, or the value of a refused output that is used after all (noting its eqn)."""
+        if isinstance(x, Refused):
+            self.unmapped.setdefault(x.eqn.primitive.name, set()).add(id(x.eqn))
+            return x.value
+        return x
 
     def raise_unmapped(self) -> None:
         """`UnsupportedOperationError` listing every equation noted, if any."""
@@ -92,7 +109,7 @@ class Interpreter:
 
     def step(self, eqn, env: dict) -> None:
         """Record, inline, evaluate or note one equation; its outputs go into ``env``."""
-        operands = [read(env, v) for v in eqn.invars]
+        operands = [self.resolve(read(env, v)) for v in eqn.invars]
 
         def write(outputs):
             env.update(zip(eqn.outvars, outputs))
@@ -101,7 +118,8 @@ class Interpreter:
         if not any(isinstance(x, Traced) for x in operands) or not has_float_output(eqn):
             write(evaluate(eqn, operands))
         elif name in CALLS:
-            sub = eqn.params.get("jaxpr", eqn.params.get("call_jaxpr"))
+            params = eqn.params
+            sub = params.get("jaxpr", params.get("call_jaxpr", params.get("fun_jaxpr")))
             self.push_sub(sub, operands, write)
         elif name in CONTROL:
             CONTROL[name](self, eqn, operands, write)
@@ -184,8 +202,9 @@ def unroll_scan(interpreter: Interpreter, eqn, operands: list, write) -> None:
             state["done"] += 1
         if state["done"] == length:
             avals = [v.aval for v in eqn.outvars[n_carry:]]
-            write(state["carry"] + [stacked([ys[t][j] for t in range(length)], a.shape, a.dtype)
-                                    for j, a in enumerate(avals)])
+            write(state["carry"] + [
+                stacked([interpreter.resolve(ys[t][j]) for t in range(length)], a.shape, a.dtype)
+                for j, a in enumerate(avals)])
             return
         t = steps[state["done"]]
         interpreter.push(body.jaxpr, body.consts, consts + state["carry"] + [x[t] for x in xs],
@@ -263,6 +282,19 @@ def linear_solve(interpreter: Interpreter, eqn, operands: list, write) -> None:
     interpreter.push(matrix.jaxpr, matrix.consts, consts + [units], solved)
 
 
+def eigenvalues(interpreter: Interpreter, eqn, operands: list, write) -> None:
+    """``eigh``: its eigenvalues by ``la.linalg.eigvalsh``; its eigenvectors are refused if read.
+
+    (Eigenvector signs are a convention that differs between libraries.)
+    """
+    x = operands[0]
+    if eqn.params.get("subset_by_index") not in (None, (0, np.shape(value_of(x))[-1])):
+        interpreter.note(eqn, operands, write)
+        return
+    vectors = evaluate(eqn, operands)[0]
+    write([Refused(eqn, vectors), linalg.eigvalsh(x, UPLO="L" if eqn.params["lower"] else "U")])
+
+
 def inputs_read(jaxpr: Jaxpr) -> list[bool]:
     """For each input of ``jaxpr``, whether some output depends on it."""
     reads = set().union(*dependencies(jaxpr))
@@ -282,4 +314,4 @@ def dependencies(jaxpr: Jaxpr) -> list[frozenset]:
 
 
 CONTROL = {"scan": unroll_scan, "while": unroll_while, "cond": inline_cond,
-           "custom_linear_solve": linear_solve}
+           "custom_linear_solve": linear_solve, "eigh": eigenvalues}

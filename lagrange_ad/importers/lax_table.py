@@ -8,11 +8,10 @@ whose outputs are integers or booleans (comparisons, ``argmax``, ``iota``, index
 are evaluated by JAX itself at the example point and enter the graph as constants.
 
 So a comparison feeding ``select_n`` is a constant mask, as in ``la.where``: the graph holds
-the branch taken at the example point. Primitives that move entries with static indices
-(``gather``, ``pad``) are the library's ``getitem`` of the flattened operand, with the index
-map that JAX's own primitive gives when applied to the entry numbers ``1 .. size``.
+the branch taken at the example point. The rows of primitives that move entries with static
+indices (slices, ``gather``, ``scatter``, ``pad``) are in `lax_moves`.
 
-This module imports JAX; only `from_jax` imports it, when it is called.
+This module imports JAX (through `lax_moves`); only `from_jax` imports it, when it is called.
 """
 
 from __future__ import annotations
@@ -20,27 +19,15 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 
-import jax
 import numpy as np
-from jax import lax
-from jax.extend.core import primitives as lax_primitives
 
 from .. import linalg
-from ..errors import UnsupportedOperationError
 from ..tracing import functions as la
+from ..tracing.functions.core import shape_of, value_of
 from ..tracing.tape import Traced
+from . import lax_moves as moves
 
 Rule = Callable[..., object]
-
-
-def shape_of(x) -> tuple:
-    """The shape of a traced value or an array."""
-    return x.shape if isinstance(x, Traced) else np.shape(x)
-
-
-def value_of(x) -> np.ndarray:
-    """The value of a traced operand at the example point, or the constant itself."""
-    return x.value if isinstance(x, Traced) else np.asarray(x)
 
 
 def _elementwise(function: Callable) -> Rule:
@@ -179,95 +166,6 @@ def _concatenate(*operands, dimension):
     return la.concatenate(list(operands), axis=dimension)
 
 
-def _slice(x, *, start_indices, limit_indices, strides=None):
-    strides = strides or (1,) * len(start_indices)
-    return x[tuple(slice(s, e, k) for s, e, k in zip(start_indices, limit_indices, strides))]
-
-
-def _split(x, *, sizes, axis):
-    ends = np.cumsum(sizes)
-    lead = (slice(None),) * axis
-    return [x[lead + (slice(int(e - n), int(e)),)] for n, e in zip(sizes, ends)]
-
-
-def _dynamic_slice(x, *starts, slice_sizes):
-    """A slice at constant start indices, clamped into the array as JAX clamps them."""
-    index = []
-    for start, size, length in zip(starts, slice_sizes, shape_of(x)):
-        begin = int(np.clip(int(np.asarray(start)), 0, length - size))
-        index.append(slice(begin, begin + size))
-    return x[tuple(index)]
-
-
-def _dynamic_update_slice(x, update, *starts):
-    """``x`` with ``update`` written at constant (clamped) start indices: a `where` of a pad."""
-    shape = shape_of(x)
-    widths, region = [], []
-    for start, size, length in zip(starts, shape_of(update), shape):
-        begin = int(np.clip(int(np.asarray(start)), 0, length - size))
-        widths.append((begin, length - begin - size))
-        region.append(slice(begin, begin + size))
-    mask = np.zeros(shape, dtype=bool)
-    mask[tuple(region)] = True
-    return la.where(mask, la.pad(update, widths), x)
-
-
-def _moved_entries(primitive, x, fill, *static, **params):
-    """``primitive`` (which only moves entries) applied to ``x``, as one ``getitem``.
-
-    ``primitive`` applied to the entry numbers ``1 .. size`` (0 standing for the padding or
-    fill value) gives the index map; an entry numbered 0 takes ``fill`` (a scalar operand).
-    """
-    shape = shape_of(x)
-    size = int(np.prod(shape, dtype=np.int64))
-    numbers = np.arange(1, size + 1, dtype=np.int64).reshape(shape)
-    ids = np.asarray(primitive.bind(numbers, *static, **params)) - 1
-    flat = la.reshape(x, (size,))
-    if np.any(ids < 0):
-        if fill is None:
-            raise UnsupportedOperationError(
-                f"{primitive.name}: an index out of bounds fills with NaN, which a graph "
-                f"cannot hold; keep the indices inside the array or give a fill value")
-        flat = la.concatenate([flat, la.reshape(fill, (1,))], axis=0)
-        ids = np.where(ids < 0, size, ids)
-    return flat[ids]
-
-
-def _gather(x, indices, *, fill_value=None, **params):
-    """``gather`` with constant indices (every pattern of ``x[...]`` JAX writes)."""
-    params = dict(params, fill_value=0)
-    return _moved_entries(lax_primitives.gather_p, x, fill_value, np.asarray(indices), **params)
-
-
-def _scatter(x, indices, updates, **params):
-    """``x.at[indices].set(updates)`` with constant indices: each entry is one of x or updates.
-
-    Scattering the update numbers ``n+1 .. n+m`` into the entry numbers ``1 .. n`` of x says
-    which; the result is a ``getitem`` of x and the updates joined.
-    """
-    n, m = _size(x), _size(updates)
-    numbers = np.arange(1, n + 1, dtype=np.int64).reshape(shape_of(x))
-    update_numbers = np.arange(n + 1, n + m + 1, dtype=np.int64).reshape(shape_of(updates))
-    ids = np.asarray(lax_primitives.scatter_p.bind(numbers, np.asarray(indices), update_numbers,
-                                                   **params)) - 1
-    return la.concatenate([la.reshape(x, (n,)), la.reshape(updates, (m,))], axis=0)[ids]
-
-
-def _scatter_add(x, indices, updates, **params):
-    """``x.at[indices].add(updates)`` with constant indices: ``x + S u``, S of zeros and ones.
-
-    S's row k is where update entry k lands (indices may repeat, so a sum): JAX's scatter-add
-    of the k-th unit update.
-    """
-    n, m = _size(x), _size(updates)
-    units = np.eye(m).reshape((m,) + tuple(shape_of(updates)))
-    zeros, indices = np.zeros(shape_of(x)), np.asarray(indices)
-    placed = jax.vmap(lambda unit: lax_primitives.scatter_add_p.bind(
-        zeros, indices, unit, **params))(units)
-    spread = la.matmul(la.reshape(updates, (m,)), np.asarray(placed).reshape(m, n))
-    return la.add(x, la.reshape(spread, shape_of(x)))
-
-
 def _triangular_solve(a, b, *, left_side, lower, transpose_a, unit_diagonal, **params):
     """``op(A) x = b`` (or ``x op(A) = b``) for the triangle of ``a`` that JAX reads.
 
@@ -286,29 +184,6 @@ def _triangular_solve(a, b, *, left_side, lower, transpose_a, unit_diagonal, **p
     if left_side:
         return linalg.solve(a, b)
     return la.matrix_transpose(linalg.solve(la.matrix_transpose(a), la.matrix_transpose(b)))
-
-
-def _size(x) -> int:
-    return int(np.prod(shape_of(x), dtype=np.int64))
-
-
-def _pad(x, padding_value, *, padding_config):
-    return _moved_entries(lax_primitives.pad_p, x, padding_value, np.int64(0),
-                          padding_config=padding_config)
-
-
-def _rev(x, *, dimensions):
-    return la.flip(x, axis=tuple(dimensions)) if len(dimensions) else x
-
-
-def _sort(*operands, dimension, is_stable=True, num_keys=1):
-    """Sorted operands: the permutation of the keys at the example point applied to each."""
-    values = [value_of(x) for x in operands]
-    positions = lax.broadcasted_iota(np.int64, values[0].shape, dimension)
-    order = np.asarray(lax_primitives.sort_p.bind(*values, positions, dimension=dimension,
-                                                  is_stable=True, num_keys=num_keys)[-1])
-    return [la.take_along_axis(x, order, axis=dimension) if isinstance(x, Traced)
-            else np.take_along_axis(np.asarray(x), order, axis=dimension) for x in operands]
 
 
 RULES: dict[str, Rule] = {
@@ -364,7 +239,7 @@ RULES: dict[str, Rule] = {
     "reduce_prod": _reduction(la.prod),
     "cumsum": _cumulative(la.cumsum),
     "cumprod": _cumulative(la.cumprod),
-    "sort": _sort,
+    "sort": moves.sort,
     # linear algebra
     # cholesky reads the lower triangle, as LAPACK does: its derivative is that of the
     # function computed, where jax.grad assumes symmetric perturbations (they agree after the
@@ -381,15 +256,15 @@ RULES: dict[str, Rule] = {
     "concatenate": _concatenate,
     "stack": lambda *operands, axis: la.stack(list(operands), axis=axis),
     "tile": lambda x, *, reps: la.tile(x, tuple(reps)),
-    "slice": _slice,
-    "split": _split,
-    "dynamic_slice": _dynamic_slice,
-    "dynamic_update_slice": _dynamic_update_slice,
-    "gather": _gather,
-    "scatter": _scatter,
-    "scatter-add": _scatter_add,
-    "pad": _pad,
-    "rev": _rev,
+    "slice": moves.slice_,
+    "split": moves.split,
+    "dynamic_slice": moves.dynamic_slice,
+    "dynamic_update_slice": moves.dynamic_update_slice,
+    "gather": moves.gather,
+    "scatter": moves.scatter,
+    "scatter-add": moves.scatter_add,
+    "pad": moves.pad,
+    "rev": moves.rev,
     # no change of value
     "convert_element_type": _identity,
     "copy": _identity,
@@ -397,4 +272,5 @@ RULES: dict[str, Rule] = {
     "reduce_precision": _identity,
     "sharding_constraint": _identity,
     "stop_gradient": _stop_gradient,
+    "optimization_barrier": lambda *operands: list(operands),
 }
