@@ -59,7 +59,13 @@ def from_jax(function: Callable, *example_args) -> Graph:
     ``jnp.where``) keeps the branch taken there, as ``la.where`` does. ``stop_gradient``
     makes its operand's value a constant, whose derivative is zero. Custom JVP and VJP rules
     are not read: the primal function's jaxpr is differentiated (``jax.nn.relu`` then has the
-    derivative 1/2 at 0, where its custom rule says 0). ``scan`` and ``fori_loop`` are unrolled.
+    derivative 1/2 at 0, where its custom rule says 0). ``scan``, ``fori_loop`` and a
+    ``while_loop`` whose condition reads constants only are unrolled; a ``while_loop`` that
+    iterates ``x <- g(x, params)`` until it converges is a cycle of the graph
+    (``la.fixed_point``), differentiated implicitly. ``jnp.linalg.solve`` and ``inv`` are
+    ``la.linalg.solve``, ``jnp.linalg.eigvalsh`` is ``la.linalg.eigvalsh``; eigenvectors are
+    refused (their signs are a convention). The table of rows is
+    `lagrange_ad.importers.lax_table.RULES`.
 
     Examples
     --------
