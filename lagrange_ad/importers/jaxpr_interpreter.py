@@ -54,7 +54,7 @@ class Refused:
     """An output without a mapping (eigenvectors), refused only if something reads it."""
 
     eqn: object
-    value: np.ndarray
+    refused_value: np.ndarray
 
 
 @dataclass
@@ -64,6 +64,7 @@ class Frame:
     jaxpr: Jaxpr
     env: dict
     finish: Callable[[list], None]
+    live: set  # the variables whose derivative reaches the outputs (`live_variables`)
     position: int = 0
 
 
@@ -73,6 +74,7 @@ class Interpreter:
 
     stack: list = field(default_factory=list)
     unmapped: dict = field(default_factory=dict)  # primitive name -> ids of its equations
+    lives: dict = field(default_factory=dict)  # id of a jaxpr -> its live variables
 
     def run(self, closed: ClosedJaxpr, inputs: list) -> list:
         """The outputs of ``closed`` at ``inputs``, every equation recorded or evaluated."""
@@ -86,14 +88,14 @@ class Interpreter:
                 continue
             eqn = frame.jaxpr.eqns[frame.position]
             frame.position += 1
-            self.step(eqn, frame.env)
+            self.step(eqn, frame)
         return [self.resolve(x) for x in outputs]
 
     def resolve(self, x):
         """``x``, or the value of a refused output that is used after all (noting its eqn)."""
         if isinstance(x, Refused):
             self.unmapped.setdefault(x.eqn.primitive.name, set()).add(id(x.eqn))
-            return x.value
+            return x.refused_value
         return x
 
     def raise_unmapped(self) -> None:
@@ -105,17 +107,29 @@ class Interpreter:
         """Start interpreting ``jaxpr`` at ``inputs``; ``finish`` receives its outputs."""
         env = dict(zip(jaxpr.constvars, consts))
         env.update(zip(jaxpr.invars, inputs))
-        self.stack.append(Frame(jaxpr, env, finish))
+        live = self.lives.get(id(jaxpr))
+        if live is None:
+            live = self.lives[id(jaxpr)] = live_variables(jaxpr)
+        self.stack.append(Frame(jaxpr, env, finish, live))
 
-    def step(self, eqn, env: dict) -> None:
-        """Record, inline, evaluate or note one equation; its outputs go into ``env``."""
-        operands = [self.resolve(read(env, v)) for v in eqn.invars]
+    def step(self, eqn, frame: Frame) -> None:
+        """Record, inline, evaluate or note one equation; its outputs go into the frame's env.
+
+        An equation whose outputs reach the frame's outputs only through ``stop_gradient``
+        (or not at all) is evaluated: its values are constants of the graph.
+        """
+        env = frame.env
+        operands = [read(env, v) for v in eqn.invars]
+        live = any(v in frame.live for v in eqn.outvars)
+        operands = [self.resolve(x) if live else getattr(x, "refused_value", x)
+                    for x in operands]
 
         def write(outputs):
             env.update(zip(eqn.outvars, outputs))
 
         name = eqn.primitive.name
-        if not any(isinstance(x, Traced) for x in operands) or not has_float_output(eqn):
+        if not live or not any(isinstance(x, Traced) for x in operands) or \
+                not has_float_output(eqn):
             write(evaluate(eqn, operands))
         elif name in CALLS:
             params = eqn.params
@@ -145,6 +159,16 @@ class Interpreter:
 def read(env: dict, v):
     """The value of a variable or a literal."""
     return np.asarray(v.val) if isinstance(v, Literal) else env[v]
+
+
+def live_variables(jaxpr: Jaxpr) -> set:
+    """The variables whose derivative reaches the outputs of ``jaxpr`` (one backward pass):
+    an output, or an operand of an equation with a live output, except ``stop_gradient``'s."""
+    live = {v for v in jaxpr.outvars if not isinstance(v, Literal)}
+    for eqn in reversed(jaxpr.eqns):
+        if eqn.primitive.name != "stop_gradient" and any(v in live for v in eqn.outvars):
+            live.update(v for v in eqn.invars if not isinstance(v, Literal))
+    return live
 
 
 def has_float_output(eqn) -> bool:
