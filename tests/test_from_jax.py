@@ -304,3 +304,25 @@ def test_custom_vjp_checkpoint_and_eigenvalues_import():
 def test_eigenvectors_are_refused():
     with pytest.raises(UnsupportedOperationError, match=r"eigh \(1 equation\)"):
         la.from_jax(lambda a: jnp.sum(jnp.linalg.eigh(a)[1]), np.diag([1.0, 2.0, 3.0]))
+
+
+def test_scans_in_reverse_without_xs_and_with_pytree_carries():
+    rng = np.random.default_rng(9)
+    xs, w = rng.normal(size=(4, 2)), rng.normal(size=(2, 2))
+
+    def function(xs, w):
+        def cell(carry, x):
+            h, total = carry["h"], carry["total"]
+            h = jnp.tanh(w @ h + x)
+            return {"h": h, "total": total + jnp.sum(h)}, h * total
+
+        carry, ys = jax.lax.scan(cell, {"h": jnp.zeros(2), "total": 1.0}, xs, reverse=True)
+        powers, _ = jax.lax.scan(lambda c, _: (c * w, None), jnp.eye(2), length=3)
+        return carry["total"] + jnp.sum(ys ** 2) + jnp.sum(powers)
+
+    assert_gradients_agree(function, xs, w)
+
+
+def test_an_out_of_bounds_gather_is_refused():
+    with pytest.raises(UnsupportedOperationError, match="out of bounds"):
+        la.from_jax(lambda x: jnp.sum(x.at[jnp.array([5])].get(mode="fill")), np.ones(3))

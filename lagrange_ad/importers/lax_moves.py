@@ -67,10 +67,11 @@ def moved_entries(primitive, x, fill, *static, **params):
     ids = np.asarray(primitive.bind(numbers, *static, **params)) - 1
     flat = la.reshape(x, (size,))
     if np.any(ids < 0):
-        if fill is None:
+        if fill is None or not (isinstance(fill, Traced) or np.all(np.isfinite(fill))):
             raise UnsupportedOperationError(
-                f"{primitive.name}: an index out of bounds fills with NaN, which a graph "
-                f"cannot hold; keep the indices inside the array or give a fill value")
+                f"{primitive.name}: an index out of bounds at the example point fills with "
+                f"{'NaN' if fill is None else value_of(fill)!r}, which a graph cannot hold; "
+                f"keep the indices inside the array or give a finite fill value")
         flat = la.concatenate([flat, la.reshape(fill, (1,))], axis=0)
         ids = np.where(ids < 0, size, ids)
     return flat[ids]
