@@ -71,8 +71,7 @@ def moved_entries(primitive, x, fill, *static, **params):
             raise UnsupportedOperationError(
                 f"{primitive.name}: an index out of bounds at the example point fills with "
                 f"{'NaN' if fill is None else np.asarray(value_of(fill)).item()!r}, which a graph "
-                f"cannot hold; "
-                f"keep the indices inside the array or give a finite fill value")
+                f"cannot hold; keep the indices inside the array or give a finite fill value")
         flat = la.concatenate([flat, la.reshape(fill, (1,))], axis=0)
         ids = np.where(ids < 0, size, ids)
     return flat[ids]
