@@ -114,6 +114,17 @@ def test_linear_algebra_agrees_with_jax():
     assert_gradients_agree(function, a, b)
 
 
+def test_lu_determinants_and_lu_solve_agree_with_jax():
+    rng = np.random.default_rng(10)
+    a, b = rng.normal(size=(5, 5)), rng.normal(size=5)
+
+    def function(a):
+        solved = jax.scipy.linalg.lu_solve(jax.scipy.linalg.lu_factor(a), b)
+        return jnp.linalg.slogdet(a)[1] + jnp.linalg.det(a) + jnp.sum(solved ** 2)
+
+    assert_gradients_agree(function, a)
+
+
 def test_a_cholesky_factor_read_from_one_triangle_has_the_derivative_of_that_triangle():
     # jax.grad of cho_factor assumes symmetric perturbations; the graph's gradient is the
     # derivative of the function as computed (it reads one triangle): central differences

@@ -20,8 +20,10 @@ import string
 from collections.abc import Callable
 
 import numpy as np
+from jax.extend.core import primitives as lax_primitives
 
 from .. import linalg
+from ..errors import UnsupportedOperationError
 from ..tracing import functions as la
 from ..tracing.functions.core import shape_of, value_of
 from ..tracing.tape import Traced
@@ -166,6 +168,32 @@ def _concatenate(*operands, dimension):
     return la.concatenate(list(operands), axis=dimension)
 
 
+def _lu(a):
+    """``lu``: the packed factors of ``P a = L U`` (unit L), with JAX's own pivots.
+
+    The row permutation P is JAX's at the example point (pivoting decides there, as a
+    comparison does); the factors of ``P a`` are then eliminated with ``la.`` functions, one
+    column at a time on the trailing block M: ``U[k, k:] = M[0]``, ``l = M[1:, 0] / M[0, 0]``,
+    ``M <- M[1:, 1:] - l M[0, 1:]``.
+    """
+    shape = shape_of(a)
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise UnsupportedOperationError(f"lu: only a square matrix is factored; got the shape "
+                                        f"{shape}")
+    _, pivots, permutation = (np.asarray(o) for o in lax_primitives.lu_p.bind(value_of(a)))
+    n, block = shape[0], a[permutation]
+    upper_rows, lower_columns = [], []
+    for k in range(n):
+        upper_rows.append(la.pad(block[0], (k, 0)))
+        if k < n - 1:
+            column = la.divide(block[1:, 0], block[0, 0])
+            lower_columns.append(la.pad(column, (k + 1, 0)))
+            block = la.subtract(block[1:, 1:], la.outer(column, block[0, 1:]))
+    lower_columns.append(np.zeros(n))
+    packed = la.add(la.stack(upper_rows, axis=0), la.stack(lower_columns, axis=1))
+    return [packed, pivots, permutation]
+
+
 def _triangular_solve(a, b, *, left_side, lower, transpose_a, unit_diagonal, **params):
     """``op(A) x = b`` (or ``x op(A) = b``) for the triangle of ``a`` that JAX reads.
 
@@ -246,6 +274,7 @@ RULES: dict[str, Rule] = {
     # symmetrization jnp.linalg.cholesky applies, not after jax.scipy.linalg.cho_factor)
     "cholesky": lambda x, **params: linalg.cholesky(x),
     "triangular_solve": _triangular_solve,
+    "lu": _lu,
     # products
     "dot_general": _dot_general,
     # shapes and moves
