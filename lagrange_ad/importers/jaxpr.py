@@ -63,8 +63,9 @@ def from_jax(function: Callable, *example_args) -> Graph:
     ``while_loop`` whose condition reads constants only are unrolled; a ``while_loop`` that
     iterates ``x <- g(x, params)`` until it converges is a cycle of the graph
     (``la.fixed_point``), differentiated implicitly. ``jnp.linalg.solve`` and ``inv`` are
-    ``la.linalg.solve``, ``jnp.linalg.eigvalsh`` is ``la.linalg.eigvalsh``; eigenvectors are
-    refused (their signs are a convention). The table of rows is
+    ``la.linalg.solve``, ``jnp.linalg.eigvalsh`` is ``la.linalg.eigvalsh``, and ``lu``
+    (``slogdet``, ``det``, ``lu_factor``) is eliminated with JAX's pivots at the point;
+    eigenvectors are refused (their signs are a convention). The table of rows is
     `lagrange_ad.importers.lax_table.RULES`.
 
     Examples
