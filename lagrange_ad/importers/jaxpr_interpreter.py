@@ -3,8 +3,10 @@
 Every equation is read once per time it runs. Its operands are traced values (the float
 quantities that depend on the inputs) or numpy arrays (constants). Then:
 
-* no traced operand, or no float output (a comparison, ``argmax``, index arithmetic): JAX
-  evaluates the equation at the example point (`evaluate`) and its outputs are constants;
+* no traced operand, no float output (a comparison, ``argmax``, index arithmetic), or no
+  output whose derivative reaches the result (read only through ``stop_gradient``, or not at
+  all; `live_variables`): JAX evaluates the equation at the example point (`evaluate`) and
+  its outputs are constants;
 * a call (``jit``, ``custom_jvp_call``, ``custom_vjp_call``, ``remat``, ``cond`` at a constant
   index): its jaxpr is pushed on the work stack and runs in place. A custom rule is not read:
   the library differentiates the function's primal jaxpr;
@@ -18,8 +20,10 @@ quantities that depend on the inputs) or numpy arrays (constants). Then:
 
 An equation without a rule, or a refused ``while``, is noted and evaluated as a constant so
 that the walk goes on; at the end `UnsupportedOperationError` lists every one with its count.
-Nothing here recurses: sub-jaxprs are frames on an explicit stack, and a frame that finishes
-hands its outputs to a continuation that may push the next frame.
+Nothing here recurses over the graph: sub-jaxprs are frames on an explicit stack, and a frame
+that finishes hands its outputs to a continuation that may push the next frame. The one nested
+call is a fixed-point ``while``, whose body a second interpreter records inside
+``la.fixed_point`` (as deep as such loops are nested in the program text).
 """
 
 from __future__ import annotations
