@@ -11,6 +11,9 @@ contraction (`equilibrium_problem` has a fast and a slow one). With ``D = diag(1
 and the loss ``l = sum(h*)``, the implicit function theorem gives ``dl/db = D lam`` where
 ``(I - W^T D) lam = 1``; backprop through K unrolled steps from ``h_0 = 0`` approaches it as
 K grows.
+
+CNN. Two blocks of a 3x3 convolution (padding 1), a bias, relu and a 2x2 max-pool on 28x28
+images, then a linear layer and the same cross-entropy (`cnn_loss`).
 """
 
 from __future__ import annotations
@@ -162,3 +165,51 @@ def implicit_loss(W, U, x, tol: float = 1e-14, maxiter: int = 1000) -> Callable:
         return la.sum(h)
 
     return loss
+
+
+# ----------------------------------------------------------------- a small CNN
+
+CNN_BATCH = 32
+
+
+def cnn_problem(batch: int, seed: int = 0):
+    """Parameters of conv 1->8 (3x3), conv 8->16 (3x3) and a linear layer to the ten classes,
+    28x28 single-channel images X and one-hot labels Y."""
+    rng = np.random.default_rng(seed)
+    params = (0.3 * rng.standard_normal((8, 1, 3, 3)), 0.1 * rng.standard_normal(8),
+              0.1 * rng.standard_normal((16, 8, 3, 3)), 0.1 * rng.standard_normal(16),
+              0.05 * rng.standard_normal((16 * 7 * 7, CLASSES)), np.zeros(CLASSES))
+    X = rng.standard_normal((batch, 1, 28, 28))
+    Y = np.eye(CLASSES)[rng.integers(0, CLASSES, batch)]
+    return params, X, Y
+
+
+def cnn_loss(X, Y, conv: Callable, relu: Callable, pool: Callable, log_softmax: Callable,
+             total: Callable) -> Callable:
+    """conv (padding 1), relu, 2x2 max-pool, twice; linear; mean cross-entropy."""
+    batch = X.shape[0]
+
+    def loss(w1, b1, w2, b2, W, c):
+        h = pool(relu(conv(X, w1) + b1[:, None, None]))
+        h = pool(relu(conv(h, w2) + b2[:, None, None]))
+        return -total(Y * log_softmax(h.reshape(batch, -1) @ W + c)) / batch
+
+    return loss
+
+
+def lagrange_cnn(X, Y) -> Callable:
+    import lagrange_ad as la
+
+    return cnn_loss(X, Y, lambda x, w: la.conv(x, w, padding=1), la.relu,
+                    lambda h: la.max_pool(h, 2), lambda z: la.log_softmax(z, axis=1), la.sum)
+
+
+def torch_cnn(X, Y) -> Callable:
+    from .peers import load
+
+    torch = load("torch")
+    functional = torch.nn.functional
+    return cnn_loss(torch.from_numpy(X), torch.from_numpy(Y),
+                    lambda x, w: functional.conv2d(x, w, padding=1), torch.relu,
+                    lambda h: functional.max_pool2d(h, 2), lambda z: torch.log_softmax(z, dim=1),
+                    torch.sum)

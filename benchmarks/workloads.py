@@ -54,7 +54,7 @@ from .harness import (
     verdict,
 )
 from .importing import imported_workload
-from .tensors import cyclic_workload, mlp_forward_backward, mlp_workload
+from .tensors import cnn_workload, cyclic_workload, mlp_forward_backward, mlp_workload
 
 SWEEPS = 3
 __all__ = ["SIZES", "WORKLOADS", "Context"]
@@ -435,6 +435,7 @@ WORKLOADS: dict[str, Callable[[Context], list[Table]]] = {
     "cheap-gradient": cheap_gradient_workload,
     "scaling": scaling_workload,
     "mlp": mlp_workload,
+    "cnn": cnn_workload,
     "cyclic": cyclic_workload,
     "memory": memory_workload,
     "imported": imported_workload,

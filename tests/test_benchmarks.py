@@ -24,6 +24,7 @@ TITLES = {
     "cheap-gradient": ("Cheap-gradient ratio",),
     "scaling": ("Scaling of the reverse sweep",),
     "mlp": ("MLP gradient",),
+    "cnn": ("CNN gradient",),
     "cyclic": ("Equilibrium layer",),
     "memory": ("Peak memory",),
     "imported": ("Importing a model", "Gradient of an imported model: Transformer",

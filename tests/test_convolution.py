@@ -12,7 +12,7 @@ import pytest
 from linalg_cases import check_gradient
 
 import lagrange_ad as la
-from lagrange_ad.errors import ShapeError, TracingError
+from lagrange_ad.errors import ShapeError
 
 RNG = np.random.default_rng(20261205)
 
@@ -81,25 +81,31 @@ def test_conv_and_its_gradients_match_torch(x_shape, w_shape, stride, padding, d
 
 
 MAX_POOL_CASES = [
-    # x shape, kernel, stride, padding, dilation
-    ((2, 3, 9), 2, None, 0, 1),
-    ((2, 3, 10), 3, 2, 1, 2),
-    ((2, 3, 8, 8), 2, None, 0, 1),
-    ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), (1, 2)),
-    ((1, 2, 7, 7), 3, 1, 1, 1),
+    # x shape, kernel, stride, padding, dilation, ceil_mode
+    ((2, 3, 9), 2, None, 0, 1, False),
+    ((2, 3, 10), 3, 2, 1, 2, False),
+    ((2, 3, 8, 8), 2, None, 0, 1, False),
+    ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), (1, 2), False),
+    ((1, 2, 7, 7), 3, 1, 1, 1, False),
+    ((2, 3, 9), 2, None, 0, 1, True),
+    ((1, 2, 9, 8), 3, 2, 1, 1, True),
+    ((1, 2, 8, 10), (2, 3), (3, 2), (1, 0), (2, 1), True),
+    ((1, 1, 6, 5), 2, 4, 0, 1, True),
+    ((1, 2, 5, 4, 6), (2, 3, 2), (1, 2, 2), (1, 1, 0), 1, False),
 ]
 
 
-@pytest.mark.parametrize("x_shape, kernel, stride, padding, dilation", MAX_POOL_CASES)
-def test_max_pool_and_its_gradient_match_torch(x_shape, kernel, stride, padding, dilation):
+@pytest.mark.parametrize("x_shape, kernel, stride, padding, dilation, ceil", MAX_POOL_CASES)
+def test_max_pool_and_its_gradient_match_torch(x_shape, kernel, stride, padding, dilation, ceil):
     torch, F = torch_functional()
     x = rand(*x_shape)
-    pool_nd = {3: F.max_pool1d, 4: F.max_pool2d}[len(x_shape)]
+    pool_nd = {3: F.max_pool1d, 4: F.max_pool2d, 5: F.max_pool3d}[len(x_shape)]
     out, c, grads = value_and_gradients(
-        lambda x: la.max_pool(x, kernel, stride=stride, padding=padding, dilation=dilation), x)
+        lambda x: la.max_pool(x, kernel, stride=stride, padding=padding, dilation=dilation,
+                              ceil_mode=ceil), x)
     theirs = torch_value_and_gradients(
-        torch, lambda x: pool_nd(x, kernel, stride=stride, padding=padding, dilation=dilation),
-        c, x)
+        torch, lambda x: pool_nd(x, kernel, stride=stride, padding=padding, dilation=dilation,
+                                 ceil_mode=ceil), c, x)
     assert_agree((out, grads), theirs)
 
 
@@ -135,33 +141,44 @@ def test_the_first_maximum_in_c_order_takes_the_whole_cotangent():
 
 
 AVG_POOL_CASES = [
-    # x shape, kernel, stride, padding, count_include_pad, divisor_override
-    ((2, 3, 9), 2, None, 0, True, None),
-    ((2, 3, 10), 3, 2, 1, False, None),
-    ((2, 3, 10), 3, 2, 1, True, None),
-    ((2, 3, 8, 8), 2, None, 0, True, None),
-    ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), False, None),
-    ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), True, None),
-    ((1, 2, 7, 7), 3, 1, 1, True, 4),
+    # x shape, kernel, stride, padding, count_include_pad, divisor_override, ceil_mode
+    ((2, 3, 9), 2, None, 0, True, None, False),
+    ((2, 3, 9), 2, None, 0, True, None, True),
+    ((1, 2, 9, 8), 3, 2, 1, True, None, True),
+    ((1, 2, 9, 8), 3, 2, 1, False, None, True),
+    ((1, 2, 8, 10), (2, 3), (3, 2), (1, 0), True, None, True),
+    ((1, 2, 8, 10), (2, 3), (3, 2), (1, 0), True, 5, True),
+    ((1, 1, 6, 5), 2, 4, 0, True, None, True),
+    ((2, 3, 10), 3, 2, 1, False, None, False),
+    ((2, 3, 10), 3, 2, 1, True, None, False),
+    ((2, 3, 8, 8), 2, None, 0, True, None, False),
+    ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), False, None, False),
+    ((2, 2, 9, 7), (3, 2), (2, 1), (1, 1), True, None, False),
+    ((1, 2, 7, 7), 3, 1, 1, True, 4, False),
+    ((1, 2, 5, 4, 6), (2, 3, 2), (1, 2, 2), (1, 1, 0), False, None, False),
 ]
 
 
-@pytest.mark.parametrize("x_shape, kernel, stride, padding, include, divisor", AVG_POOL_CASES)
+@pytest.mark.parametrize("x_shape, kernel, stride, padding, include, divisor, ceil",
+                         AVG_POOL_CASES)
 def test_avg_pool_and_its_gradient_match_torch(x_shape, kernel, stride, padding, include,
-                                               divisor):
+                                               divisor, ceil):
     torch, F = torch_functional()
     x = rand(*x_shape)
     out, c, grads = value_and_gradients(
         lambda x: la.avg_pool(x, kernel, stride=stride, padding=padding,
-                              count_include_pad=include, divisor_override=divisor), x)
+                              count_include_pad=include, divisor_override=divisor,
+                              ceil_mode=ceil), x)
     if len(x_shape) == 3:
         def reference(x):
-            return F.avg_pool1d(x, kernel, stride=stride, padding=padding,
+            return F.avg_pool1d(x, kernel, stride=stride, padding=padding, ceil_mode=ceil,
                                 count_include_pad=include)
     else:
+        pool_nd = F.avg_pool2d if len(x_shape) == 4 else F.avg_pool3d
+
         def reference(x):
-            return F.avg_pool2d(x, kernel, stride=stride, padding=padding,
-                                count_include_pad=include, divisor_override=divisor)
+            return pool_nd(x, kernel, stride=stride, padding=padding, ceil_mode=ceil,
+                           count_include_pad=include, divisor_override=divisor)
     assert_agree((out, grads), torch_value_and_gradients(torch, reference, c, x))
 
 
@@ -312,6 +329,9 @@ def test_hessian_of_a_tiny_cnn_matches_differences_of_its_gradient():
     ours = la.hvp(loss)(params, direction)
     for o, fd in zip(ours, gradient_differences(loss, params, direction)):
         np.testing.assert_allclose(o, fd, rtol=1e-5, atol=1e-7)
+    # the second adjoint system solved from the assembled matrices agrees with the sweeps
+    for o, theirs in zip(ours, la.hvp(loss, method="spsolve")(params, direction)):
+        np.testing.assert_allclose(theirs, o, rtol=1e-10, atol=1e-12)
 
 
 # ------------------------------------------------------------------------------- refusals
@@ -335,8 +355,8 @@ REFUSALS = [
     (lambda: la.conv(rand(2, 1, 2, 6), rand(2, 2, 3)), ShapeError,
      r"\(batch, channels, \*spatial\) or \(channels, \*spatial\)"),
     (lambda: la.max_pool(rand(1, 1, 6, 6), 2, padding=2), ShapeError,
-     r"more than half the window's span 2"),
-    (lambda: la.max_pool(rand(1, 1, 6, 6), 2, ceil_mode=True), TracingError, r"ceil_mode"),
+     r"as wide as the window's span 2, so a window would read padding alone"),
+    (lambda: la.avg_pool(rand(1, 1, 6, 6), 7), ShapeError, r"the output would be empty"),
     (lambda: la.avg_pool(rand(1, 1, 6, 6), 2, divisor_override=0), ShapeError,
      r"divisor_override takes an int >= 1"),
     (lambda: la.avg_pool(rand(6, 6), (2, 2, 2)), ShapeError,
@@ -353,3 +373,22 @@ def test_bad_shapes_and_parameters_are_refused_by_name(call, error, message):
 def test_a_traced_refusal_names_the_shapes():
     with pytest.raises(ShapeError, match=r"groups=2 does not divide"):
         la.grad(lambda w: la.sum(la.conv(rand(1, 4, 5), w, groups=2)))(rand(3, 2, 3))
+
+
+@pytest.mark.parametrize("stride", [(1, 2), (1, 1)])
+def test_a_large_batch_is_taken_in_chunks_with_the_same_result(monkeypatch, stride):
+    from lagrange_ad.primitives import convolution
+
+    x, w = rand(5, 4, 6, 7), rand(6, 2, 3, 2)
+    params = {"stride": stride, "padding": ((1, 1), (0, 1)), "dilation": (1, 1), "groups": 2}
+    row = convolution.CONV
+    ans = row.evaluate(x, w, **params)
+    g = rand(*ans.shape)
+    whole = (ans, *row.vjp(g, ans, x, w, **params))
+    windows = convolution.geometry(x.shape, w.shape, **params)
+    per_example = 4 * 6 * int(np.prod(windows.columns.grid))
+    monkeypatch.setattr(convolution, "COLUMNS_BUDGET", 2 * per_example)  # two examples
+    assert len(convolution._chunks(windows, 5, 4)) == 3
+    chunked = (row.evaluate(x, w, **params), *row.vjp(g, ans, x, w, **params))
+    for a, b in zip(whole, chunked):
+        np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-13)

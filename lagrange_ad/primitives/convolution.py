@@ -1,4 +1,6 @@
-"""Convolution: PyTorch's N-d cross-correlation of a batch of images with a bank of filters.
+"""Convolution and pooling in PyTorch's layout ``(batch, channels, *spatial)``, N = 1, 2, 3.
+
+``conv`` is PyTorch's N-d cross-correlation of a batch of images with a bank of filters.
 
 The input ``x`` has shape ``(B, C, *S)``, the weight ``w`` shape ``(O, C / G, *K)`` (G groups:
 input channels ``g C/G .. (g + 1) C/G - 1`` feed output channels ``g O/G .. (g + 1) O/G - 1``)
@@ -7,9 +9,11 @@ and, with the windows of `windows.Windows` (zero padding, stride, dilation),
     ans[b, o, p] = sum_{c, k}  w[o, c, k] x_pad[b, g(o) C/G + c, p * stride + k * dilation].
 
 There is no bias: add it by broadcasting. The rule is the im2col form: the windows of x
-copied into a matrix ``X[b, g, (c, k), p]`` and one batched matrix product
+copied into a matrix ``X[b, g, (c, k), p]`` (p over the position grid of `windows.Columns`)
+and one batched matrix product
 ``ans[b, g] = W[g] X[b, g]`` with ``W[g] = w[g O/G .., :, :].reshape(O/G, -1)``, so BLAS does
-the arithmetic. Being bilinear,
+the arithmetic; a batch whose matrix would pass `COLUMNS_BUDGET` entries is taken in chunks
+of examples. Being bilinear,
 
     jvp = conv(t_x, w) + conv(x, t_w),
     vjp_w[g] = sum_b  G[b, g] X[b, g]^T,            (a correlation of x with the cotangent)
@@ -22,6 +26,15 @@ and per tap that reads the input (not the padding), in each of the two blocks:
 ``d ans[b, o, p] / d x[b, c', q] = w[o, c, k]`` and ``d ans[b, o, p] / d w[o, c, k] =
 x[b, c', q]`` where ``q = p * stride + k * dilation - padding``; their number is
 ``multiply_adds`` (twice ``B O C/G`` times the taps inside the input).
+
+``max_pool`` takes the maximum of each window of the input padded with minus infinity. Each
+output entry copies one input entry, so the rule is a selection, recomputed from the values
+at every point: linear with zero curvature away from ties. Among tied entries of a window
+the first in C order over the kernel offsets is the one copied (PyTorch's max_pool indices);
+it is found with one pass per kernel offset, as the first offset whose entry equals the
+value. ``avg_pool`` divides each window's sum of the zero-padded input by the kernel's size,
+by the number of input entries in the window (``count_include_pad=False``) or by a given
+divisor: linear, its cotangent spreads ``g / divisor`` over each window.
 """
 
 from __future__ import annotations
@@ -64,22 +77,51 @@ def _grouped_weight(w, groups: int) -> np.ndarray:
     return np.reshape(w, (groups, np.shape(w)[0] // groups, -1))
 
 
+# entries of one im2col matrix (64 MB); a larger batch is taken in chunks of examples
+COLUMNS_BUDGET = 2**23
+
+
+def _chunks(windows: Windows, batch: int, channels: int) -> list[slice]:
+    """Slices of the batch whose im2col matrices stay within `COLUMNS_BUDGET` entries."""
+    per_example = channels * size_of(windows.kernel) * size_of(windows.columns.grid)
+    step = max(1, COLUMNS_BUDGET // max(per_example, 1))
+    return [slice(start, min(start + step, batch)) for start in range(0, batch, step)]
+
+
 def _conv(x, w, stride=1, padding=0, dilation=1, groups=1):
     windows = geometry(np.shape(x), np.shape(w), stride, padding, dilation, groups)
-    ans = np.matmul(_grouped_weight(w, groups), _columns(x, windows, groups))
-    return windows.columns.crop(ans.reshape(np.shape(x)[0], np.shape(w)[0], -1))
+    weight = _grouped_weight(w, groups)
+
+    def chunk(xs):
+        ans = np.matmul(weight, _columns(xs, windows, groups))
+        return windows.columns.crop(ans.reshape(np.shape(xs)[0], np.shape(w)[0], -1))
+
+    parts = _chunks(windows, *np.shape(x)[:2])
+    if len(parts) == 1:
+        return chunk(x)
+    return np.concatenate([chunk(x[part]) for part in parts], axis=0)
 
 
 def _vjp_operand(k, g, ans, x, w, stride=1, padding=0, dilation=1, groups=1):
     windows = geometry(np.shape(x), np.shape(w), stride, padding, dilation, groups)
-    batch, out_channels = np.shape(x)[0], np.shape(w)[0]
-    grouped = windows.columns.extend(g).reshape(batch, groups, out_channels // groups, -1)
+    weight = _grouped_weight(w, groups)
+    out_channels = np.shape(w)[0]
+    parts = _chunks(windows, *np.shape(x)[:2])
+    cotangents = []
+    for part in parts:
+        xs, gs = (x, g) if len(parts) == 1 else (x[part], g[part])
+        grouped = windows.columns.extend(gs).reshape(np.shape(xs)[0], groups,
+                                                     out_channels // groups, -1)
+        if k == 0:
+            cols = np.matmul(np.swapaxes(weight, -1, -2), grouped)
+            cotangents.append(windows.columns.scatter(cols, np.shape(xs)))
+        else:
+            # a product per example, G[b, g] X[b, g]^T (BLAS reads the transpose in place)
+            cols = _columns(xs, windows, groups)
+            cotangents.append(np.matmul(grouped, np.swapaxes(cols, -1, -2)).sum(axis=0))
     if k == 0:
-        cols = np.matmul(np.swapaxes(_grouped_weight(w, groups), -1, -2), grouped)
-        return windows.columns.scatter(cols, np.shape(x))
-    # a product per example, G[b, g] X[b, g]^T (BLAS reads the transpose in place), summed
-    cols = _columns(x, windows, groups)
-    return np.matmul(grouped, np.swapaxes(cols, -1, -2)).sum(axis=0).reshape(np.shape(w))
+        return cotangents[0] if len(parts) == 1 else np.concatenate(cotangents, axis=0)
+    return sum(cotangents[1:], cotangents[0]).reshape(np.shape(w))
 
 
 def _vjp(g, ans, x, w, **params):
@@ -149,8 +191,9 @@ def pool_geometry(name: str, x_shape, kernel_size, stride=None, padding=0,
                   dilation=1) -> Windows:
     """The checked windows of a pooling row (stride defaults to the kernel size).
 
-    As in PyTorch, no side may be padded by more than half the window's span, so that every
-    window reads at least one input entry.
+    No side may be padded by as much as the window's span: every window reads at least one
+    input entry (PyTorch asks for at most half the span on each side, and pads the right
+    side further in its ceil mode, which stays within this bound).
     """
     x_shape = tuple(x_shape)
     if len(x_shape) not in (3, 4, 5):
@@ -161,9 +204,10 @@ def pool_geometry(name: str, x_shape, kernel_size, stride=None, padding=0,
     windows = Windows.of(name, x_shape, kernel, kernel if stride is None else stride, padding,
                          dilation)
     for axis, (span, pair) in enumerate(zip(windows.span, windows.padding)):
-        if max(pair) > span // 2:
-            raise ShapeError(f"{name}: padding {pair} along spatial axis {axis} is more than "
-                             f"half the window's span {span}; pad at most {span // 2}")
+        if max(pair) >= span:
+            raise ShapeError(f"{name}: padding {pair} along spatial axis {axis} is as wide as "
+                             f"the window's span {span}, so a window would read padding "
+                             f"alone; pad at most {span - 1} (PyTorch: at most {span // 2})")
     return windows
 
 
@@ -191,12 +235,15 @@ def _first_maxima(ans, x, kernel_size, stride=None, padding=0, dilation=1):
     PyTorch's max_pool indices). Chosen afresh from the values at every point."""
     windows = pool_geometry("max_pool", np.shape(x), kernel_size, stride, padding, dilation)
     padded = windows.padded(np.asarray(x, dtype=np.float64), -np.inf)
-    free = np.ones(np.shape(ans), dtype=bool)
+    free = None  # where no earlier offset was the maximum (None: everywhere)
     hits = {}
     for offset in windows.offsets():
         hit = windows.reads(padded, offset) == ans
-        hit &= free
-        free ^= hit
+        if free is None:
+            free = ~hit
+        else:
+            hit &= free
+            free ^= hit
         hits[offset] = hit
     return windows, hits
 

@@ -8,13 +8,17 @@ multi-indices over the N spatial axes), the entry of the padded input at
 so along one axis of length ``n`` with ``before + after`` padding, a window of ``K`` taps
 spans ``e = dilation (K - 1) + 1`` entries and there are ``P = (n + before + after - e) //
 stride + 1`` positions (PyTorch's ``floor`` output size). `Windows` holds this geometry and
-the three moves every row is built from:
+the moves the rows are built from:
 
-``view``      the windows as one strided view ``(batch, channels, *K, *P)`` of the padded
-              input, without copying (reshaping it copies: the im2col matrix);
-``scatter``   its transpose: window entries added back to the input positions they read
-              (col2im), one strided addition per kernel offset;
-``sources``   for chosen kernel offsets, the flat index of the input entry they read.
+``view``            the windows as one strided view ``(batch, channels, *K, *P)`` of the
+                    padded input, without copying (reshaping it copies: the im2col matrix);
+``reads``           the entries read at one kernel offset by every position, a strided view
+                    ``(batch, channels, *P)``: `sum` and `maximum` make one pass per offset;
+``scatter``         the transpose: per kernel offset, values added back to the input entries
+                    they read (col2im), one strided addition per offset;
+``sources``         for chosen kernel offsets, the flat index of the input entry they read;
+``columns``         the im2col layout of convolution (`Columns`), whose matrices move long
+                    contiguous stretches when the strides are one.
 
 The parameters are normalized here once (`per_axis`, `padding_pairs`) and checked with
 `ShapeError` messages that name the row, the parameter and the value.
@@ -176,8 +180,12 @@ class Windows:
         into the input positions they read."""
         padded = np.zeros(tuple(x_shape[:2]) + tuple(n + a + b for n, (a, b) in
                                                      zip(self.spatial, self.padding)))
+        apart = all(s >= e for s, e in zip(self.stride, self.span))
         for offset in self.offsets():
-            self.reads(padded, offset)[...] += part(offset)
+            if apart:  # windows that do not overlap: each entry is written once at most
+                np.copyto(self.reads(padded, offset), part(offset))
+            else:
+                self.reads(padded, offset)[...] += part(offset)
         return padded[(slice(None), slice(None)) + tuple(slice(a, a + n) for n, (a, _) in
                                                          zip(self.spatial, self.padding))]
 
@@ -210,6 +218,7 @@ class Windows:
                 zip(positions, taps, self.stride, self.dilation, self.padding)]
         return np.ravel_multi_index(read, self.spatial)
 
+    @cached_property
     def _inside_per_axis(self) -> list[np.ndarray]:
         """Per axis, the ``(K, P)`` table of whether tap k at position p reads the input."""
         tables = []
@@ -221,12 +230,12 @@ class Windows:
 
     def taps_inside(self) -> int:
         """The number of (kernel offset, position) pairs that read an input entry."""
-        return int(np.prod([t.sum() for t in self._inside_per_axis()], dtype=np.int64))
+        return int(np.prod([t.sum() for t in self._inside_per_axis], dtype=np.int64))
 
     def inside_counts(self) -> np.ndarray:
         """For each position, how many of its window's taps read the input, ``(*out)``."""
         count = np.ones(())
-        for table in self._inside_per_axis():
+        for table in self._inside_per_axis:
             count = np.multiply.outer(count, table.sum(axis=0))
         return count
 

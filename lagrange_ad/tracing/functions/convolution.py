@@ -13,7 +13,7 @@ import numpy as np
 
 from ...errors import ShapeError
 from ...primitives.windows import padding_pairs, per_axis
-from .core import call, lift, refuse, shape_of
+from .core import call, lift, shape_of
 
 
 def _batched(name: str, x, n: int):
@@ -117,11 +117,8 @@ def conv(x, w, stride=1, padding=0, dilation=1, groups: int = 1):
     return _unbatched(y, added)
 
 
-def _pool_arguments(name: str, x, kernel_size, stride, padding, ceil_mode):
+def _pool_arguments(name: str, x, kernel_size, stride, padding):
     """The batched input, N and the normalized kernel, stride and padding of a pooling."""
-    if ceil_mode:
-        refuse(name, "ceil_mode", ceil_mode,
-               "the output size is floor((n + 2 padding - span) / stride) + 1 (ceil_mode=False)")
     n = len(kernel_size) if np.ndim(kernel_size) == 1 else len(shape_of(x)) - 2
     if n not in (1, 2, 3):
         raise ShapeError(f"{name} takes inputs with 1, 2 or 3 spatial axes (batch, channels, "
@@ -131,6 +128,19 @@ def _pool_arguments(name: str, x, kernel_size, stride, padding, ceil_mode):
     stride = kernel if stride is None or stride == () else per_axis(stride, n, name, "stride",
                                                                    1)
     return x, added, n, kernel, stride, padding_pairs(padding, n, name)
+
+
+def _ceil_padding(spatial, kernel, stride, padding, dilation):
+    """The padding of PyTorch's ceil mode: more on the right, so that a last, partial window
+    is taken when it starts inside the input or the left padding."""
+    pairs = []
+    for n, k, s, (before, after), d in zip(spatial, kernel, stride, padding, dilation):
+        span = d * (k - 1) + 1
+        positions = -(-(n + before + after - span) // s) + 1
+        if (positions - 1) * s >= n + before:
+            positions -= 1
+        pairs.append((before, max(after, (positions - 1) * s + span - n - before)))
+    return tuple(pairs)
 
 
 def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool = False):
@@ -145,17 +155,19 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool
     stride : int or tuple of N ints, optional
         The step between windows; the kernel size when None.
     padding : int or tuple of N ints
-        Entries of value minus infinity added on both sides (at most half the window's span).
+        Entries of value minus infinity added on both sides (less than the window's span).
     dilation : int or tuple of N ints
         The step between the taps of one window.
     ceil_mode : bool
-        Only False (PyTorch's default, the floor output size) is supported.
+        Whether the output size rounds up, as PyTorch's: a last, partial window is taken
+        when it starts inside the input or the left padding (the right side is padded
+        further with minus infinity).
 
     Returns
     -------
     traced or ndarray
         ``(batch, C, *out)``, ``out = (spatial + 2 padding - dilation (kernel - 1) - 1) //
-        stride + 1``.
+        stride + 1`` (rounded up in ceil mode).
 
     Notes
     -----
@@ -176,9 +188,12 @@ def max_pool(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode: bool
     array([[[0., 2., 1., 0.]]])
     """
     x, added, n, kernel, stride, padding = _pool_arguments("max_pool", x, kernel_size, stride,
-                                                           padding, ceil_mode)
+                                                           padding)
+    dilation = per_axis(dilation, n, "max_pool", "dilation", 1)
+    if ceil_mode:
+        padding = _ceil_padding(shape_of(x)[2:], kernel, stride, padding, dilation)
     y = call("max_pool", x, kernel_size=kernel, stride=stride, padding=padding,
-             dilation=per_axis(dilation, n, "max_pool", "dilation", 1))
+             dilation=dilation)
     return _unbatched(y, added)
 
 
@@ -195,26 +210,31 @@ def avg_pool(x, kernel_size, stride=None, padding=0, count_include_pad: bool = T
     stride : int or tuple of N ints, optional
         The step between windows; the kernel size when None.
     padding : int or tuple of N ints
-        Zeros added on both sides (at most half the kernel).
+        Zeros added on both sides (less than the kernel).
     count_include_pad : bool
         Whether the padding zeros count in the divisor (PyTorch's default, True), or only the
         input entries of the window.
     divisor_override : int, optional
         A divisor for every window instead.
     ceil_mode : bool
-        Only False (PyTorch's default, the floor output size) is supported.
+        Whether the output size rounds up, as PyTorch's: a last, partial window is taken
+        when it starts inside the input or the left padding, and with ``count_include_pad``
+        its divisor counts the entries of the window within the padded input.
 
     Returns
     -------
     traced or ndarray
-        ``(batch, C, *out)``, ``out = (spatial + 2 padding - kernel) // stride + 1``.
+        ``(batch, C, *out)``, ``out = (spatial + 2 padding - kernel) // stride + 1`` (rounded
+        up in ceil mode).
 
     Notes
     -----
     :math:`y[b, c, p] = \frac{1}{d_p} \sum_k x_{pad}[b, c, p \cdot stride + k]` with
     :math:`d_p` the kernel's size, the number of input entries in the window (without
     ``count_include_pad``) or ``divisor_override``. Linear: the cotangent spreads
-    :math:`g / d_p` over each window, and there is no curvature.
+    :math:`g / d_p` over each window, and there is no curvature. In ceil mode with
+    ``count_include_pad`` the row averages over the input entries and a constant factor
+    rescales to PyTorch's divisor.
 
     Examples
     --------
@@ -227,10 +247,25 @@ def avg_pool(x, kernel_size, stride=None, padding=0, count_include_pad: bool = T
     array([[[1., 4., 7.]]])
     """
     x, added, n, kernel, stride, padding = _pool_arguments("avg_pool", x, kernel_size, stride,
-                                                           padding, ceil_mode)
-    y = call("avg_pool", x, kernel_size=kernel, stride=stride, padding=padding,
-             count_include_pad=count_include_pad, divisor_override=divisor_override)
-    return _unbatched(y, added)
+                                                           padding)
+    spatial = shape_of(x)[2:]
+    wider = _ceil_padding(spatial, kernel, stride, padding, (1,) * n) if ceil_mode else padding
+    if wider == padding or divisor_override is not None or not count_include_pad:
+        y = call("avg_pool", x, kernel_size=kernel, stride=stride, padding=wider,
+                 count_include_pad=count_include_pad, divisor_override=divisor_override)
+        return _unbatched(y, added)
+    # a window reaching past the padded input: PyTorch divides by its part inside the padded
+    # input, the row (count_include_pad=False) by its part inside the input
+    y = call("avg_pool", x, kernel_size=kernel, stride=stride, padding=wider,
+             count_include_pad=False)
+    rescale = np.ones(())
+    for size, k, s, (before, after), m in zip(spatial, kernel, stride, padding,
+                                               shape_of(y)[2:]):
+        start = np.arange(m) * s - before
+        inside = np.minimum(start + k, size) - np.maximum(start, 0)
+        counted = np.minimum(start + k, size + after) - start
+        rescale = np.multiply.outer(rescale, inside / counted)
+    return _unbatched(call("mul", y, rescale), added)
 
 
 def _averaging_matrix(size: int, out: int) -> np.ndarray:
