@@ -7,6 +7,7 @@ Both models and their JAX twins are in `imported`. Every gradient is checked aga
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -123,7 +124,8 @@ def gradient_table(ctx: Context, name: str) -> Table:
     return gradient_timing_table(ctx, title, rows)
 
 
-GRADIENT_LABELS = ("lagrange_ad la.grad(graph) of la.from_torch", "torch eager backward (float64)",
+GRADIENT_LABELS = ("lagrange_ad la.grad(graph) of la.from_torch",
+                   "torch eager forward + backward (float64, one thread)",
                    "la.grad(graph) of la.from_jax (the JAX twin)", "jax.grad (eager)",
                    "jax.grad (jit)")
 
@@ -135,11 +137,20 @@ def gradient_timing_table(ctx: Context, title: str, rows: list[Row]) -> Table:
         notes=("Every system computes the loss and the gradient of every parameter and of the "
                "input, in float64, from the same weights and input. lagrange_ad differentiates "
                "the graph imported once (as a training loop would); torch runs its forward and "
-               "backward eagerly; jax.grad runs the JAX twin of the model.",))
+               "backward eagerly on one thread; jax.grad runs the JAX twin of the model.",
+               f"numpy's BLAS threads: OPENBLAS_NUM_THREADS = "
+               f"{os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}. On a busy machine set it to 1 "
+               f"(as torch's threads are here): a thread pool waiting on busy cores can make "
+               f"either system several times slower.",))
 
 
 def lagrange_and_torch_rows(ctx: Context, model: Case) -> tuple[Row, Row]:
     labels = GRADIENT_LABELS[:2]
+    torch = peers.load("torch")
+    threads = torch.get_num_threads()
+    # one thread: on a shared machine torch's thread pool waits on busy cores (a layer that
+    # takes 10 ms on one thread took 0.5 s on two under load); numpy's sweeps run on one too
+    torch.set_num_threads(1)
     try:
         graph = model.graph()
         grad = la.grad(graph)
@@ -151,15 +162,16 @@ def lagrange_and_torch_rows(ctx: Context, model: Case) -> tuple[Row, Row]:
     except Exception as exc:  # reported in the table; torch is timed alone
         return failed(labels[0], 1, exc), timed_row(
             labels[1], 1, lambda: ctx.time(model.torch_gradient, 1))
+    finally:
+        torch.set_num_threads(threads)
     return tuple(timed_row(label, 1, lambda t=t: t) for label, t in zip(labels, timings))
 
 
 def ordered_like_torch(graph: la.Graph, gradient) -> list[np.ndarray]:
-    """The gradient in torch's order (parameters, then the input), matched by shape in order.
+    """The gradient in torch's order: the parameters by name, then the input.
 
-    `la.from_torch` makes the parameters and the input its inputs, in the order of
-    ``torch.export``: parameters, then buffers, then the user's inputs; the buffer (the target)
-    is a constant and has no gradient.
+    `la.from_torch` names its inputs by the module (``model.layer.weight``), the input ``x``;
+    the buffer (the target) is imported as a constant.
     """
     return [np.asarray(g) for g in gradient]
 

@@ -195,9 +195,13 @@ def _node_table(program, solution) -> str:
 
 def _cmd_examples(args) -> int:
     from . import examples
+    from .cli_models import ZOOS, zoo
 
-    width = max(len(name) for name in examples.EXAMPLES)
-    for name, factory in examples.EXAMPLES.items():
+    entries = dict(examples.EXAMPLES)
+    for library in ZOOS:  # their modules import torch or jax only when a model is built
+        entries.update((f"{library}:{name}", factory) for name, factory in zoo(library).items())
+    width = max(len(name) for name in entries)
+    for name, factory in entries.items():
         summary = (factory.__doc__ or "").strip().splitlines()[0]
         print(f"{name:{width}s}  {summary}")
     return 0
@@ -213,7 +217,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-TARGET_HELP = ("an example name (see 'lagrange-ad examples'), path/to/file.py:function "
+TARGET_HELP = ("an example name or a model torch:NAME or jax:NAME (see 'lagrange-ad "
+               "examples'), path/to/file.py:function "
                "(file.py alone: its function f; a function of no arguments may return "
                "(torch module or JAX function, (example inputs...))), or a saved "
                "torch.export program model.pt2")

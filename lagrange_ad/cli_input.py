@@ -47,12 +47,15 @@ def load_program(target: str, at: str | None) -> Program:
 
     if cli_models.is_saved_export(target):
         return program_at(cli_models.graph_from_export(Path(target)), at, target)
+    if cli_models.is_zoo_model(target):
+        return program_at(cli_models.graph_from_zoo(target), at, target)
     if ":" in target or target.endswith(".py"):
         return _program_from_file(target, at)
     if target not in examples.EXAMPLES:
         raise UsageError(f"unknown example {target!r}; examples are: "
-                         f"{', '.join(examples.EXAMPLES)} (or give path/to/file.py:function "
-                         f"or a saved torch.export program model.pt2)")
+                         f"{', '.join(examples.EXAMPLES)} (or give path/to/file.py:function, "
+                         f"a saved torch.export program model.pt2, or a model torch:NAME or "
+                         f"jax:NAME listed by lagrange-ad examples)")
     return program_at(examples.get(target).graph, at, f"example {target!r}")
 
 

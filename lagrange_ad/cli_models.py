@@ -2,6 +2,8 @@
 functions that return a model with its example inputs.
 
 - ``model.pt2``: a program saved by ``torch.export.save``, imported by `la.from_torch`.
+- ``torch:NAME``, ``jax:NAME``: an example model of `lagrange_ad.examples.torch_models` or
+  `lagrange_ad.examples.jax_models` (``lagrange-ad examples`` lists them).
 - ``file.py:function`` where ``function()`` returns ``(model, (args...))``: ``model`` is a
   ``torch.nn.Module`` (or a function of torch tensors), imported by `la.from_torch`; or a JAX
   function, imported by `la.from_jax`; or a function of numbers and arrays written with
@@ -15,6 +17,7 @@ it. A missing library is a one-line error naming the extra to install.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import sys
 from collections.abc import Callable
@@ -26,6 +29,8 @@ from .graph.graph import Graph
 from .report.optional import EXTRAS, require_module
 
 SAVED_EXPORT = ".pt2"  # the suffix torch.export.save writes
+# the example models of each library, by the prefix that names them on the command line
+ZOOS = {"torch": "lagrange_ad.examples.torch_models", "jax": "lagrange_ad.examples.jax_models"}
 
 
 def is_saved_export(target: str) -> bool:
@@ -41,6 +46,29 @@ def graph_from_export(path: Path) -> Graph:
     from .importers.torch_export import from_torch
 
     return _imported(lambda: from_torch(str(path)), f"importing {path.name}")
+
+
+def is_zoo_model(target: str) -> bool:
+    """Whether ``target`` names an example model, ``torch:transformer`` or ``jax:mlp``."""
+    library, _, name = target.partition(":")
+    return library in ZOOS and bool(name) and not name.endswith(".py")
+
+
+def zoo(library: str) -> dict[str, Callable]:
+    """The example models of ``library`` by name (their modules import the library lazily)."""
+    return importlib.import_module(ZOOS[library]).MODELS
+
+
+def graph_from_zoo(target: str) -> Graph:
+    """The graph of the example model ``torch:NAME`` or ``jax:NAME`` at its example inputs."""
+    library, _, name = target.partition(":")
+    models = zoo(library)
+    if name not in models:
+        raise UsageError(f"unknown {library} model {name!r}; {library} models are: "
+                         f"{', '.join(models)}")
+    require_module(library, f"the {library} model {name!r}")
+    model, args = models[name]()
+    return graph_from_pair(model, tuple(args), target)
 
 
 def model_pair(result) -> tuple[object, tuple] | None:

@@ -87,11 +87,14 @@ def test_show_text_dot_and_png(capsys, tmp_path):
 
 
 def test_examples_lists_every_example(capsys):
-    from lagrange_ad.examples import EXAMPLES
+    from lagrange_ad.examples import EXAMPLES, jax_models, torch_models
 
     status, out, _ = run(capsys, "examples")
     assert status == 0
-    assert [line.split()[0] for line in out.strip().splitlines()] == list(EXAMPLES)
+    # the named examples, then the example models of each importer (torch:NAME, jax:NAME)
+    assert [line.split()[0] for line in out.strip().splitlines()] == list(EXAMPLES) + [
+        f"torch:{name}" for name in torch_models.MODELS] + [
+        f"jax:{name}" for name in jax_models.MODELS]
 
 
 def test_a_function_from_a_file(capsys, tmp_path):

@@ -1,11 +1,11 @@
 """The command line on models: saved torch.export programs (model.pt2) and functions returning
 (model, (example inputs...)) from PyTorch, JAX or plain la. code; one-line errors, exit 2."""
 
+import importlib.util
 import json
 import os
+import re
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -124,6 +124,85 @@ def test_missing_saved_program_is_one_line(tmp_path, capsys):
     assert status == 2 and "no such file" in err and len(err.strip().splitlines()) == 1
 
 
+TORCH_MODEL = """
+import torch
+
+
+def model():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1))
+
+    class Loss(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return (self.net(x) ** 2).mean()
+
+    return Loss(), (torch.linspace(-1.0, 1.0, 6).reshape(2, 3),)
+"""
+
+
+def torch_model(tmp_path):
+    """The module and input of `TORCH_MODEL`, its file, and torch's gradient by input name."""
+    pytest.importorskip("torch")
+    (tmp_path / "torch_model.py").write_text(TORCH_MODEL)
+    namespace: dict = {}
+    exec(TORCH_MODEL, namespace)
+    module, (x,) = namespace["model"]()
+    module = module.double()
+    x = x.double().requires_grad_()
+    module(x).backward()
+    expected = {name: p.grad.numpy() for name, p in module.named_parameters()}
+    expected["x"] = x.grad.numpy()
+    return module, x.detach(), expected
+
+
+def assert_gradient(data: dict, expected: dict) -> None:
+    assert sorted(data["gradient"]) == sorted(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(data["gradient"][name], value, rtol=1e-10, atol=1e-14)
+
+
+def test_a_torch_pair_is_imported_and_its_gradient_is_torchs(tmp_path, capsys):
+    _, _, expected = torch_model(tmp_path)
+    status, out, err = run(capsys, "compare", f"{tmp_path / 'torch_model.py'}:model",
+                           "--methods", "reverse,jacobi", "--format", "json")
+    assert status == 0, err
+    assert_gradient(answer(out), expected)
+
+
+def test_a_saved_program_is_read_and_named_models_run(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    module, x, expected = torch_model(tmp_path)
+    torch.export.save(torch.export.export(module, (x,)), tmp_path / "model.pt2")
+    status, out, err = run(capsys, "compare", tmp_path / "model.pt2", "--methods", "reverse",
+                           "--format", "json")
+    assert status == 0, err
+    data = answer(out)
+    assert_gradient(data, expected)
+    status, out, _ = run(capsys, "verify", "torch:mlp")
+    assert status == 0 and "passed" in out.lower()
+    status, _, err = run(capsys, "compare", "torch:nope")
+    assert status == 2 and "unknown torch model 'nope'; torch models are: mlp" in err
+
+
+def test_an_imported_model_is_drawn_with_one_cluster_per_module(capsys):
+    pytest.importorskip("torch")
+    status, out, err = run(capsys, "show", "torch:transformer", "--format", "dot", "--full")
+    assert status == 0, err
+    clusters = re.findall(r'subgraph cluster_\d+ \{\s*label="([^"]*)"', out)
+    assert clusters[0] == "layer"  # the encoder layer, holding its parts
+    assert {"self_attn", "linear1", "linear2", "norm1", "norm2"} <= set(clusters)
+    status, out, _ = run(capsys, "show", "torch:transformer", "--format", "dot")
+    boxes = re.findall(r'b\d+ \[label="([^\\"]*)', out)
+    assert status == 0 and "one box per scope" in out
+    # the layer's own nodes (residual sums, the activation) are parts between its modules
+    assert boxes[:5] == ["inputs", "(outside every scope)", "layer.self_attn",
+                         "layer (part 1 of 3)", "layer.norm1"]
+
+
 # ------------------------------------------------------------- through the installed command
 
 
@@ -133,40 +212,54 @@ def installed(argv, tmp: Path, env: dict | None = None) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_missing_extras_are_named_by_the_installed_command(tmp_path):
-    blocked = tmp_path / "blocked"
+@pytest.fixture(scope="module")
+def installed_runs(tmp_path_factory):
+    """Every installed-command case started at once: ``{id: (status, out, err, expected)}``.
+
+    Without the extras (torch and jax blocked in the child) each model input fails in one
+    line naming the extra; with them, a JAX pair and a saved program run.
+    """
+    tmp = tmp_path_factory.mktemp("cli_models")
+    blocked = tmp / "blocked"
     blocked.mkdir()
     (blocked / "sitecustomize.py").write_text(NO_TORCH_NO_JAX)
-    env = {"PYTHONPATH": os.pathsep.join([str(blocked)] + _pythonpath())}
-    (tmp_path / "saved.pt2").write_bytes(b"not read: torch is missing")
-    (tmp_path / "jax_model.py").write_text(JAX_MODEL)
-    (tmp_path / "torch_model.py").write_text("import torch\n\ndef model():\n    pass\n")
-    cases = [
-        (["compare", tmp_path / "saved.pt2"], 'pip install "lagrange_ad[torch]"'),
-        (["compare", f"{tmp_path / 'jax_model.py'}:model"], 'pip install "lagrange_ad[jax]"'),
-        (["show", f"{tmp_path / 'torch_model.py'}:model"], 'pip install "lagrange_ad[torch]"'),
-    ]
-    running = [installed(argv, tmp_path, env) for argv, _ in cases]
-    for (_, text), process in zip(cases, running):
+    no_extras = {"PYTHONPATH": os.pathsep.join([str(blocked)] + _pythonpath())}
+    (tmp / "fake.pt2").write_bytes(b"not read: torch is missing")
+    (tmp / "jax_model.py").write_text(JAX_MODEL)
+    (tmp / "torch_model.py").write_text(TORCH_MODEL)
+    cases = {
+        "pt2-without-torch": (["compare", tmp / "fake.pt2"], no_extras, 2,
+                              'pip install "lagrange_ad[torch]"'),
+        "jax-pair-without-jax": (["compare", f"{tmp / 'jax_model.py'}:model"], no_extras, 2,
+                                 'pip install "lagrange_ad[jax]"'),
+        "torch-pair-without-torch": (["show", f"{tmp / 'torch_model.py'}:model"], no_extras, 2,
+                                     'pip install "lagrange_ad[torch]"'),
+        "named-model-without-torch": (["verify", "torch:mlp"], no_extras, 2,
+                                      'pip install "lagrange_ad[torch]"'),
+    }
+    if importlib.util.find_spec("jax"):
+        cases["jax-pair"] = (["verify", f"{tmp / 'jax_model.py'}:model"], {}, 0, "gradient")
+    if importlib.util.find_spec("torch"):
+        cases["torch-pair"] = (["compare", f"{tmp / 'torch_model.py'}:model", "--methods",
+                                "reverse", "--format", "json"], {}, 0, '"net.0.weight"')
+    running = {case: installed(argv, tmp, env) for case, (argv, env, _, _) in cases.items()}
+    results = {}
+    for case, process in running.items():
         out, err = process.communicate(timeout=300)
-        assert process.returncode == 2, (out, err)
-        assert len(err.strip().splitlines()) == 1 and text in err and "Traceback" not in err
+        results[case] = (process.returncode, out, err, cases[case])
+    return results
 
 
-def test_a_jax_model_through_the_installed_command(tmp_path):
-    pytest.importorskip("jax")
-    (tmp_path / "jax_model.py").write_text(JAX_MODEL)
-    process = installed(["verify", f"{tmp_path / 'jax_model.py'}:model"], tmp_path)
-    out, err = process.communicate(timeout=300)
-    assert process.returncode == 0, (out, err)
-    assert "gradient" in out
-
-
-def test_python_dash_m_reads_a_jax_model(tmp_path):
-    pytest.importorskip("jax")
-    (tmp_path / "jax_model.py").write_text(JAX_MODEL)
-    done = subprocess.run([sys.executable, "-m", "lagrange_ad", "show", "--format", "dot",
-                           f"{tmp_path / 'jax_model.py'}:model"], capture_output=True,
-                          text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert textwrap.dedent(done.stdout).startswith("digraph")
+@pytest.mark.parametrize("case", ["pt2-without-torch", "jax-pair-without-jax",
+                                  "torch-pair-without-torch", "named-model-without-torch",
+                                  "jax-pair", "torch-pair"])
+def test_the_installed_command_on_models(installed_runs, case):
+    if case not in installed_runs:
+        pytest.importorskip(case.split("-")[0])
+    status, out, err, (_, _, want, text) = installed_runs[case]
+    assert status == want, (out, err)
+    assert "Traceback" not in err
+    if want == 2:
+        assert len(err.strip().splitlines()) == 1 and text in err, err
+    else:
+        assert text in out, out

@@ -106,6 +106,19 @@ def test_implicit_gradient_through_traced_fixed_point():
     assert float(g) == pytest.approx(2 * h * np.cos(h) / (1 + 0.8 * np.sin(h)), rel=1e-10)
 
 
+def test_fixed_point_whose_function_records_more_after_its_result():
+    # fn returns h_new but records a residual after it: the cycle closes on h_new
+    def fn(h, a):
+        new = a * la.cos(h)
+        la.abs(new - h)
+        return new
+
+    g = la.grad(lambda a: la.fixed_point(fn, 0.5, a))(0.8)[0]
+    h = float(la.fixed_point(fn, 0.5, 0.8))
+    assert h == pytest.approx(0.8 * np.cos(h), abs=1e-14)
+    assert float(g) == pytest.approx(np.cos(h) / (1 + 0.8 * np.sin(h)), rel=1e-10)
+
+
 def test_fixed_point_with_captured_numpy_constants():
     M = np.array([[0.2, 0.1], [0.0, 0.3]])
 

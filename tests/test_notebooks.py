@@ -3,7 +3,9 @@
 Each notebook in ``notebooks/`` is executed in a fresh ``python3`` kernel with nbclient
 (a kernel of the current interpreter, as ipykernel provides when no kernel spec is
 installed). The kernel imports the package from this checkout, draws with matplotlib's Agg
-backend, and a failing cell fails the test with that cell's source and traceback.
+backend, and a failing cell fails the test with that cell's source and traceback. A notebook
+that needs optional packages (torch, jax) lists them in its metadata,
+``{"lagrange_ad": {"requires": ["torch", "jax"]}}``, and is skipped when one is missing.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ def test_notebook_is_stored_without_outputs(path: Path):
 def test_notebook_runs(path: Path, monkeypatch: pytest.MonkeyPatch):
     _kernel_environment(monkeypatch)
     notebook = nbformat.read(path, as_version=4)
+    for package in notebook.metadata.get("lagrange_ad", {}).get("requires", []):
+        pytest.importorskip(package)
     client = nbclient.NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3",
                                      resources={"metadata": {"path": str(path.parent)}})
     try:

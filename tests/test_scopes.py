@@ -157,13 +157,17 @@ def test_a_large_scoped_graph_is_collapsed_into_one_box_per_scope():
 
     graph = la.trace(deep, np.ones(3))
     assert len(graph) > drawing.MAX_NODES
-    texts, edges, paths, order = drawing.collapsed_by_scope(graph)
-    assert paths == ["", "block0", "block1", "block2", "block3", ""]
-    assert texts[0].startswith("inputs") and texts[-1].startswith("(outside every scope)")
-    counts = [int(t.splitlines()[1].split(" nodes")[0]) for t in texts]
+    texts, edges, clusters, order = drawing.collapsed_by_scope(graph)
+    # one box per run of a scope: the inputs, 20 blocks, the loss; in the computation's order
+    titles = [t.splitlines()[0] for t in texts]
+    assert titles[0] == "inputs" and titles[-1] == "(outside every scope)"
+    assert titles[1:-1] == [f"block{k % 4} (part {k // 4 + 1} of 5)" for k in range(20)]
+    assert order.tolist() == list(range(22))
+    assert clusters == [""] + [f"block{k % 4}" for k in range(20)] + [""]
+    counts = [int(t.splitlines()[1].split(" node")[0]) for t in texts]
     assert sum(counts) == len(graph)
     owner = np.repeat(np.arange(len(graph)), np.diff(graph.parent_ptr))
-    _, group = drawing.scope_groups(graph)
+    _, group, _ = drawing.scope_groups(graph)
     crossing = group[graph.parent_idx] != group[owner]
     assert sum(edges.values()) == int(crossing.sum())
     dot = drawing.dot_text(graph)

@@ -1,7 +1,10 @@
 """Models written in JAX, for `lagrange_ad.from_jax`: each returns ``(function, example_args)``.
 
-The gradient of each imported graph is checked against ``jax.grad`` of the same function.
-JAX is imported when a model is built, never when lagrange_ad is.
+The gradient of each imported graph is checked against ``jax.grad`` of the same function
+(``tests/test_from_jax.py``). JAX is imported when a model is built, never when lagrange_ad
+is. They are not entries of ``EXAMPLES``: the registry's readers (the command line's list,
+the tests crossing every example with every schedule) build every entry, which would make
+JAX a requirement of all of them; ``MODELS`` names them instead.
 
 - ``mlp``: a two-layer perceptron (tanh) with its weights in a dict, mean squared error.
 - ``attention``: a single-head self-attention block: layer normalization, softmax attention,

@@ -36,7 +36,8 @@ def from_jax(function: Callable, *example_args) -> Graph:
     Returns
     -------
     Graph
-        The graph at the point, whose output is the function's output.
+        The graph at the point, whose output is the function's output (a pytree output with
+        a single leaf stands for that leaf).
 
     Raises
     ------
@@ -58,7 +59,14 @@ def from_jax(function: Callable, *example_args) -> Graph:
     ``jnp.where``) keeps the branch taken there, as ``la.where`` does. ``stop_gradient``
     makes its operand's value a constant, whose derivative is zero. Custom JVP and VJP rules
     are not read: the primal function's jaxpr is differentiated (``jax.nn.relu`` then has the
-    derivative 1/2 at 0, where its custom rule says 0). ``scan`` and ``fori_loop`` are unrolled.
+    derivative 1/2 at 0, where its custom rule says 0). ``scan``, ``fori_loop`` and a
+    ``while_loop`` whose condition reads constants only are unrolled; a ``while_loop`` that
+    iterates ``x <- g(x, params)`` until it converges is a cycle of the graph
+    (``la.fixed_point``), differentiated implicitly. ``jnp.linalg.solve`` and ``inv`` are
+    ``la.linalg.solve``, ``jnp.linalg.eigvalsh`` is ``la.linalg.eigvalsh``, and ``lu``
+    (``slogdet``, ``det``, ``lu_factor``) is eliminated with JAX's pivots at the point;
+    eigenvectors are refused (their signs are a convention). The table of rows is
+    `lagrange_ad.importers.lax_table.RULES`.
 
     Examples
     --------
@@ -89,7 +97,10 @@ def from_jax(function: Callable, *example_args) -> Graph:
             inputs = list(leaves)
             for k, tracer in zip(floats, tracers):
                 inputs[k] = tracer
-            return Interpreter().run(closed, inputs)[0]
+            interpreter = Interpreter()
+            outputs = interpreter.run(closed, inputs)
+            interpreter.raise_unmapped()
+            return outputs[0]
 
         return trace(program, *[leaves[k] for k in floats], names=[names[k] for k in floats])
 

@@ -3,20 +3,27 @@
 Every equation is read once per time it runs. Its operands are traced values (the float
 quantities that depend on the inputs) or numpy arrays (constants). Then:
 
-* no traced operand, or no float output (a comparison, ``argmax``, index arithmetic): JAX
-  evaluates the equation at the example point (`evaluate`) and its outputs are constants;
+* no traced operand, no float output (a comparison, ``argmax``, index arithmetic), or no
+  output whose derivative reaches the result (read only through ``stop_gradient``, or not at
+  all; `live_variables`): JAX evaluates the equation at the example point (`evaluate`) and
+  its outputs are constants;
 * a call (``jit``, ``custom_jvp_call``, ``custom_vjp_call``, ``remat``, ``cond`` at a constant
   index): its jaxpr is pushed on the work stack and runs in place. A custom rule is not read:
   the library differentiates the function's primal jaxpr;
+* ``custom_linear_solve``: ``la.linalg.solve`` with the matrix of its linear map; ``eigh``:
+  ``la.linalg.eigvalsh`` (its eigenvectors are a `Refused` output, noted if read);
 * ``scan``: unrolled, one body per step, each pushed when the previous one finishes;
   ``while`` whose condition depends only on constants (a static trip count): unrolled the same
-  way; any other ``while`` is refused;
+  way; a ``while`` that iterates ``x <- g(x, params)`` to convergence becomes a cycle of the
+  graph through ``la.fixed_point`` (`jaxpr_fixed_point`); any other ``while`` is refused;
 * otherwise the primitive's rule in `lax_table.RULES` records it with ``la.`` functions.
 
 An equation without a rule, or a refused ``while``, is noted and evaluated as a constant so
 that the walk goes on; at the end `UnsupportedOperationError` lists every one with its count.
-Nothing here recurses: sub-jaxprs are frames on an explicit stack, and a frame that finishes
-hands its outputs to a continuation that may push the next frame.
+Nothing here recurses over the graph: sub-jaxprs are frames on an explicit stack, and a frame
+that finishes hands its outputs to a continuation that may push the next frame. The one nested
+call is a fixed-point ``while``, whose body a second interpreter records inside
+``la.fixed_point`` (as deep as such loops are nested in the program text).
 """
 
 from __future__ import annotations
@@ -25,23 +32,35 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import jax
 import numpy as np
-from jax.extend.core import ClosedJaxpr, Jaxpr, Literal
+from jax.extend.core import ClosedJaxpr, Jaxpr, Literal, jaxpr_as_fun
 
+from .. import linalg
 from ..errors import UnsupportedOperationError
 from ..tracing import functions as la
+from ..tracing.functions.core import value_of
 from ..tracing.scope import scope
 from ..tracing.tape import Traced
-from .lax_table import RULES, value_of
+from .lax_table import RULES
 
 CALLS = ("jit", "pjit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call",
-         "remat2", "checkpoint")
+         "custom_vjp_call_jaxpr", "remat2", "checkpoint")
 REFUSAL_HINTS = {
     "while": "a while_loop whose condition depends on traced values has no static trip "
-             "count and cannot be unrolled; write the iteration as la.fixed_point(g, init, "
-             "*params) (differentiated implicitly), or use lax.scan / lax.fori_loop with a "
-             "static trip count",
+             "count and cannot be unrolled, and it is not a converged fixed-point iteration "
+             "x <- g(x, params); write the iteration as la.fixed_point(g, init, *params) "
+             "(differentiated implicitly), or use lax.scan / lax.fori_loop with a static "
+             "trip count",
 }
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An output without a mapping (eigenvectors), refused only if something reads it."""
+
+    eqn: object
+    refused_value: np.ndarray
 
 
 @dataclass
@@ -51,6 +70,7 @@ class Frame:
     jaxpr: Jaxpr
     env: dict
     finish: Callable[[list], None]
+    live: set  # the variables whose derivative reaches the outputs (`live_variables`)
     position: int = 0
     scope: str = ""  # the scope path of the equation that pushed it (`scope_path`)
 
@@ -61,6 +81,7 @@ class Interpreter:
 
     stack: list = field(default_factory=list)
     unmapped: dict = field(default_factory=dict)  # primitive name -> ids of its equations
+    lives: dict = field(default_factory=dict)  # id of a jaxpr -> its live variables
 
     def run(self, closed: ClosedJaxpr, inputs: list) -> list:
         """The outputs of ``closed`` at ``inputs``, every equation recorded or evaluated."""
@@ -78,11 +99,21 @@ class Interpreter:
             frame.position += 1
             path, depth = scope_path(frame.scope, eqn), len(self.stack)
             with scope(path) if path else contextlib.nullcontext():
-                self.step(eqn, frame.env)
+                self.step(eqn, frame)
             self.inherit_scope(depth, path)
+        return [self.resolve(x) for x in outputs]
+
+    def resolve(self, x):
+        """``x``, or the value of a refused output that is used after all (noting its eqn)."""
+        if isinstance(x, Refused):
+            self.unmapped.setdefault(x.eqn.primitive.name, set()).add(id(x.eqn))
+            return x.refused_value
+        return x
+
+    def raise_unmapped(self) -> None:
+        """`UnsupportedOperationError` listing every equation noted, if any."""
         if self.unmapped:
             raise UnsupportedOperationError(unmapped_message(self.unmapped))
-        return outputs
 
     def inherit_scope(self, depth: int, path: str) -> None:
         """Frames pushed above ``depth`` run in the scope ``path`` of the equation that
@@ -94,20 +125,33 @@ class Interpreter:
         """Start interpreting ``jaxpr`` at ``inputs``; ``finish`` receives its outputs."""
         env = dict(zip(jaxpr.constvars, consts))
         env.update(zip(jaxpr.invars, inputs))
-        self.stack.append(Frame(jaxpr, env, finish))
+        live = self.lives.get(id(jaxpr))
+        if live is None:
+            live = self.lives[id(jaxpr)] = live_variables(jaxpr)
+        self.stack.append(Frame(jaxpr, env, finish, live))
 
-    def step(self, eqn, env: dict) -> None:
-        """Record, inline, evaluate or note one equation; its outputs go into ``env``."""
+    def step(self, eqn, frame: Frame) -> None:
+        """Record, inline, evaluate or note one equation; its outputs go into the frame's env.
+
+        An equation whose outputs reach the frame's outputs only through ``stop_gradient``
+        (or not at all) is evaluated: its values are constants of the graph.
+        """
+        env = frame.env
         operands = [read(env, v) for v in eqn.invars]
+        live = any(v in frame.live for v in eqn.outvars)
+        operands = [self.resolve(x) if live else getattr(x, "refused_value", x)
+                    for x in operands]
 
         def write(outputs):
             env.update(zip(eqn.outvars, outputs))
 
         name = eqn.primitive.name
-        if not any(isinstance(x, Traced) for x in operands) or not has_float_output(eqn):
+        if not live or not any(isinstance(x, Traced) for x in operands) or \
+                not has_float_output(eqn):
             write(evaluate(eqn, operands))
         elif name in CALLS:
-            sub = eqn.params.get("jaxpr", eqn.params.get("call_jaxpr"))
+            params = eqn.params
+            sub = params.get("jaxpr", params.get("call_jaxpr", params.get("fun_jaxpr")))
             self.push_sub(sub, operands, write)
         elif name in CONTROL:
             CONTROL[name](self, eqn, operands, write)
@@ -140,6 +184,16 @@ def scope_path(outer: str, eqn) -> str:
 def read(env: dict, v):
     """The value of a variable or a literal."""
     return np.asarray(v.val) if isinstance(v, Literal) else env[v]
+
+
+def live_variables(jaxpr: Jaxpr) -> set:
+    """The variables whose derivative reaches the outputs of ``jaxpr`` (one backward pass):
+    an output, or an operand of an equation with a live output, except ``stop_gradient``'s."""
+    live = {v for v in jaxpr.outvars if not isinstance(v, Literal)}
+    for eqn in reversed(jaxpr.eqns):
+        if eqn.primitive.name != "stop_gradient" and any(v in live for v in eqn.outvars):
+            live.update(v for v in eqn.invars if not isinstance(v, Literal))
+    return live
 
 
 def has_float_output(eqn) -> bool:
@@ -197,8 +251,9 @@ def unroll_scan(interpreter: Interpreter, eqn, operands: list, write) -> None:
             state["done"] += 1
         if state["done"] == length:
             avals = [v.aval for v in eqn.outvars[n_carry:]]
-            write(state["carry"] + [stacked([ys[t][j] for t in range(length)], a.shape, a.dtype)
-                                    for j, a in enumerate(avals)])
+            write(state["carry"] + [
+                stacked([interpreter.resolve(ys[t][j]) for t in range(length)], a.shape, a.dtype)
+                for j, a in enumerate(avals)])
             return
         t = steps[state["done"]]
         interpreter.push(body.jaxpr, body.consts, consts + state["carry"] + [x[t] for x in xs],
@@ -211,8 +266,10 @@ def unroll_while(interpreter: Interpreter, eqn, operands: list, write) -> None:
     """``while`` with a static trip count: condition and body alternate until it is false.
 
     The trip count is static when the condition reads no traced value (a counter of
-    ``fori_loop``); otherwise the loop is refused (`REFUSAL_HINTS`).
+    ``fori_loop``); otherwise it is solved as a fixed point when it is one, else refused.
     """
+    from .jaxpr_fixed_point import solve_fixed_point  # it interprets the body with this module
+
     params = eqn.params
     cond, body = params["cond_jaxpr"], params["body_jaxpr"]
     n_cond, n_body = params["cond_nconsts"], params["body_nconsts"]
@@ -226,7 +283,8 @@ def unroll_while(interpreter: Interpreter, eqn, operands: list, write) -> None:
             state["carry"] = outputs
         inputs = cond_consts + state["carry"]
         if any(isinstance(x, Traced) for x, used in zip(inputs, reads) if used):
-            interpreter.note(eqn, operands, write)
+            if not solve_fixed_point(interpreter, eqn, operands, write):
+                interpreter.note(eqn, operands, write)
             return
         interpreter.push(cond.jaxpr, cond.consts, inputs, decide)
 
@@ -246,13 +304,63 @@ def inline_cond(interpreter: Interpreter, eqn, operands: list, write) -> None:
     interpreter.push_sub(branches[index], operands[1:], write)
 
 
+def linear_solve(interpreter: Interpreter, eqn, operands: list, write) -> None:
+    """``custom_linear_solve`` (``jnp.linalg.solve``, ``inv``) as ``la.linalg.solve(M, b)``.
+
+    The right-hand side b (one array of N entries) is the image of x under the linear map
+    ``matvec``; its N x N matrix M has the column ``matvec(e_j)`` for each unit array e_j
+    (all of them at once by ``jax.vmap``). That jaxpr is interpreted like any other, so M is
+    traced where the map's constants are, and ``x = reshape(solve(M, ravel(b)))``.
+    """
+    lengths, jaxprs = eqn.params["const_lengths"], eqn.params["jaxprs"]
+    consts, rhs = operands[:lengths.matvec], operands[sum(lengths):]
+    if len(rhs) != 1:
+        interpreter.note(eqn, operands, write)
+        return
+    b = rhs[0]
+    shape = np.shape(value_of(b))
+    size = int(np.prod(shape, dtype=np.int64))
+    units = np.eye(size).reshape((size,) + shape)
+    images = jax.vmap(jaxpr_as_fun(jaxprs.matvec), in_axes=(None,) * len(consts) + (0,))
+    matrix = jax.make_jaxpr(images)(*[value_of(c) for c in consts], units)
+
+    def solved(out):
+        columns = la.transpose(la.reshape(out[0], (size, size)))
+        write([la.reshape(linalg.solve(columns, la.reshape(b, (size,))), shape)])
+
+    interpreter.push(matrix.jaxpr, matrix.consts, consts + [units], solved)
+
+
+def eigenvalues(interpreter: Interpreter, eqn, operands: list, write) -> None:
+    """``eigh``: its eigenvalues by ``la.linalg.eigvalsh``; its eigenvectors are refused if read.
+
+    (Eigenvector signs are a convention that differs between libraries.)
+    """
+    x = operands[0]
+    if eqn.params.get("subset_by_index") not in (None, (0, np.shape(value_of(x))[-1])):
+        interpreter.note(eqn, operands, write)
+        return
+    vectors = evaluate(eqn, operands)[0]
+    write([Refused(eqn, vectors), linalg.eigvalsh(x, UPLO="L" if eqn.params["lower"] else "U")])
+
+
 def inputs_read(jaxpr: Jaxpr) -> list[bool]:
-    """For each input of ``jaxpr``, whether its outputs depend on it (one backward pass)."""
-    needed = {v for v in jaxpr.outvars if not isinstance(v, Literal)}
-    for eqn in reversed(jaxpr.eqns):
-        if any(v in needed for v in eqn.outvars):
-            needed.update(v for v in eqn.invars if not isinstance(v, Literal))
-    return [v in needed for v in jaxpr.invars]
+    """For each input of ``jaxpr``, whether some output depends on it."""
+    reads = set().union(*dependencies(jaxpr))
+    return [k in reads for k in range(len(jaxpr.invars))]
 
 
-CONTROL = {"scan": unroll_scan, "while": unroll_while, "cond": inline_cond}
+def dependencies(jaxpr: Jaxpr) -> list[frozenset]:
+    """For each output of ``jaxpr``, the positions of the inputs it depends on (one forward
+    pass; an equation's outputs depend on all its operands)."""
+    reads = {v: frozenset({k}) for k, v in enumerate(jaxpr.invars)}
+    none: frozenset = frozenset()
+    for eqn in jaxpr.eqns:
+        depends = none.union(*(reads.get(v, none) for v in eqn.invars
+                               if not isinstance(v, Literal)))
+        reads.update((v, depends) for v in eqn.outvars)
+    return [none if isinstance(v, Literal) else reads.get(v, none) for v in jaxpr.outvars]
+
+
+CONTROL = {"scan": unroll_scan, "while": unroll_while, "cond": inline_cond,
+           "custom_linear_solve": linear_solve, "eigh": eigenvalues}

@@ -8,11 +8,10 @@ whose outputs are integers or booleans (comparisons, ``argmax``, ``iota``, index
 are evaluated by JAX itself at the example point and enter the graph as constants.
 
 So a comparison feeding ``select_n`` is a constant mask, as in ``la.where``: the graph holds
-the branch taken at the example point. Primitives that move entries with static indices
-(``gather``, ``pad``) are the library's ``getitem`` of the flattened operand, with the index
-map that JAX's own primitive gives when applied to the entry numbers ``1 .. size``.
+the branch taken at the example point. The rows of primitives that move entries with static
+indices (slices, ``gather``, ``scatter``, ``pad``) are in `lax_moves`.
 
-This module imports JAX; only `from_jax` imports it, when it is called.
+This module imports JAX (through `lax_moves`); only `from_jax` imports it, when it is called.
 """
 
 from __future__ import annotations
@@ -21,24 +20,16 @@ import string
 from collections.abc import Callable
 
 import numpy as np
-from jax import lax
 from jax.extend.core import primitives as lax_primitives
 
+from .. import linalg
 from ..errors import UnsupportedOperationError
 from ..tracing import functions as la
+from ..tracing.functions.core import shape_of, value_of
 from ..tracing.tape import Traced
+from . import lax_moves as moves
 
 Rule = Callable[..., object]
-
-
-def shape_of(x) -> tuple:
-    """The shape of a traced value or an array."""
-    return x.shape if isinstance(x, Traced) else np.shape(x)
-
-
-def value_of(x) -> np.ndarray:
-    """The value of a traced operand at the example point, or the constant itself."""
-    return x.value if isinstance(x, Traced) else np.asarray(x)
 
 
 def _elementwise(function: Callable) -> Rule:
@@ -123,8 +114,15 @@ def _cumulative(function: Callable) -> Rule:
 
 
 def _dot_general(lhs, rhs, *, dimension_numbers, **params):
-    """``dot_general`` as an einsum: batch axes, then the free axes of lhs, then of rhs."""
+    """``dot_general`` as an einsum: batch axes, then the free axes of lhs, then of rhs.
+
+    A product of matrices and vectors over lhs's last and rhs's first axis is ``matmul``.
+    """
     (lhs_contract, rhs_contract), (lhs_batch, rhs_batch) = dimension_numbers
+    lhs_ndim, rhs_ndim = len(shape_of(lhs)), len(shape_of(rhs))
+    if (not len(lhs_batch) and 1 <= lhs_ndim <= 2 and 1 <= rhs_ndim <= 2
+            and tuple(lhs_contract) == (lhs_ndim - 1,) and tuple(rhs_contract) == (0,)):
+        return la.matmul(lhs, rhs)
     letters = iter(string.ascii_letters)
     lhs_ids = [""] * len(shape_of(lhs))
     rhs_ids = [""] * len(shape_of(rhs))
@@ -170,83 +168,50 @@ def _concatenate(*operands, dimension):
     return la.concatenate(list(operands), axis=dimension)
 
 
-def _slice(x, *, start_indices, limit_indices, strides=None):
-    strides = strides or (1,) * len(start_indices)
-    return x[tuple(slice(s, e, k) for s, e, k in zip(start_indices, limit_indices, strides))]
+def _lu(a):
+    """``lu``: the packed factors of ``P a = L U`` (unit L), with JAX's own pivots.
 
-
-def _split(x, *, sizes, axis):
-    ends = np.cumsum(sizes)
-    lead = (slice(None),) * axis
-    return [x[lead + (slice(int(e - n), int(e)),)] for n, e in zip(sizes, ends)]
-
-
-def _dynamic_slice(x, *starts, slice_sizes):
-    """A slice at constant start indices, clamped into the array as JAX clamps them."""
-    index = []
-    for start, size, length in zip(starts, slice_sizes, shape_of(x)):
-        begin = int(np.clip(int(np.asarray(start)), 0, length - size))
-        index.append(slice(begin, begin + size))
-    return x[tuple(index)]
-
-
-def _dynamic_update_slice(x, update, *starts):
-    """``x`` with ``update`` written at constant (clamped) start indices: a `where` of a pad."""
-    shape = shape_of(x)
-    widths, region = [], []
-    for start, size, length in zip(starts, shape_of(update), shape):
-        begin = int(np.clip(int(np.asarray(start)), 0, length - size))
-        widths.append((begin, length - begin - size))
-        region.append(slice(begin, begin + size))
-    mask = np.zeros(shape, dtype=bool)
-    mask[tuple(region)] = True
-    return la.where(mask, la.pad(update, widths), x)
-
-
-def _moved_entries(primitive, x, fill, *static, **params):
-    """``primitive`` (which only moves entries) applied to ``x``, as one ``getitem``.
-
-    ``primitive`` applied to the entry numbers ``1 .. size`` (0 standing for the padding or
-    fill value) gives the index map; an entry numbered 0 takes ``fill`` (a scalar operand).
+    The row permutation P is JAX's at the example point (pivoting decides there, as a
+    comparison does); the factors of ``P a`` are then eliminated with ``la.`` functions, one
+    column at a time on the trailing block M: ``U[k, k:] = M[0]``, ``l = M[1:, 0] / M[0, 0]``,
+    ``M <- M[1:, 1:] - l M[0, 1:]``.
     """
-    shape = shape_of(x)
-    size = int(np.prod(shape, dtype=np.int64))
-    numbers = np.arange(1, size + 1, dtype=np.int64).reshape(shape)
-    ids = np.asarray(primitive.bind(numbers, *static, **params)) - 1
-    flat = la.reshape(x, (size,))
-    if np.any(ids < 0):
-        if fill is None:
-            raise UnsupportedOperationError(
-                f"{primitive.name}: an index out of bounds fills with NaN, which a graph "
-                f"cannot hold; keep the indices inside the array or give a fill value")
-        flat = la.concatenate([flat, la.reshape(fill, (1,))], axis=0)
-        ids = np.where(ids < 0, size, ids)
-    return flat[ids]
+    shape = shape_of(a)
+    if len(shape) != 2 or shape[0] != shape[1]:
+        raise UnsupportedOperationError(f"lu: only a square matrix is factored; got the shape "
+                                        f"{shape}")
+    _, pivots, permutation = (np.asarray(o) for o in lax_primitives.lu_p.bind(value_of(a)))
+    n, block = shape[0], a[permutation]
+    upper_rows, lower_columns = [], []
+    for k in range(n):
+        upper_rows.append(la.pad(block[0], (k, 0)))
+        if k < n - 1:
+            column = la.divide(block[1:, 0], block[0, 0])
+            lower_columns.append(la.pad(column, (k + 1, 0)))
+            block = la.subtract(block[1:, 1:], la.outer(column, block[0, 1:]))
+    lower_columns.append(np.zeros(n))
+    packed = la.add(la.stack(upper_rows, axis=0), la.stack(lower_columns, axis=1))
+    return [packed, pivots, permutation]
 
 
-def _gather(x, indices, *, fill_value=None, **params):
-    """``gather`` with constant indices (every pattern of ``x[...]`` JAX writes)."""
-    params = dict(params, fill_value=0)
-    return _moved_entries(lax_primitives.gather_p, x, fill_value, np.asarray(indices), **params)
+def _triangular_solve(a, b, *, left_side, lower, transpose_a, unit_diagonal, **params):
+    """``op(A) x = b`` (or ``x op(A) = b``) for the triangle of ``a`` that JAX reads.
 
-
-def _pad(x, padding_value, *, padding_config):
-    return _moved_entries(lax_primitives.pad_p, x, padding_value, np.int64(0),
-                          padding_config=padding_config)
-
-
-def _rev(x, *, dimensions):
-    return la.flip(x, axis=tuple(dimensions)) if len(dimensions) else x
-
-
-def _sort(*operands, dimension, is_stable=True, num_keys=1):
-    """Sorted operands: the permutation of the keys at the example point applied to each."""
-    values = [value_of(x) for x in operands]
-    positions = lax.broadcasted_iota(np.int64, values[0].shape, dimension)
-    order = np.asarray(lax_primitives.sort_p.bind(*values, positions, dimension=dimension,
-                                                  is_stable=True, num_keys=num_keys)[-1])
-    return [la.take_along_axis(x, order, axis=dimension) if isinstance(x, Traced)
-            else np.take_along_axis(np.asarray(x), order, axis=dimension) for x in operands]
+    ``A`` is ``a`` masked to its lower (upper) triangle, with ones on the diagonal when
+    ``unit_diagonal``; ``op`` transposes when ``transpose_a``. The right-side system is
+    ``op(A)^T x^T = b^T``.
+    """
+    n = shape_of(a)[-1]
+    offset = (-1 if lower else 1) if unit_diagonal else 0
+    mask = np.tril(np.ones((n, n)), offset) if lower else np.triu(np.ones((n, n)), offset)
+    a = la.multiply(a, mask)
+    if unit_diagonal:
+        a = la.add(a, np.eye(n))
+    if transpose_a:
+        a = la.matrix_transpose(a)
+    if left_side:
+        return linalg.solve(a, b)
+    return la.matrix_transpose(linalg.solve(la.matrix_transpose(a), la.matrix_transpose(b)))
 
 
 RULES: dict[str, Rule] = {
@@ -302,7 +267,14 @@ RULES: dict[str, Rule] = {
     "reduce_prod": _reduction(la.prod),
     "cumsum": _cumulative(la.cumsum),
     "cumprod": _cumulative(la.cumprod),
-    "sort": _sort,
+    "sort": moves.sort,
+    # linear algebra
+    # cholesky reads the lower triangle, as LAPACK does: its derivative is that of the
+    # function computed, where jax.grad assumes symmetric perturbations (they agree after the
+    # symmetrization jnp.linalg.cholesky applies, not after jax.scipy.linalg.cho_factor)
+    "cholesky": lambda x, **params: linalg.cholesky(x),
+    "triangular_solve": _triangular_solve,
+    "lu": _lu,
     # products
     "dot_general": _dot_general,
     # shapes and moves
@@ -311,13 +283,17 @@ RULES: dict[str, Rule] = {
     "squeeze": _squeeze,
     "transpose": _transpose,
     "concatenate": _concatenate,
-    "slice": _slice,
-    "split": _split,
-    "dynamic_slice": _dynamic_slice,
-    "dynamic_update_slice": _dynamic_update_slice,
-    "gather": _gather,
-    "pad": _pad,
-    "rev": _rev,
+    "stack": lambda *operands, axis: la.stack(list(operands), axis=axis),
+    "tile": lambda x, *, reps: la.tile(x, tuple(reps)),
+    "slice": moves.slice_,
+    "split": moves.split,
+    "dynamic_slice": moves.dynamic_slice,
+    "dynamic_update_slice": moves.dynamic_update_slice,
+    "gather": moves.gather,
+    "scatter": moves.scatter,
+    "scatter-add": moves.scatter_add,
+    "pad": moves.pad,
+    "rev": moves.rev,
     # no change of value
     "convert_element_type": _identity,
     "copy": _identity,
@@ -325,4 +301,5 @@ RULES: dict[str, Rule] = {
     "reduce_precision": _identity,
     "sharding_constraint": _identity,
     "stop_gradient": _stop_gradient,
+    "optimization_barrier": lambda *operands: list(operands),
 }

@@ -119,33 +119,46 @@ def collapsed(graph, max_bands: int = MAX_BANDS):
     return texts, {(int(a), int(b)): int(c) for (a, b), c in zip(pairs, counts)}
 
 
-def scope_groups(graph) -> tuple[list[str], np.ndarray]:
-    """The scope path of each group and each node's group, groups in order of their first node.
+def scope_groups(graph) -> tuple[list[str], np.ndarray, list[str]]:
+    """Groups of nodes for a drawing by scope: ``(paths, group of each node, titles)``.
 
-    The nodes of one scope are one group. Nodes outside every scope (path ``""``) are grouped
-    by runs of consecutive indices, so that the inputs, the nodes between two scopes and the
-    loss at the end are apart.
+    A group is a run of consecutive nodes of one scope path, so that a scope whose work is
+    interrupted by another's (a layer's residual sums between its attention and its norms,
+    the inputs and the loss outside every scope) is drawn as one box per part and the boxes
+    follow the computation. Groups come in the order of their first node; a title is the path
+    (``"inputs"`` or ``"(outside every scope)"`` for nodes outside every scope) with
+    ``(part k of n)`` when the scope has several parts.
     """
-    keys, run, previous = [], 0, None
+    keys, runs, previous = [], {}, None
     for i in range(len(graph)):
         path = graph.scopes.get(i, "")
-        if not path and previous:
-            run += 1
-        keys.append((path, 0 if path else run))
+        if path != previous:
+            runs[path] = runs.get(path, 0) + 1
+        keys.append((path, runs[path]))
         previous = path
     index = {key: k for k, key in enumerate(dict.fromkeys(keys))}
     group = np.array([index[key] for key in keys], np.int64)
-    return [path for path, _ in index], group
+    titles = []
+    for (path, run), k in index.items():
+        if not path:
+            first = int(np.argmax(group == k))
+            titles.append("inputs" if first < graph.n_inputs else "(outside every scope)")
+        else:
+            titles.append(path + (f" (part {run} of {runs[path]})" if runs[path] > 1 else ""))
+    return [path for path, _ in index], group, titles
 
 
 def collapsed_by_scope(graph):
-    """One box per scope: ``(texts, edges, paths, order)``, ``edges[(a, b)] = count``.
+    """One box per scope (`scope_groups`): ``(texts, edges, clusters, order)``, with
+    ``edges[(a, b)] = count``.
 
     A box counts its nodes and entries and names its most frequent primitives; an edge counts
-    the graph's edges from one scope's nodes to another's. ``order`` lists the boxes by their
-    first node in topological order, which is how they are laid out.
+    the graph's edges from one scope's nodes to another's. ``clusters`` gives each box's
+    enclosing DOT cluster: its own scope when that scope holds other boxes (its parts, its
+    sub-scopes), else the scope that encloses it. ``order`` lists the boxes by their first
+    node in topological order, which is how they are laid out.
     """
-    paths, group = scope_groups(graph)
+    paths, group, titles = scope_groups(graph)
     owner = np.repeat(np.arange(len(graph)), np.diff(graph.parent_ptr))
     tail, head = group[graph.parent_idx], group[owner]
     across = tail != head
@@ -153,15 +166,14 @@ def collapsed_by_scope(graph):
     names = np.asarray(graph.op_names, dtype=object)
     sizes = np.asarray(graph.sizes)
     texts = []
-    for k, path in enumerate(paths):
+    for k, title in enumerate(titles):
         members = np.flatnonzero(group == k)
         ops, freq = np.unique(graph.op[members], return_counts=True)
         top = np.argsort(-freq, kind="stable")
         kinds = ", ".join(f"{names[ops[j]]} {count(int(freq[j]))}" for j in top[:3])
         more = f", {len(ops) - 3} more kinds" if len(ops) > 3 else ""
-        outside = "inputs" if members.max() < graph.n_inputs else "(outside every scope)"
-        lines = [path or outside,
-                 f"{count(members.size)} nodes, {count(int(sizes[members].sum()))} entries",
+        lines = [title, f"{count(members.size)} node{'s' if members.size > 1 else ''}, "
+                        f"{count(int(sizes[members].sum()))} entries",
                  kinds + more]
         if graph.output in members:
             lines.append(f"output v{graph.output}")
@@ -172,7 +184,10 @@ def collapsed_by_scope(graph):
     np.minimum.at(first, group, position)
     order = np.argsort(first, kind="stable")
     edges = {(int(a), int(b)): int(c) for (a, b), c in zip(pairs, counts)}
-    return texts, edges, paths, order
+    holders = {path for k, path in enumerate(paths) if paths.count(path) > 1}
+    holders.update(p.rpartition(".")[0] for p in paths)
+    clusters = [path if path in holders else path.rpartition(".")[0] for path in paths]
+    return texts, edges, clusters, order
 
 
 def node_order(graph) -> np.ndarray:
@@ -345,11 +360,11 @@ def dot_text(graph, labels: Mapping[int, str] | None = None, full: bool | None =
     box in the cluster of its enclosing scope).
     """
     if _by_scope(graph, full):
-        texts, edges, paths, _ = collapsed_by_scope(graph)
+        texts, edges, clusters, _ = collapsed_by_scope(graph)
         return export.boxes_to_dot(texts, {pair: count(n) for pair, n in edges.items()},
                                    rankdir="TB" if len(texts) > DEEP else "LR",
                                    comment=f"{len(graph):,} nodes, {SCOPED_NOTE}",
-                                   scopes=[path.rpartition(".")[0] for path in paths])
+                                   scopes=clusters)
     if _is_full(graph, full):
         return export.to_dot(graph, labels)
     texts, edges = collapsed(graph)

@@ -78,8 +78,10 @@ def fixed_point(fn: Callable, init, *params, method: str = "picard", tol: float 
     if out.shape != start.shape:
         raise LagrangeADError(f"fixed_point: fn returns shape {out.shape} but h has "
                               f"shape {start.shape}")
-    if out.node < first:
-        out = record("mul", out, 1.0)  # a node of its own to close the cycle with
+    if out.node < first or out.node != len(builder) - 1:
+        # a node of its own, recorded last, to close the cycle with (fn may return an earlier
+        # value, or record more after its result)
+        out = record("mul", out, 1.0)
     builder.define_as_last(h)
     tape.drop_last()
     tape.settle(len(builder) - 1)  # the first iterate: fn's nodes at h = init
