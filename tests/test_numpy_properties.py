@@ -91,9 +91,17 @@ REDUCE = {
     "prod_tanh": lambda o, u, axis, keep: o.np.prod(2.0 + o.np.tanh(u), axis=axis,
                                                     keepdims=keep),
     "var": lambda o, u, axis, keep: o.np.var(u, axis=axis, keepdims=keep),
-    "std_shift": lambda o, u, axis, keep: o.np.std(u, axis=axis, keepdims=keep) + 0.5,
+    # a ramp added first: a value constant along the axis (a broadcast) has std 0, where the
+    # square root has no derivative
+    "std_shift": lambda o, u, axis, keep: o.np.std(u + _ramp(o.np.shape(u)), axis=axis,
+                                                   keepdims=keep) + 0.5,
     "logsumexp": lambda o, u, axis, keep: o.logsumexp(u, axis=axis, keepdims=keep),
 }
+
+
+def _ramp(shape) -> np.ndarray:
+    """A constant that differs between any two entries of an array of ``shape``."""
+    return 0.37 * np.arange(int(np.prod(shape)), dtype=float).reshape(shape)
 
 
 def _softmax(o, u):
