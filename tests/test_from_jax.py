@@ -337,3 +337,51 @@ def test_scans_in_reverse_without_xs_and_with_pytree_carries():
 def test_an_out_of_bounds_gather_is_refused():
     with pytest.raises(UnsupportedOperationError, match="out of bounds"):
         la.from_jax(lambda x: jnp.sum(x.at[jnp.array([5])].get(mode="fill")), np.ones(3))
+
+
+def test_a_cnn_with_lax_convolution_and_window_pooling_agrees_with_jax():
+    # conv - relu - max pool by lax.reduce_window - dense - log_softmax - NLL of labels
+    rng = np.random.default_rng(2)
+    x, labels = rng.normal(size=(2, 1, 8, 8)), np.array([1, 3])
+    w, b = rng.normal(size=(3, 1, 3, 3)) / 3, 0.1 * rng.normal(size=3)
+    dense = rng.normal(size=(3 * 4 * 4, 5)) / 7
+
+    def function(w, b, dense, x):
+        z = jax.lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)),
+                                         dimension_numbers=("NCHW", "OIHW", "NCHW"))
+        z = jax.nn.relu(z + b[None, :, None, None])
+        z = jax.lax.reduce_window(z, -jnp.inf, jax.lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+        logits = jax.nn.log_softmax(z.reshape(2, -1) @ dense, axis=-1)
+        return -jnp.mean(logits[jnp.arange(2), labels])
+
+    graph = assert_gradients_agree(function, w, b, dense, x)
+    assert {"conv", "max_pool"} <= set(graph.op_names)
+
+
+def test_convolution_layouts_strides_dilation_groups_and_window_sums_agree_with_jax():
+    # NHWC / HWIO layouts, uneven padding pairs, rhs dilation and groups; a window sum with
+    # padding (average pooling's numerator), an average over NHWC windows, a strided max
+    rng = np.random.default_rng(3)
+    x, w = rng.normal(size=(2, 7, 6, 4)), rng.normal(size=(3, 2, 2, 6))
+
+    def function(x, w):
+        z = jax.lax.conv_general_dilated(x, w, (2, 1), ((1, 0), (2, 1)), rhs_dilation=(1, 2),
+                                         dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                         feature_group_count=2)
+        total = jax.lax.reduce_window(z, 0.0, jax.lax.add, (1, 2, 2, 1), (1, 1, 1, 1),
+                                      ((0, 0), (1, 0), (0, 1), (0, 0)))
+        mean = jax.lax.reduce_window(z, 0.0, jax.lax.add, (1, 2, 2, 1), (1, 2, 2, 1),
+                                     "VALID") / 4
+        peak = jax.lax.reduce_window(z, -jnp.inf, jax.lax.max, (1, 3, 1, 2), (1, 2, 1, 1),
+                                     "VALID")
+        return jnp.sum(jnp.tanh(total)) + jnp.sum(mean ** 2) + jnp.sum(jnp.sin(peak))
+
+    assert_gradients_agree(function, x, w)
+
+
+def test_a_transposed_convolution_is_refused():
+    def function(x, w):
+        return jnp.sum(jax.lax.conv_general_dilated(x, w, (1,), ((1, 1),), lhs_dilation=(2,)))
+
+    with pytest.raises(UnsupportedOperationError, match="lhs_dilation"):
+        la.from_jax(function, np.ones((1, 1, 4)), np.ones((1, 1, 2)))

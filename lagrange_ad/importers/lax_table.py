@@ -9,7 +9,8 @@ are evaluated by JAX itself at the example point and enter the graph as constant
 
 So a comparison feeding ``select_n`` is a constant mask, as in ``la.where``: the graph holds
 the branch taken at the example point. The rows of primitives that move entries with static
-indices (slices, ``gather``, ``scatter``, ``pad``) are in `lax_moves`.
+indices (slices, ``gather``, ``scatter``, ``pad``) are in `lax_moves`, those of convolution
+and pooling in `lax_windows`.
 
 This module imports JAX (through `lax_moves`); only `from_jax` imports it, when it is called.
 """
@@ -28,6 +29,7 @@ from ..tracing import functions as la
 from ..tracing.functions.core import shape_of, value_of
 from ..tracing.tape import Traced
 from . import lax_moves as moves
+from . import lax_windows as windows
 
 Rule = Callable[..., object]
 
@@ -277,6 +279,10 @@ RULES: dict[str, Rule] = {
     "lu": _lu,
     # products
     "dot_general": _dot_general,
+    # sliding windows: convolution and pooling
+    "conv_general_dilated": windows.conv_general_dilated,
+    "reduce_window_max": windows.reduce_window_max,
+    "reduce_window_sum": windows.reduce_window_sum,
     # shapes and moves
     "broadcast_in_dim": _broadcast_in_dim,
     "reshape": _reshape,
