@@ -97,39 +97,60 @@ def _silu(x):
 
 
 def _softplus(x, beta=1, threshold=20):
-    """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
+    """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold`` (a
+    mask node, so replay at another point takes that point's branch)."""
     smooth = la.divide(la.softplus(la.multiply(beta, x)), beta)
-    linear = value_of(x) * beta > threshold
-    return la.where(linear, x, smooth) if np.any(linear) else smooth
+    return la.where(la.greater(la.multiply(beta, x), threshold), x, smooth)
 
 
 def _elu(x, alpha=1, scale=1, input_scale=1):
     """``scale x`` where ``x > 0``, else ``scale alpha (exp(input_scale x) - 1)``; the
     exponential reads only the non-positive entries, so it cannot overflow."""
-    positive = value_of(x) > 0
+    positive = la.greater(x, 0.0)
     negative_part = la.where(positive, 0.0, x)
     curve = la.multiply(scale * alpha, la.expm1(la.multiply(input_scale, negative_part)))
     return la.where(positive, la.multiply(scale, x), curve)
 
 
 def _leaky_relu(x, negative_slope=0.01):
-    return la.where(value_of(x) > 0, x, la.multiply(negative_slope, x))
+    return la.where(la.greater(x, 0.0), x, la.multiply(negative_slope, x))
 
 
 def _clamp(x, min=None, max=None):  # noqa: A002  (ATen's names)
     """Entries outside ``[min, max]`` replaced by the bound; derivative 1 inside, bounds
-    included, as PyTorch's (a traced bound: ``maximum`` and ``minimum``)."""
+    included, as PyTorch's (a traced bound: ``maximum`` and ``minimum``). The tests
+    ``x >= min``, ``x <= max`` are mask nodes, recomputed on replay."""
     if isinstance(min, Traced) or isinstance(max, Traced):
         out = x if min is None else la.maximum(x, min)
         return out if max is None else la.minimum(out, max)
-    v = value_of(x)
-    clipped = np.clip(v, -np.inf if min is None else min, np.inf if max is None else max)
-    inside = clipped == v
-    return x if np.all(inside) else la.where(inside, x, clipped)
+    out = x if min is None else la.where(la.greater_equal(x, min), x, float(min))
+    return out if max is None else la.where(la.less_equal(out, max), out, float(max))
 
 
 def _where(condition, x, y):
+    """``x`` where ``condition``; a traced condition (a mask node) is recomputed on replay."""
+    if isinstance(condition, Traced):
+        return la.where(condition, x, y)
     return la.where(np.asarray(value_of(condition), dtype=bool), x, y)
+
+
+# comparisons and logical operations with a traced operand: mask nodes (float 0/1,
+# derivative 0), though PyTorch's outputs are booleans
+MASKS: dict[str, Rule] = {
+    "gt": la.greater,
+    "ge": la.greater_equal,
+    "lt": la.less,
+    "le": la.less_equal,
+    "eq": la.equal,
+    "ne": la.not_equal,
+    "logical_and": la.logical_and,
+    "logical_or": la.logical_or,
+    "logical_xor": la.logical_xor,
+    "logical_not": la.logical_not,
+    "bitwise_not": la.logical_not,  # ``~mask`` on a boolean
+    "bitwise_and": la.logical_and,  # ``mask & mask``
+    "bitwise_or": la.logical_or,
+}
 
 
 # ----------------------------------------------------------------- reductions

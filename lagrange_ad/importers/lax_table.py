@@ -86,7 +86,15 @@ def _clamp(low, x, high, **params):
 
 
 def _select_n(which, *cases):
-    """``cases[which]`` entrywise; ``which`` (a boolean or integer array) is a constant."""
+    """``cases[which]`` entrywise. A traced ``which`` (a mask node from a comparison of
+    traced values) selects with ``la.where`` and is recomputed on replay; a constant one
+    keeps the cases it picks."""
+    if isinstance(which, Traced):
+        out = cases[0]
+        for k in range(1, len(cases)):
+            picked = which if len(cases) == 2 else la.equal(which, float(k))
+            out = la.where(picked, cases[k], out)
+        return out
     which = np.asarray(which).astype(np.int64)
     first = int(which.flat[0]) if which.size else 0
     if np.all(which == first):
@@ -95,6 +103,22 @@ def _select_n(which, *cases):
     for k in range(1, len(cases)):
         out = la.where(which == k, cases[k], out)
     return out
+
+
+# comparisons with a traced operand, and logical operations on booleans derived from them:
+# mask nodes (float 0/1, derivative 0), though JAX's outputs are booleans
+MASKS: dict[str, Rule] = {
+    "gt": la.greater,
+    "ge": la.greater_equal,
+    "lt": la.less,
+    "le": la.less_equal,
+    "eq": la.equal,
+    "ne": la.not_equal,
+    "and": la.logical_and,
+    "or": la.logical_or,
+    "xor": la.logical_xor,
+    "not": la.logical_not,
+}
 
 
 def _reduction(function: Callable) -> Rule:

@@ -36,7 +36,7 @@ from torch.utils import _pytree
 from ..errors import GraphError, UnsupportedOperationError
 from ..tracing.scope import scope
 from ..tracing.tape import Traced
-from .aten_table import RULES
+from .aten_table import MASKS, RULES
 
 # the stand-in of an infinite constant on its way into the graph, which holds finite values
 # only: an additive attention mask's -inf becomes -1e300, and exp(-1e300 - m) is 0 exactly in
@@ -81,10 +81,15 @@ def step(node: Node, env: dict, unmapped: Counter):
     target = node.target
     if target is operator.getitem:
         return args[0][args[1]]
-    if not any(isinstance(leaf, Traced) for leaf in _pytree.tree_leaves((args, kwargs))) \
-            or not has_float_output(node):
+    if not any(isinstance(leaf, Traced) for leaf in _pytree.tree_leaves((args, kwargs))):
         return evaluate(target, args, kwargs)
-    rule = RULES.get(operation_name(target))
+    name = operation_name(target)
+    if name in MASKS and not kwargs:  # a comparison of traced values: a mask node
+        with scope(module_path(node)) if module_path(node) else contextlib.nullcontext():
+            return MASKS[name](*_pytree.tree_map(finite, args))
+    if not has_float_output(node):
+        return evaluate(target, args, kwargs)
+    rule = RULES.get(name)
     if rule is None:
         unmapped[str(target)] += 1
         return evaluate(target, args, kwargs)
