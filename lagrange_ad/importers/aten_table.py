@@ -9,10 +9,12 @@ function of the operands (the indices of ``max_pool2d_with_indices``, the counts
 torch_export`) fills it by running the ATen operation itself at the example point.
 
 The interpreter calls a rule only when some operand is traced and some output is a float
-tensor. Operations on constants alone, and operations with integer or boolean outputs
-(comparisons, ``argmax``, index arithmetic, ``arange``, ``full``), are run by PyTorch at the
-example point and enter the graph as constants; so a ``where`` keeps the branch its
-condition takes at the example point, as ``la.where`` does. Keys are ATen operation names
+tensor. A comparison or logical operation with a traced operand is a row of `MASKS`: a mask
+node (float 0/1, derivative 0) recomputed on replay, so a ``where`` on it, and the branches
+of ``leaky_relu``, ``elu``, ``softplus``, ``clamp`` (written with ``la.where`` on masks),
+take the branch of the point replayed. Operations on constants alone, and other operations
+with integer or boolean outputs (``argmax``, index arithmetic, ``arange``, ``full``), are
+run by PyTorch at the example point and enter the graph as constants. Keys are ATen operation names
 without their overload (``addmm``, ``sum``): a rule reads the arguments every overload of
 its operation passes. Layers (normalization, losses, embeddings, convolution and pooling)
 are in `lagrange_ad.importers.aten_layers`.

@@ -3,13 +3,17 @@
 Every equation is read once per time it runs. Its operands are traced values (the float
 quantities that depend on the inputs) or numpy arrays (constants). Then:
 
-* no traced operand, no float output (a comparison, ``argmax``, index arithmetic), or no
+* a comparison (or ``and``/``or``/``not`` of booleans) with a traced operand: a mask node
+  (`lax_table.MASKS`), recomputed on replay; a boolean mask converted to an integer stays
+  the mask node;
+* no traced operand, no float output (``argmax``, index arithmetic), or no
   output whose derivative reaches the result (read only through ``stop_gradient``, or not at
   all; `live_variables`): JAX evaluates the equation at the example point (`evaluate`) and
   its outputs are constants;
 * a call (``jit``, ``custom_jvp_call``, ``custom_vjp_call``, ``remat``, ``cond`` at a constant
-  index): its jaxpr is pushed on the work stack and runs in place. A custom rule is not read:
-  the library differentiates the function's primal jaxpr;
+  index; at a traced index every branch, selected by ``la.where``): its jaxpr is pushed on
+  the work stack and runs in place. A custom rule is not read: the library differentiates
+  the function's primal jaxpr;
 * ``custom_linear_solve``: ``la.linalg.solve`` with the matrix of its linear map; ``eigh``:
   ``la.linalg.eigvalsh`` (its eigenvectors are a `Refused` output, noted if read);
 * ``scan``: unrolled, one body per step, each pushed when the previous one finishes;

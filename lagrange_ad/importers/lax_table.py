@@ -3,13 +3,13 @@
 A rule takes the equation's operands and its parameters, ``rule(*operands, **params)``, and
 returns its output (a list when the primitive has several). Operands are traced values or
 numpy arrays: the interpreter (`lagrange_ad.importers.jaxpr`) calls a rule only when some
-operand is traced and some output is a float; equations on constants alone, and equations
-whose outputs are integers or booleans (comparisons, ``argmax``, ``iota``, index arithmetic),
-are evaluated by JAX itself at the example point and enter the graph as constants.
-
-So a comparison feeding ``select_n`` is a constant mask, as in ``la.where``: the graph holds
-the branch taken at the example point. The rows of primitives that move entries with static
-indices (slices, ``gather``, ``scatter``, ``pad``) are in `lax_moves`.
+operand is traced and some output is a float. A comparison with a traced operand, and
+``and``/``or``/``not`` of booleans derived from them, is a row of `MASKS`: a mask node
+(float 0/1, derivative 0) recomputed on replay, so a ``select_n`` on it takes the branch of
+the point replayed. Equations on constants alone, and other equations whose outputs are
+integers or booleans (``argmax``, ``iota``, index arithmetic), are evaluated by JAX itself
+at the example point and enter the graph as constants. The rows of primitives that move
+entries with static indices (slices, ``gather``, ``scatter``, ``pad``) are in `lax_moves`.
 
 This module imports JAX (through `lax_moves`); only `from_jax` imports it, when it is called.
 """

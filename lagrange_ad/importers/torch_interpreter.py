@@ -4,7 +4,9 @@ inside a trace: one loop over the FX nodes, in order.
 Every ``call_function`` node's arguments are traced values (the float tensors that depend on
 the graph's inputs), numpy arrays (constants) or Python values. Then:
 
-* no traced argument, or no float output (a comparison, ``argmax``, ``arange``, a ``full``
+* a comparison or logical operation with a traced argument: a mask node
+  (`aten_table.MASKS`), recomputed on replay;
+* no traced argument, or no float output (``argmax``, ``arange``, a ``full``
   of constants, index arithmetic): PyTorch runs the ATen operation at the example point
   (`evaluate`) and its outputs are constants;
 * ``operator.getitem`` picks one output of an operation with several;
@@ -34,6 +36,7 @@ from torch.fx.node import Node, map_aggregate
 from torch.utils import _pytree
 
 from ..errors import GraphError, UnsupportedOperationError
+from ..tracing.functions.core import value_of
 from ..tracing.scope import scope
 from ..tracing.tape import Traced
 from .aten_table import MASKS, RULES
@@ -88,7 +91,8 @@ def step(node: Node, env: dict, unmapped: Counter):
         with scope(module_path(node)) if module_path(node) else contextlib.nullcontext():
             return MASKS[name](*_pytree.tree_map(finite, args))
     if not has_float_output(node):
-        return evaluate(target, args, kwargs)
+        return evaluate(target, *map_aggregate((node.args, node.kwargs),
+                                               lambda a: constant_of(env, a)))
     rule = RULES.get(name)
     if rule is None:
         unmapped[str(target)] += 1
@@ -107,6 +111,17 @@ def step(node: Node, env: dict, unmapped: Counter):
         by_torch = evaluate(target, args, kwargs)
         out = [by_torch[k] if o is None else o for k, o in enumerate(out)]
     return out
+
+
+def constant_of(env: dict, a):
+    """The value of an argument for PyTorch: a mask node (a traced comparison) read where
+    PyTorch expects its boolean is the boolean at the example point."""
+    if not isinstance(a, Node):
+        return a
+    value, val = env[a], a.meta.get("val")
+    if isinstance(value, Traced) and getattr(val, "dtype", None) == torch.bool:
+        return np.asarray(value_of(value)).astype(bool)
+    return value
 
 
 def operation_name(target) -> str:
