@@ -324,3 +324,23 @@ def test_branches_are_mask_nodes_recomputed_at_another_point():
     np.testing.assert_allclose(la.grad(graph)(second)[0], expected, rtol=TOL, atol=TOL)
     value = float(np.asarray(la.Program(graph, second).output_value).item())
     np.testing.assert_allclose(value, Branches()(torch.from_numpy(second)).item(), rtol=TOL)
+
+
+def test_argmax_and_argmin_used_for_gathering_are_index_nodes():
+    def function(x):
+        rows = torch.index_select(x, 0, torch.argmin(x, 0))
+        return torch.sum(rows ** 2) + torch.sum(torch.gather(x, 1, torch.argmax(x, 1, True)) ** 3)
+
+    first = torch.tensor([[0.3, -0.2, 0.5], [0.1, 0.7, -0.4]], dtype=torch.float64)
+    second = torch.tensor([[0.9, -0.2, 0.5], [0.1, -0.7, 0.4]], dtype=torch.float64)
+    graph = la.from_torch(function, first)
+    leaf = second.clone().requires_grad_()
+    function(leaf).backward()
+    np.testing.assert_allclose(la.grad(graph)(second.numpy())[0], leaf.grad.numpy(),
+                               rtol=TOL, atol=TOL)
+
+
+def test_an_index_read_as_a_python_integer_raises():
+    x = torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64)
+    with pytest.raises(la.errors.ControlFlowError, match="item"):
+        la.from_torch(lambda x: x[torch.argmax(x)] ** 2, x)

@@ -152,6 +152,10 @@ MASKS: dict[str, Rule] = {
     "bitwise_not": la.logical_not,  # ``~mask`` on a boolean
     "bitwise_and": la.logical_and,  # ``mask & mask``
     "bitwise_or": la.logical_or,
+    # indices of traced values: index nodes (float64 integers), read by ``index``,
+    # ``index_select`` and ``gather`` with ``la.take`` / ``la.take_along_axis``
+    "argmax": lambda x, dim=None, keepdim=False: la.argmax(x, axis=dim, keepdims=keepdim),
+    "argmin": lambda x, dim=None, keepdim=False: la.argmin(x, axis=dim, keepdims=keepdim),
 }
 
 
@@ -316,17 +320,28 @@ def _unbind(x, dim=0):
 
 def _index(x, indices):
     """``x[i0, i1, ...]`` with constant index tensors (None keeps an axis whole)."""
-    return x[tuple(slice(None) if i is None else np.asarray(value_of(i)) for i in indices)]
+    traced = [k for k, i in enumerate(indices) if isinstance(i, Traced)]
+    if len(traced) == 1 and sum(i is not None for i in indices) == 1:  # x[..., argmax(y)]
+        return la.take(x, indices[traced[0]], axis=traced[0])
+    return x[tuple(slice(None) if i is None else np.asarray(value_of(i)).astype(np.int64)
+                   for i in indices)]
 
 
 def _index_select(x, dim, index):
+    if isinstance(index, Traced):
+        return la.take(x, index, axis=int(dim))
     return la.take(x, np.asarray(value_of(index)), axis=int(dim))
 
 
 def _gather(x, dim, index, sparse_grad=False):
     """``out[..., i, ...] = x[..., index[..., i, ...], ...]`` on axis ``dim``; ``index`` may be
-    smaller than ``x`` on the other axes."""
-    index = np.asarray(value_of(index))
+    smaller than ``x`` on the other axes. A traced index (``argmax`` of a traced value) of
+    ``x``'s shape but on axis ``dim`` is an index node, recomputed on replay."""
+    if isinstance(index, Traced):
+        axis, shape, of_x = int(dim) % len(shape_of(x)), shape_of(index), shape_of(x)
+        if all(shape[k] == of_x[k] for k in range(len(of_x)) if k != axis):
+            return la.take_along_axis(x, index, axis=axis)
+    index = np.asarray(value_of(index)).astype(np.int64)
     grids = list(np.indices(index.shape, sparse=True))
     grids[int(dim) % index.ndim] = index
     return x[tuple(grids)]

@@ -36,7 +36,7 @@ from torch.fx.node import Node, map_aggregate
 from torch.utils import _pytree
 
 from ..errors import GraphError, UnsupportedOperationError
-from ..tracing.functions.core import value_of
+from ..tracing.functions.core import control_flow_error, value_of
 from ..tracing.scope import scope
 from ..tracing.tape import Traced
 from .aten_table import MASKS, RULES
@@ -90,6 +90,9 @@ def step(node: Node, env: dict, unmapped: Counter):
     if name in MASKS and not kwargs:  # a comparison of traced values: a mask node
         with scope(module_path(node)) if module_path(node) else contextlib.nullcontext():
             return MASKS[name](*_pytree.tree_map(finite, args))
+    if name in ("item", "_local_scalar_dense") and not has_float_output(node):
+        raise control_flow_error(args[0], "a Python integer read (item) from an index or mask",
+                                 "the graph would keep its value at the example point")
     if not has_float_output(node):
         return evaluate(target, *map_aggregate((node.args, node.kwargs),
                                                lambda a: constant_of(env, a)))
@@ -119,8 +122,9 @@ def constant_of(env: dict, a):
     if not isinstance(a, Node):
         return a
     value, val = env[a], a.meta.get("val")
-    if isinstance(value, Traced) and getattr(val, "dtype", None) == torch.bool:
-        return np.asarray(value_of(value)).astype(bool)
+    dtype = getattr(val, "dtype", None)
+    if isinstance(value, Traced) and dtype in (torch.bool, torch.int64, torch.int32):
+        return np.asarray(value_of(value)).astype(bool if dtype == torch.bool else np.int64)
     return value
 
 
