@@ -12,8 +12,9 @@ The interpreter calls a rule only when some operand is traced and some output is
 tensor. A comparison or logical operation with a traced operand is a row of `MASKS`: a mask
 node (float 0/1, derivative 0) recomputed on replay, so a ``where`` on it, and the branches
 of ``leaky_relu``, ``elu``, ``softplus``, ``clamp`` (written with ``la.where`` on masks),
-take the branch of the point replayed. Operations on constants alone, and other operations
-with integer or boolean outputs (``argmax``, index arithmetic, ``arange``, ``full``), are
+take the branch of the point replayed; ``argmax``/``argmin`` are index nodes, read by
+``index``, ``index_select`` and ``gather``. Operations on constants alone, and other
+operations with integer or boolean outputs (index arithmetic, ``arange``, ``full``), are
 run by PyTorch at the example point and enter the graph as constants. Keys are ATen operation names
 without their overload (``addmm``, ``sum``): a rule reads the arguments every overload of
 its operation passes. Layers (normalization, losses, embeddings, convolution and pooling)
