@@ -385,3 +385,23 @@ def test_a_transposed_convolution_is_refused():
 
     with pytest.raises(UnsupportedOperationError, match="lhs_dilation"):
         la.from_jax(function, np.ones((1, 1, 4)), np.ones((1, 1, 2)))
+
+
+def test_branches_are_mask_nodes_recomputed_at_another_point():
+    # imported where every entry is positive (inside the clip, cond's true branch), replayed
+    # where the branches differ: the gradient is JAX's at the new point
+    def function(x):
+        jnp = jax.numpy
+        y = jnp.where((x > 0) & (x < 1.5), jnp.sin(x), x ** 3) + jax.nn.leaky_relu(x, 0.1)
+        y = y + jnp.clip(x, -0.5, 0.5) ** 2 + jax.nn.elu(x) + jnp.where(x > 0, 0.0, x)
+        z = jax.lax.cond(jnp.sum(x) > 0, lambda v: jnp.exp(v), lambda v: -v, x)
+        return jnp.sum(y * jnp.cos(x)) + jnp.sum(z)
+
+    first = np.array([0.2, 0.3, 0.1, 0.4, 0.25, 0.05])
+    graph = la.from_jax(function, first)
+    for second in (np.array([-0.8, 0.7, -0.2, 2.0, 1.7, -1.3]),
+                   np.array([-0.8, 0.7, -0.2, 0.0, 0.3, -1.3])):
+        value, (expected,) = jax_value_and_gradient(function, (second,))
+        np.testing.assert_allclose(la.grad(graph)(second)[0], expected, rtol=1e-10,
+                                   atol=1e-10)
+        assert la.Program(graph, second).output_value == pytest.approx(value, rel=1e-12)

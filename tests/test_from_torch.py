@@ -301,3 +301,46 @@ def test_missing_torch_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
     with pytest.raises(la.LagrangeADError, match=r"lagrange_ad\[torch\]"):
         la.from_torch(object())
+
+
+class Branches(torch.nn.Module):
+    """Value-dependent branches: activations, a clamp and a where on a comparison."""
+
+    def forward(self, x):
+        y = torch.nn.functional.leaky_relu(x, 0.1) + torch.nn.functional.elu(x)
+        y = y + torch.clamp(x, min=-0.5, max=0.5) ** 2 + torch.nn.functional.hardtanh(x)
+        y = y + torch.where((x > 0) & (x < 1.5), torch.sin(x), x ** 3)
+        y = y + torch.nn.functional.softplus(3 * x, beta=2, threshold=1.0)
+        return torch.sum(y * torch.cos(x))
+
+
+def test_branches_are_mask_nodes_recomputed_at_another_point():
+    # imported where every entry is positive (and inside the clamp), replayed where the
+    # branches differ: the gradient is torch's at the new point, not the example point's
+    first = torch.tensor([0.2, 0.3, 0.1, 0.4, 0.25, 0.05], dtype=torch.float64)
+    second = np.array([-0.8, 0.7, -0.2, 2.0, 1.7, -1.3])
+    graph = la.from_torch(Branches(), first)
+    _, _, (expected,) = torch_reference(Branches(), [torch.from_numpy(second)])
+    np.testing.assert_allclose(la.grad(graph)(second)[0], expected, rtol=TOL, atol=TOL)
+    value = float(np.asarray(la.Program(graph, second).output_value).item())
+    np.testing.assert_allclose(value, Branches()(torch.from_numpy(second)).item(), rtol=TOL)
+
+
+def test_argmax_and_argmin_used_for_gathering_are_index_nodes():
+    def function(x):
+        rows = torch.index_select(x, 0, torch.argmin(x, 0))
+        return torch.sum(rows ** 2) + torch.sum(torch.gather(x, 1, torch.argmax(x, 1, True)) ** 3)
+
+    first = torch.tensor([[0.3, -0.2, 0.5], [0.1, 0.7, -0.4]], dtype=torch.float64)
+    second = torch.tensor([[0.9, -0.2, 0.5], [0.1, -0.7, 0.4]], dtype=torch.float64)
+    graph = la.from_torch(function, first)
+    leaf = second.clone().requires_grad_()
+    function(leaf).backward()
+    np.testing.assert_allclose(la.grad(graph)(second.numpy())[0], leaf.grad.numpy(),
+                               rtol=TOL, atol=TOL)
+
+
+def test_an_index_read_as_a_python_integer_raises():
+    x = torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64)
+    with pytest.raises(la.errors.ControlFlowError, match="item"):
+        la.from_torch(lambda x: x[torch.argmax(x)] ** 2, x)

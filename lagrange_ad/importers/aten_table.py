@@ -9,10 +9,13 @@ function of the operands (the indices of ``max_pool2d_with_indices``, the counts
 torch_export`) fills it by running the ATen operation itself at the example point.
 
 The interpreter calls a rule only when some operand is traced and some output is a float
-tensor. Operations on constants alone, and operations with integer or boolean outputs
-(comparisons, ``argmax``, index arithmetic, ``arange``, ``full``), are run by PyTorch at the
-example point and enter the graph as constants; so a ``where`` keeps the branch its
-condition takes at the example point, as ``la.where`` does. Keys are ATen operation names
+tensor. A comparison or logical operation with a traced operand is a row of `MASKS`: a mask
+node (float 0/1, derivative 0) recomputed on replay, so a ``where`` on it, and the branches
+of ``leaky_relu``, ``elu``, ``softplus``, ``clamp`` (written with ``la.where`` on masks),
+take the branch of the point replayed; ``argmax``/``argmin`` are index nodes, read by
+``index``, ``index_select`` and ``gather``. Operations on constants alone, and other
+operations with integer or boolean outputs (index arithmetic, ``arange``, ``full``), are
+run by PyTorch at the example point and enter the graph as constants. Keys are ATen operation names
 without their overload (``addmm``, ``sum``): a rule reads the arguments every overload of
 its operation passes. Layers (normalization, losses, embeddings, convolution and pooling)
 are in `lagrange_ad.importers.aten_layers`.
@@ -97,39 +100,64 @@ def _silu(x):
 
 
 def _softplus(x, beta=1, threshold=20):
-    """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold``."""
+    """``log(1 + exp(beta x)) / beta``, and ``x`` itself where ``beta x > threshold`` (a
+    mask node, so replay at another point takes that point's branch)."""
     smooth = la.divide(la.softplus(la.multiply(beta, x)), beta)
-    linear = value_of(x) * beta > threshold
-    return la.where(linear, x, smooth) if np.any(linear) else smooth
+    return la.where(la.greater(la.multiply(beta, x), threshold), x, smooth)
 
 
 def _elu(x, alpha=1, scale=1, input_scale=1):
     """``scale x`` where ``x > 0``, else ``scale alpha (exp(input_scale x) - 1)``; the
     exponential reads only the non-positive entries, so it cannot overflow."""
-    positive = value_of(x) > 0
+    positive = la.greater(x, 0.0)
     negative_part = la.where(positive, 0.0, x)
     curve = la.multiply(scale * alpha, la.expm1(la.multiply(input_scale, negative_part)))
     return la.where(positive, la.multiply(scale, x), curve)
 
 
 def _leaky_relu(x, negative_slope=0.01):
-    return la.where(value_of(x) > 0, x, la.multiply(negative_slope, x))
+    return la.where(la.greater(x, 0.0), x, la.multiply(negative_slope, x))
 
 
 def _clamp(x, min=None, max=None):  # noqa: A002  (ATen's names)
     """Entries outside ``[min, max]`` replaced by the bound; derivative 1 inside, bounds
-    included, as PyTorch's (a traced bound: ``maximum`` and ``minimum``)."""
+    included, as PyTorch's (a traced bound: ``maximum`` and ``minimum``). The tests
+    ``x >= min``, ``x <= max`` are mask nodes, recomputed on replay."""
     if isinstance(min, Traced) or isinstance(max, Traced):
         out = x if min is None else la.maximum(x, min)
         return out if max is None else la.minimum(out, max)
-    v = value_of(x)
-    clipped = np.clip(v, -np.inf if min is None else min, np.inf if max is None else max)
-    inside = clipped == v
-    return x if np.all(inside) else la.where(inside, x, clipped)
+    out = x if min is None else la.where(la.greater_equal(x, min), x, float(min))
+    return out if max is None else la.where(la.less_equal(out, max), out, float(max))
 
 
 def _where(condition, x, y):
+    """``x`` where ``condition``; a traced condition (a mask node) is recomputed on replay."""
+    if isinstance(condition, Traced):
+        return la.where(condition, x, y)
     return la.where(np.asarray(value_of(condition), dtype=bool), x, y)
+
+
+# comparisons and logical operations with a traced operand: mask nodes (float 0/1,
+# derivative 0), though PyTorch's outputs are booleans
+MASKS: dict[str, Rule] = {
+    "gt": la.greater,
+    "ge": la.greater_equal,
+    "lt": la.less,
+    "le": la.less_equal,
+    "eq": la.equal,
+    "ne": la.not_equal,
+    "logical_and": la.logical_and,
+    "logical_or": la.logical_or,
+    "logical_xor": la.logical_xor,
+    "logical_not": la.logical_not,
+    "bitwise_not": la.logical_not,  # ``~mask`` on a boolean
+    "bitwise_and": la.logical_and,  # ``mask & mask``
+    "bitwise_or": la.logical_or,
+    # indices of traced values: index nodes (float64 integers), read by ``index``,
+    # ``index_select`` and ``gather`` with ``la.take`` / ``la.take_along_axis``
+    "argmax": lambda x, dim=None, keepdim=False: la.argmax(x, axis=dim, keepdims=keepdim),
+    "argmin": lambda x, dim=None, keepdim=False: la.argmin(x, axis=dim, keepdims=keepdim),
+}
 
 
 # ----------------------------------------------------------------- reductions
@@ -293,17 +321,28 @@ def _unbind(x, dim=0):
 
 def _index(x, indices):
     """``x[i0, i1, ...]`` with constant index tensors (None keeps an axis whole)."""
-    return x[tuple(slice(None) if i is None else np.asarray(value_of(i)) for i in indices)]
+    traced = [k for k, i in enumerate(indices) if isinstance(i, Traced)]
+    if len(traced) == 1 and sum(i is not None for i in indices) == 1:  # x[..., argmax(y)]
+        return la.take(x, indices[traced[0]], axis=traced[0])
+    return x[tuple(slice(None) if i is None else np.asarray(value_of(i)).astype(np.int64)
+                   for i in indices)]
 
 
 def _index_select(x, dim, index):
+    if isinstance(index, Traced):
+        return la.take(x, index, axis=int(dim))
     return la.take(x, np.asarray(value_of(index)), axis=int(dim))
 
 
 def _gather(x, dim, index, sparse_grad=False):
     """``out[..., i, ...] = x[..., index[..., i, ...], ...]`` on axis ``dim``; ``index`` may be
-    smaller than ``x`` on the other axes."""
-    index = np.asarray(value_of(index))
+    smaller than ``x`` on the other axes. A traced index (``argmax`` of a traced value) of
+    ``x``'s shape but on axis ``dim`` is an index node, recomputed on replay."""
+    if isinstance(index, Traced):
+        axis, shape, of_x = int(dim) % len(shape_of(x)), shape_of(index), shape_of(x)
+        if all(shape[k] == of_x[k] for k in range(len(of_x)) if k != axis):
+            return la.take_along_axis(x, index, axis=axis)
+    index = np.asarray(value_of(index)).astype(np.int64)
     grids = list(np.indices(index.shape, sparse=True))
     grids[int(dim) % index.ndim] = index
     return x[tuple(grids)]

@@ -54,9 +54,11 @@ def from_jax(function: Callable, *example_args) -> Graph:
     -----
     The jaxpr is made and evaluated with 64-bit types enabled for the call only
     (``jax.enable_x64``), float leaves are converted to float64, and every float type of the
-    jaxpr is computed in float64. Comparisons, ``argmax`` and every integer quantity are
-    evaluated by JAX at the example point and are constants of the graph: a ``select_n`` (a
-    ``jnp.where``) keeps the branch taken there, as ``la.where`` does. ``stop_gradient``
+    jaxpr is computed in float64. Comparisons of traced values (and ``and``/``or``/``not``
+    of them) are mask nodes (float 0/1, derivative 0) recomputed on replay: a ``select_n``
+    (a ``jnp.where``) on them takes the branch of the point replayed, and a ``cond`` on a
+    traced predicate runs every branch and selects with the mask. ``argmax`` and every
+    integer quantity are evaluated by JAX at the example point and are constants. ``stop_gradient``
     makes its operand's value a constant, whose derivative is zero. Custom JVP and VJP rules
     are not read: the primal function's jaxpr is differentiated (``jax.nn.relu`` then has the
     derivative 1/2 at 0, where its custom rule says 0). ``scan``, ``fori_loop`` and a

@@ -3,13 +3,17 @@
 Every equation is read once per time it runs. Its operands are traced values (the float
 quantities that depend on the inputs) or numpy arrays (constants). Then:
 
-* no traced operand, no float output (a comparison, ``argmax``, index arithmetic), or no
+* a comparison (or ``and``/``or``/``not`` of booleans) with a traced operand: a mask node
+  (`lax_table.MASKS`), recomputed on replay; a boolean mask converted to an integer stays
+  the mask node;
+* no traced operand, no float output (``argmax``, index arithmetic), or no
   output whose derivative reaches the result (read only through ``stop_gradient``, or not at
   all; `live_variables`): JAX evaluates the equation at the example point (`evaluate`) and
   its outputs are constants;
 * a call (``jit``, ``custom_jvp_call``, ``custom_vjp_call``, ``remat``, ``cond`` at a constant
-  index): its jaxpr is pushed on the work stack and runs in place. A custom rule is not read:
-  the library differentiates the function's primal jaxpr;
+  index; at a traced index every branch, selected by ``la.where``): its jaxpr is pushed on
+  the work stack and runs in place. A custom rule is not read: the library differentiates
+  the function's primal jaxpr;
 * ``custom_linear_solve``: ``la.linalg.solve`` with the matrix of its linear map; ``eigh``:
   ``la.linalg.eigvalsh`` (its eigenvectors are a `Refused` output, noted if read);
 * ``scan``: unrolled, one body per step, each pushed when the previous one finishes;
@@ -39,10 +43,10 @@ from jax.extend.core import ClosedJaxpr, Jaxpr, Literal, jaxpr_as_fun
 from .. import linalg
 from ..errors import UnsupportedOperationError
 from ..tracing import functions as la
-from ..tracing.functions.core import value_of
+from ..tracing.functions.core import control_flow_error, value_of
 from ..tracing.scope import scope
 from ..tracing.tape import Traced
-from .lax_table import RULES
+from .lax_table import MASKS, RULES
 
 CALLS = ("jit", "pjit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call",
          "custom_vjp_call_jaxpr", "remat2", "checkpoint")
@@ -146,7 +150,13 @@ class Interpreter:
             env.update(zip(eqn.outvars, outputs))
 
         name = eqn.primitive.name
-        if not live or not any(isinstance(x, Traced) for x in operands) or \
+        if live and name in MASKS and any(isinstance(x, Traced) for x in operands) \
+                and all(is_float_or_bool(v) for v in eqn.invars):
+            write([MASKS[name](*operands)])  # a comparison of traced values: a mask node
+        elif live and name == "convert_element_type" and isinstance(operands[0], Traced) \
+                and eqn.invars[0].aval.dtype == np.bool_:
+            write(operands)  # a mask as 0/1 (``cond``'s branch index): still the mask node
+        elif not live or not any(isinstance(x, Traced) for x in operands) or \
                 not has_float_output(eqn):
             write(evaluate(eqn, operands))
         elif name in CALLS:
@@ -196,6 +206,13 @@ def live_variables(jaxpr: Jaxpr) -> set:
     return live
 
 
+def is_float_or_bool(v) -> bool:
+    """Whether a variable or literal is a float or boolean array (a comparison of integers,
+    or a bitwise operation on them, stays with JAX)."""
+    dtype = getattr(v.aval, "dtype", np.float64)
+    return dtype == np.bool_ or np.issubdtype(dtype, np.floating)
+
+
 def has_float_output(eqn) -> bool:
     return any(np.issubdtype(getattr(v.aval, "dtype", np.bool_), np.floating)
                for v in eqn.outvars)
@@ -204,7 +221,9 @@ def has_float_output(eqn) -> bool:
 def evaluate(eqn, operands: list) -> list:
     """The outputs of ``eqn`` computed by JAX at the operands' values, as numpy arrays."""
     params = eqn.primitive.get_bind_params(eqn.params)
-    out = eqn.primitive.bind(*[value_of(x) for x in operands], **params)
+    values = [np.asarray(value_of(x)).astype(v.aval.dtype) if isinstance(x, Traced)
+              else value_of(x) for x, v in zip(operands, eqn.invars)]  # a mask: boolean
+    out = eqn.primitive.bind(*values, **params)
     return [np.asarray(o) for o in (out if eqn.primitive.multiple_results else [out])]
 
 
@@ -298,10 +317,51 @@ def unroll_while(interpreter: Interpreter, eqn, operands: list, write) -> None:
 
 
 def inline_cond(interpreter: Interpreter, eqn, operands: list, write) -> None:
-    """``cond`` at its constant branch index: the branch taken at the example point."""
-    branches = eqn.params["branches"]
-    index = int(np.clip(int(np.asarray(operands[0])), 0, len(branches) - 1))
-    interpreter.push_sub(branches[index], operands[1:], write)
+    """``cond`` at its constant branch index: the branch taken at the example point.
+
+    A traced index (from a comparison of traced values, a mask node) runs every branch
+    and selects their outputs with ``la.where`` on ``index == k``, so replay at another
+    point takes that point's branch (JAX requires the branches' outputs to have the same
+    shapes). A non-float output that differs between branches raises `ControlFlowError`.
+    """
+    branches, index = eqn.params["branches"], operands[0]
+    if not isinstance(index, Traced):
+        index = int(np.clip(int(np.asarray(index)), 0, len(branches) - 1))
+        interpreter.push_sub(branches[index], operands[1:], write)
+        return
+    results: list = []
+
+    def run_next(outputs=None):
+        if outputs is not None:
+            results.append(outputs)
+        if len(results) < len(branches):
+            interpreter.push_sub(branches[len(results)], operands[1:], run_next)
+        else:
+            write(selected(index, results))
+
+    run_next()
+
+
+def selected(index, results: list) -> list:
+    """Each output of the branches chosen entrywise by the mask node ``index``."""
+    outputs = []
+    for values in zip(*results):
+        if not any(isinstance(v, Traced) for v in values) and all(
+                np.array_equal(np.asarray(v), np.asarray(values[0])) for v in values):
+            outputs.append(values[0])
+            continue
+        if not all(isinstance(v, Traced) or np.issubdtype(np.asarray(v).dtype, np.floating)
+                   for v in values):
+            raise control_flow_error(
+                index, "lax.cond on a predicate",
+                "an integer or boolean output differs between its branches and would keep "
+                "the one taken at the example point; write jnp.where on float values")
+        out = values[0]
+        for k in range(1, len(values)):
+            picked = index if len(values) == 2 else la.equal(index, float(k))
+            out = la.where(picked, values[k], out)
+        outputs.append(out)
+    return outputs
 
 
 def linear_solve(interpreter: Interpreter, eqn, operands: list, write) -> None:

@@ -3,14 +3,14 @@
 A rule takes the equation's operands and its parameters, ``rule(*operands, **params)``, and
 returns its output (a list when the primitive has several). Operands are traced values or
 numpy arrays: the interpreter (`lagrange_ad.importers.jaxpr`) calls a rule only when some
-operand is traced and some output is a float; equations on constants alone, and equations
-whose outputs are integers or booleans (comparisons, ``argmax``, ``iota``, index arithmetic),
-are evaluated by JAX itself at the example point and enter the graph as constants.
-
-So a comparison feeding ``select_n`` is a constant mask, as in ``la.where``: the graph holds
-the branch taken at the example point. The rows of primitives that move entries with static
-indices (slices, ``gather``, ``scatter``, ``pad``) are in `lax_moves`, those of convolution
-and pooling in `lax_windows`.
+operand is traced and some output is a float. A comparison with a traced operand, and
+``and``/``or``/``not`` of booleans derived from them, is a row of `MASKS`: a mask node
+(float 0/1, derivative 0) recomputed on replay, so a ``select_n`` on it takes the branch of
+the point replayed. Equations on constants alone, and other equations whose outputs are
+integers or booleans (``argmax``, ``iota``, index arithmetic), are evaluated by JAX itself
+at the example point and enter the graph as constants. The rows of primitives that move
+entries with static indices (slices, ``gather``, ``scatter``, ``pad``) are in `lax_moves`,
+those of convolution and pooling in `lax_windows`.
 
 This module imports JAX (through `lax_moves`); only `from_jax` imports it, when it is called.
 """
@@ -88,7 +88,15 @@ def _clamp(low, x, high, **params):
 
 
 def _select_n(which, *cases):
-    """``cases[which]`` entrywise; ``which`` (a boolean or integer array) is a constant."""
+    """``cases[which]`` entrywise. A traced ``which`` (a mask node from a comparison of
+    traced values) selects with ``la.where`` and is recomputed on replay; a constant one
+    keeps the cases it picks."""
+    if isinstance(which, Traced):
+        out = cases[0]
+        for k in range(1, len(cases)):
+            picked = which if len(cases) == 2 else la.equal(which, float(k))
+            out = la.where(picked, cases[k], out)
+        return out
     which = np.asarray(which).astype(np.int64)
     first = int(which.flat[0]) if which.size else 0
     if np.all(which == first):
@@ -97,6 +105,22 @@ def _select_n(which, *cases):
     for k in range(1, len(cases)):
         out = la.where(which == k, cases[k], out)
     return out
+
+
+# comparisons with a traced operand, and logical operations on booleans derived from them:
+# mask nodes (float 0/1, derivative 0), though JAX's outputs are booleans
+MASKS: dict[str, Rule] = {
+    "gt": la.greater,
+    "ge": la.greater_equal,
+    "lt": la.less,
+    "le": la.less_equal,
+    "eq": la.equal,
+    "ne": la.not_equal,
+    "and": la.logical_and,
+    "or": la.logical_or,
+    "xor": la.logical_xor,
+    "not": la.logical_not,
+}
 
 
 def _reduction(function: Callable) -> Rule:

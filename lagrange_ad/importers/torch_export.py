@@ -70,10 +70,13 @@ def from_torch(model, *example_args, buffers: str = "inputs") -> Graph:
     values and gradients are those of the float64 model, not of float32 arithmetic.
 
     Integer and boolean tensors (token ids, labels, offsets, masks) are constants of the
-    graph, as are lifted tensor constants and Python numbers. Comparisons, ``argmax``,
-    ``where`` conditions and every integer quantity are computed by PyTorch at the example
-    point: a ``where`` keeps the branch taken there, as ``la.where`` does, and a data-dependent
-    branch of the module is the one the export took.
+    graph, as are lifted tensor constants and Python numbers. Comparisons and logical
+    operations on traced values are mask nodes (float 0/1, derivative 0) recomputed on
+    replay: a ``where`` on them, ``clamp``, ``leaky_relu``, ``elu``, ``softplus`` take the
+    branch of the point replayed; ``argmax``/``argmin`` are index nodes read by ``index``,
+    ``index_select`` and ``gather`` (an index read as a Python integer, ``item``, raises
+    `ControlFlowError`). Other integer quantities are computed by PyTorch at the example
+    point, and a data-dependent Python branch of the module is the one the export took.
 
     Examples
     --------

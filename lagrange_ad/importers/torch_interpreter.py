@@ -4,7 +4,9 @@ inside a trace: one loop over the FX nodes, in order.
 Every ``call_function`` node's arguments are traced values (the float tensors that depend on
 the graph's inputs), numpy arrays (constants) or Python values. Then:
 
-* no traced argument, or no float output (a comparison, ``argmax``, ``arange``, a ``full``
+* a comparison or logical operation with a traced argument: a mask node
+  (`aten_table.MASKS`), recomputed on replay;
+* no traced argument, or no float output (``argmax``, ``arange``, a ``full``
   of constants, index arithmetic): PyTorch runs the ATen operation at the example point
   (`evaluate`) and its outputs are constants;
 * ``operator.getitem`` picks one output of an operation with several;
@@ -34,9 +36,10 @@ from torch.fx.node import Node, map_aggregate
 from torch.utils import _pytree
 
 from ..errors import GraphError, UnsupportedOperationError
+from ..tracing.functions.core import control_flow_error, value_of
 from ..tracing.scope import scope
 from ..tracing.tape import Traced
-from .aten_table import RULES
+from .aten_table import MASKS, RULES
 
 # the stand-in of an infinite constant on its way into the graph, which holds finite values
 # only: an additive attention mask's -inf becomes -1e300, and exp(-1e300 - m) is 0 exactly in
@@ -81,10 +84,19 @@ def step(node: Node, env: dict, unmapped: Counter):
     target = node.target
     if target is operator.getitem:
         return args[0][args[1]]
-    if not any(isinstance(leaf, Traced) for leaf in _pytree.tree_leaves((args, kwargs))) \
-            or not has_float_output(node):
+    if not any(isinstance(leaf, Traced) for leaf in _pytree.tree_leaves((args, kwargs))):
         return evaluate(target, args, kwargs)
-    rule = RULES.get(operation_name(target))
+    name = operation_name(target)
+    if name in MASKS and not kwargs:  # a comparison of traced values: a mask node
+        with scope(module_path(node)) if module_path(node) else contextlib.nullcontext():
+            return MASKS[name](*_pytree.tree_map(finite, args))
+    if name in ("item", "_local_scalar_dense") and not has_float_output(node):
+        raise control_flow_error(args[0], "a Python integer read (item) from an index or mask",
+                                 "the graph would keep its value at the example point")
+    if not has_float_output(node):
+        return evaluate(target, *map_aggregate((node.args, node.kwargs),
+                                               lambda a: constant_of(env, a)))
+    rule = RULES.get(name)
     if rule is None:
         unmapped[str(target)] += 1
         return evaluate(target, args, kwargs)
@@ -102,6 +114,18 @@ def step(node: Node, env: dict, unmapped: Counter):
         by_torch = evaluate(target, args, kwargs)
         out = [by_torch[k] if o is None else o for k, o in enumerate(out)]
     return out
+
+
+def constant_of(env: dict, a):
+    """The value of an argument for PyTorch: a mask node (a traced comparison) read where
+    PyTorch expects its boolean is the boolean at the example point."""
+    if not isinstance(a, Node):
+        return a
+    value, val = env[a], a.meta.get("val")
+    dtype = getattr(val, "dtype", None)
+    if isinstance(value, Traced) and dtype in (torch.bool, torch.int64, torch.int32):
+        return np.asarray(value_of(value)).astype(bool if dtype == torch.bool else np.int64)
+    return value
 
 
 def operation_name(target) -> str:
